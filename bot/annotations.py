@@ -1,0 +1,50 @@
+"""Manual and automated annotations ("C" correct / "I" incorrect), as the seed reports them.
+
+Pure functions over stored values: the store keeps every vote event; these decide what
+they add up to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.models import Judgement, Vote
+
+Label = Literal["C", "I"]
+
+
+@dataclass(frozen=True)
+class VoteTally:
+    up: int
+    down: int
+    ta_vote: int  # the latest TA vote still standing: 1, -1, or 0 when none
+    annotation: Label | None
+
+
+def current_votes(events: Iterable[Vote]) -> dict[str, Vote]:
+    """Each user's latest vote event; a retraction (value 0) removes the user's vote."""
+    latest: dict[str, Vote] = {}
+    for vote in sorted(events, key=lambda v: v.at):
+        latest[vote.user_ref] = vote
+    return {user: vote for user, vote in latest.items() if vote.value != 0}
+
+
+def tally(events: Iterable[Vote]) -> VoteTally:
+    """C when the net vote is positive, I when negative, none on a tie; a TA's vote decides."""
+    standing = list(current_votes(events).values())
+    up = sum(1 for v in standing if v.value > 0)
+    down = sum(1 for v in standing if v.value < 0)
+    ta_votes = sorted((v for v in standing if v.is_ta), key=lambda v: v.at)
+    ta_vote = int(ta_votes[-1].value) if ta_votes else 0
+    decider = ta_vote or (up - down)
+    annotation: Label | None = "C" if decider > 0 else "I" if decider < 0 else None
+    return VoteTally(up=up, down=down, ta_vote=ta_vote, annotation=annotation)
+
+
+def automated_annotation(judgement: Judgement | None, pass_score: int = 2) -> Label | None:
+    """C when the judge scored the answer at least ``pass_score`` of 3."""
+    if judgement is None:
+        return None
+    return "C" if judgement.score >= pass_score else "I"

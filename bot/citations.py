@@ -1,0 +1,75 @@
+"""Deep links and labels for lecture moments. Pure functions: every adapter and the
+report render citations through these, so a timestamp reads the same everywhere."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from bot.models import Citation, Segment
+
+_YOUTUBE_HOSTS = {"youtu.be", "youtube.com", "www.youtube.com", "m.youtube.com"}
+
+
+def deep_link(url: str, start_s: float) -> str:
+    """The video URL opened at ``start_s`` (whole seconds, rounded down so the student
+    lands just before the moment rather than after it).
+
+    YouTube takes ``?t=721``; other hosts get the Media Fragments form ``#t=721``.
+    An existing ``t`` is replaced, other query parameters are kept.
+    """
+    if not url:
+        return ""
+    second = max(0, int(start_s))
+    parts = urlsplit(url)
+    if parts.hostname in _YOUTUBE_HOSTS:
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "t"]
+        query.append(("t", str(second)))
+        return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
+    return urlunsplit(parts._replace(fragment=f"t={second}"))
+
+
+def format_clock(seconds: float) -> str:
+    """``12:01`` below an hour, ``1:27:34`` from an hour on."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def format_hms(seconds: float) -> str:
+    """``00:12:01``: the report's Início/Fim form."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def format_span(start_s: float, end_s: float) -> str:
+    return f"{format_clock(start_s)}–{format_clock(end_s)}"
+
+
+def citation_label(citation: Citation) -> str:
+    """``Aula 3 · 12:01–14:48``."""
+    return f"{citation.title} · {format_span(citation.start_s, citation.end_s)}"
+
+
+def citation_for(segment: Segment) -> Citation:
+    return Citation(
+        segment_id=segment.id,
+        video_id=segment.video_id,
+        title=segment.title,
+        start_s=segment.start_s,
+        end_s=segment.end_s,
+        url=deep_link(segment.url, segment.start_s),
+    )
+
+
+def dedupe(citations: list[Citation]) -> tuple[Citation, ...]:
+    """Keep the first citation of each segment, in order of first mention."""
+    seen: set[str] = set()
+    kept = []
+    for citation in citations:
+        if citation.segment_id not in seen:
+            seen.add(citation.segment_id)
+            kept.append(citation)
+    return tuple(kept)

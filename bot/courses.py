@@ -1,0 +1,212 @@
+"""Courses and the chat channels they own, read from a TOML file (``COURSES_FILE``).
+
+With no file, the bot knows only the built-in ``demo`` course. A channel belongs to at
+most one course, so a question can never retrieve another course's lectures.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.errors import ConfigError, UnknownCourseError
+
+DEMO_COURSE_DIR = Path(__file__).parent / "data" / "demo"
+DEFAULT_POLICY = (
+    "Explique os conceitos e aponte os trechos das aulas; nunca entregue soluções "
+    "prontas de exercícios, provas ou trabalhos avaliados."
+)
+
+
+@dataclass(frozen=True)
+class DiscordPlace:
+    guild_id: int = 0
+    channel_ids: tuple[int, ...] = ()  # empty: every channel of the guild
+    ta_role_ids: tuple[int, ...] = ()
+    ta_channel_id: int = 0
+
+
+@dataclass(frozen=True)
+class SlackPlace:
+    channel_ids: tuple[str, ...] = ()
+    ta_user_ids: tuple[str, ...] = ()
+    ta_usergroup_id: str = ""
+    ta_channel_id: str = ""
+
+
+@dataclass(frozen=True)
+class Course:
+    id: str
+    name: str
+    language: str = "portuguese"  # the FTS stemmer and the fallback's wording
+    timezone: str = "America/Sao_Paulo"
+    policy: str = DEFAULT_POLICY
+    course_dir: Path | None = None  # where /reindex reads lectures from
+    discord: DiscordPlace = field(default_factory=DiscordPlace)
+    slack: SlackPlace = field(default_factory=SlackPlace)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+DEMO_COURSE = Course(
+    id="demo",
+    name="Demo — Aprendizado de Máquina",
+    course_dir=DEMO_COURSE_DIR,
+)
+
+
+class Courses:
+    """Looks courses up by id or by the chat place a message came from."""
+
+    def __init__(self, courses: list[Course]) -> None:
+        self._by_id = {c.id: c for c in courses}
+        self._by_discord_channel: dict[int, Course] = {}
+        self._by_discord_guild: dict[int, Course] = {}
+        self._by_slack_channel: dict[str, Course] = {}
+        for course in courses:
+            self._index(course)
+
+    def _index(self, course: Course) -> None:
+        if course.discord.guild_id and not course.discord.channel_ids:
+            self._claim(self._by_discord_guild, course.discord.guild_id, course, "Discord guild")
+        for channel in course.discord.channel_ids:
+            self._claim(self._by_discord_channel, channel, course, "Discord channel")
+        for slack_channel in course.slack.channel_ids:
+            self._claim(self._by_slack_channel, slack_channel, course, "Slack channel")
+
+    @staticmethod
+    def _claim(table: dict[Any, Course], key: object, course: Course, what: str) -> None:
+        if key in table and table[key].id != course.id:
+            raise ConfigError(
+                f"{what} {key} is given to both {table[key].id!r} and {course.id!r}; "
+                "a channel can belong to one course only"
+            )
+        table[key] = course
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._by_id.values())
+
+    def ids(self) -> list[str]:
+        return list(self._by_id)
+
+    def get(self, course_id: str) -> Course:
+        try:
+            return self._by_id[course_id]
+        except KeyError:
+            raise UnknownCourseError(course_id, self.ids()) from None
+
+    def for_discord(self, guild_id: int | None, channel_id: int) -> Course | None:
+        course = self._by_discord_channel.get(channel_id)
+        if course is None and guild_id is not None:
+            course = self._by_discord_guild.get(guild_id)
+        if course is not None and guild_id is not None and course.discord.guild_id not in (
+            0,
+            guild_id,
+        ):
+            return None  # a channel id copied into the wrong guild's course
+        return course
+
+    def for_discord_guilds(self, guild_ids: list[int]) -> list[Course]:
+        wanted = set(guild_ids)
+        return [c for c in self._by_id.values() if c.discord.guild_id in wanted]
+
+    def for_slack(self, channel_id: str) -> Course | None:
+        return self._by_slack_channel.get(channel_id)
+
+    def with_slack_channels(self) -> list[Course]:
+        return [c for c in self._by_id.values() if c.slack.channel_ids]
+
+
+def load_courses(path: str | Path | None) -> Courses:
+    if not path:
+        return Courses([DEMO_COURSE])
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"COURSES_FILE {file} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    entries = data.get("courses")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{file}: expected at least one [[courses]] table")
+    return Courses([_course(file, i, entry) for i, entry in enumerate(entries, 1)])
+
+
+def _course(file: Path, position: int, entry: dict[str, Any]) -> Course:
+    where = f"{file}: [[courses]] #{position}"
+    course_id = _text(entry, "id", where, required=True)
+    where = f"{file}: course {course_id!r}"
+    timezone = _text(entry, "timezone", where) or "America/Sao_Paulo"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: timezone {timezone!r} is not an IANA time zone") from None
+    course_dir = _text(entry, "course_dir", where)
+    if course_id == "demo" and not course_dir:
+        course_dir = str(DEMO_COURSE_DIR)
+    return Course(
+        id=course_id,
+        name=_text(entry, "name", where) or course_id,
+        language=_text(entry, "language", where) or "portuguese",
+        timezone=timezone,
+        policy=_text(entry, "policy", where) or DEFAULT_POLICY,
+        course_dir=(file.parent / course_dir) if course_dir else None,
+        discord=_discord(entry.get("discord", {}), f"{where} [discord]"),
+        slack=_slack(entry.get("slack", {}), f"{where} [slack]"),
+    )
+
+
+def _discord(raw: dict[str, Any], where: str) -> DiscordPlace:
+    return DiscordPlace(
+        guild_id=_int(raw, "guild_id", where),
+        channel_ids=_ints(raw, "channel_ids", where),
+        ta_role_ids=_ints(raw, "ta_role_ids", where),
+        ta_channel_id=_int(raw, "ta_channel_id", where),
+    )
+
+
+def _slack(raw: dict[str, Any], where: str) -> SlackPlace:
+    return SlackPlace(
+        channel_ids=_texts(raw, "channel_ids", where),
+        ta_user_ids=_texts(raw, "ta_user_ids", where),
+        ta_usergroup_id=_text(raw, "ta_usergroup_id", where),
+        ta_channel_id=_text(raw, "ta_channel_id", where),
+    )
+
+
+def _text(raw: dict[str, Any], key: str, where: str, required: bool = False) -> str:
+    value = raw.get(key, "")
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {key} must be a string")
+    if required and not value.strip():
+        raise ConfigError(f"{where}: {key} is required")
+    return value.strip()
+
+
+def _int(raw: dict[str, Any], key: str, where: str) -> int:
+    value = raw.get(key, 0)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)  # Discord ids are often pasted as strings
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"{where}: {key} must be a number (a Discord id)")
+    return value
+
+
+def _ints(raw: dict[str, Any], key: str, where: str) -> tuple[int, ...]:
+    values = raw.get(key, [])
+    if not isinstance(values, list):
+        raise ConfigError(f"{where}: {key} must be a list")
+    return tuple(_int({key: v}, key, where) for v in values)
+
+
+def _texts(raw: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    values = raw.get(key, [])
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{where}: {key} must be a list of strings")
+    return tuple(v.strip() for v in values)

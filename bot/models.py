@@ -1,0 +1,177 @@
+"""The core's values: plain frozen dataclasses, no platform or library types.
+
+Adapters build a ``Question`` from a platform event and render an ``Answer``; the
+service, the store and the judge speak only these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from retrieval.models import Hit, Segment
+
+__all__ = [
+    "Answer",
+    "Citation",
+    "Digest",
+    "DigestSection",
+    "Draft",
+    "Hit",
+    "Interaction",
+    "Judgement",
+    "Question",
+    "RetrievedSegment",
+    "Segment",
+    "StageTimings",
+    "Turn",
+    "Usage",
+    "Vote",
+]
+
+Platform = Literal["discord", "slack", "cli", "eval"]
+VoteValue = Literal[1, -1, 0]  # 0 retracts the user's earlier vote
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier message of the same thread: the student's or the bot's."""
+
+    role: Literal["student", "assistant"]
+    text: str
+
+
+@dataclass(frozen=True)
+class Question:
+    course_id: str
+    text: str
+    platform: Platform = "cli"
+    channel: str = ""
+    thread: str = ""
+    asker: str = ""  # the platform's raw user id; the service pseudonymises it before storing
+    history: tuple[Turn, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A place in a lecture the answer relies on; ``url`` opens the video at ``start_s``."""
+
+    segment_id: str
+    video_id: str
+    title: str
+    start_s: float
+    end_s: float
+    url: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What an answer model returns, before it is logged."""
+
+    text: str
+    citations: tuple[Citation, ...] = ()
+    abstained: bool = False
+    fallback: bool = False
+    model: str = ""
+    usage: Usage = field(default_factory=Usage)
+    error: str = ""  # why a fallback was used, for the log
+
+
+@dataclass(frozen=True)
+class StageTimings:
+    embed_ms: float = 0.0
+    search_ms: float = 0.0
+    generate_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    interaction_id: str
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    fallback: bool
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class RetrievedSegment:
+    """A hit as logged with an interaction: a snapshot, so reports survive re-ingests."""
+
+    rank: int
+    score: float
+    segment: Segment
+    cited: bool
+    dense_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Interaction:
+    id: str
+    created_at: datetime
+    platform: str
+    course_id: str
+    channel: str
+    thread: str
+    asker_ref: str  # pseudonym, never the raw id
+    question: str
+    answer: str
+    abstained: bool
+    fallback: bool
+    model: str
+    usage: Usage
+    timings: StageTimings
+    error: str
+    retrieved: tuple[RetrievedSegment, ...]
+    citations: tuple[Citation, ...]
+    escalated: bool = False
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Answer Relevance with chain-of-thought, as the seed shows it."""
+
+    interaction_id: str
+    score: int  # 0-3
+    criteria: str
+    evidence: str
+    model: str = ""
+
+    @property
+    def ar(self) -> float:
+        return self.score / 3
+
+    @property
+    def reasoning(self) -> str:
+        return f"Criteria: {self.criteria} Supporting Evidence: {self.evidence} Score: {self.score}"
+
+
+@dataclass(frozen=True)
+class Vote:
+    interaction_id: str
+    user_ref: str
+    value: VoteValue
+    at: datetime
+    is_ta: bool = False
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    heading: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Digest:
+    course_id: str
+    week_start: datetime
+    sections: tuple[DigestSection, ...]
+    chart_png: bytes | None = None
