@@ -1,0 +1,1 @@
+"""Course assistant bot: the core service, its store and the chat adapters."""

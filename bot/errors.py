@@ -1,0 +1,114 @@
+"""The exceptions the bot's core raises on purpose. Each message says what went wrong and
+what to do; the service catches these and answers with the extractive fallback instead."""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base of every error the bot raises on purpose."""
+
+
+class ConfigError(BotError, ValueError):
+    """A setting or the courses file cannot be used as it is; the message names which."""
+
+
+class UnknownCourseError(BotError, LookupError):
+    """A course id that the courses file does not define."""
+
+    def __init__(self, course_id: str, known: list[str] | tuple[str, ...] = ()) -> None:
+        super().__init__(course_id, tuple(known))
+        self.course_id = course_id
+        self.known = tuple(known)
+
+    def __str__(self) -> str:
+        known = ", ".join(repr(k) for k in self.known) or "none"
+        return f"unknown course {self.course_id!r}: COURSES_FILE defines {known}"
+
+
+class InvalidQuestionError(BotError, ValueError):
+    """A question the service will not process (empty, too long); says what to change."""
+
+
+class AskFailedError(BotError):
+    """A question could not be answered at all; the failure is logged under ``interaction_id``."""
+
+    def __init__(self, interaction_id: str, message: str) -> None:
+        super().__init__(interaction_id, message)
+        self.interaction_id = interaction_id
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"interaction {self.interaction_id}: {self.message}"
+
+
+class UnknownInteractionError(BotError, LookupError):
+    """An interaction id that the store does not hold."""
+
+    def __init__(self, interaction_id: str) -> None:
+        super().__init__(interaction_id)
+        self.interaction_id = interaction_id
+
+    def __str__(self) -> str:
+        return f"no interaction {self.interaction_id!r} in the store"
+
+
+class AnswerModelError(BotError):
+    """Claude could not answer, after the SDK's own retries.
+
+    ``cause`` is a short description for the log (``"529 overloaded_error: Overloaded"``);
+    ``status`` is the HTTP status when there was one (``None`` for connection errors and
+    time-outs).
+    """
+
+    def __init__(self, cause: str, status: int | None = None) -> None:
+        super().__init__(cause, status)
+        self.cause = cause
+        self.status = status
+
+    def __str__(self) -> str:
+        return (
+            f"Claude could not answer: {self.cause}. The extractive fallback answers "
+            "meanwhile; if this persists check ANTHROPIC_API_KEY, ANSWER_MODEL and "
+            "https://status.anthropic.com."
+        )
+
+
+class JudgeError(BotError):
+    """The judge could not reach Claude, after the SDK's own retries."""
+
+    def __init__(self, cause: str, status: int | None = None) -> None:
+        super().__init__(cause, status)
+        self.cause = cause
+        self.status = status
+
+    def __str__(self) -> str:
+        return (
+            f"the judge could not reach Claude: {self.cause}. The interaction stays "
+            "pending and is judged on a later sweep; check ANTHROPIC_API_KEY and JUDGE_MODEL."
+        )
+
+
+class JudgeMalformedError(JudgeError):
+    """Claude answered, but never with a usable verdict; ``problems`` lists each attempt's."""
+
+    def __init__(self, problems: tuple[str, ...]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+    def __str__(self) -> str:
+        return (
+            f"the judge gave no usable verdict in {len(self.problems)} attempt(s): "
+            f"{'; '.join(self.problems)}. Try another JUDGE_MODEL if this keeps happening."
+        )
+
+
+class VerdictValidationError(BotError, ValueError):
+    """One judge reply that cannot be used; ``field`` names the offending part of it."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(field, problem)
+        self.field = field
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem}"

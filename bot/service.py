@@ -1,0 +1,269 @@
+"""The one core every adapter calls: ask, record feedback, escalate.
+
+Async throughout; blocking work (embedding, LanceDB, SQL) runs in worker threads so a
+chat adapter's event loop is never stalled by it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.annotations import VoteTally, tally
+from bot.courses import Course, Courses
+from bot.errors import (
+    AnswerModelError,
+    AskFailedError,
+    BotError,
+    InvalidQuestionError,
+    UnknownInteractionError,
+)
+from bot.fallback import extractive_draft
+from bot.ids import new_ulid
+from bot.models import (
+    Answer,
+    Draft,
+    Hit,
+    Interaction,
+    Question,
+    RetrievedSegment,
+    StageTimings,
+    Turn,
+    Usage,
+    Vote,
+)
+from bot.ports import AnswerModel, OnText, Reindexer, Retriever, Store
+from bot.pseudonym import pseudonymise
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    k: int = 10
+    judge_enabled: bool = True
+    # Why there is no answer model, for the log and the fallback (e.g. no API key).
+    no_model_reason: str = "ANTHROPIC_API_KEY is not set"
+
+
+class AssistantService:
+    def __init__(
+        self,
+        *,
+        retriever: Retriever,
+        answer_model: AnswerModel | None,
+        store: Store,
+        courses: Courses,
+        pseudonym_secret: str,
+        options: ServiceOptions | None = None,
+        reindexer: Reindexer | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.retriever = retriever
+        self.answer_model = answer_model
+        self.store = store
+        self.courses = courses
+        self._secret = pseudonym_secret
+        self.options = options or ServiceOptions()
+        self._clock = clock
+        self.reindexer = reindexer
+
+    async def ask(self, question: Question, on_text: OnText | None = None) -> Answer:
+        """Answer from the course's lectures; the interaction is committed before returning."""
+        course = self.courses.get(question.course_id)
+        text = _checked_text(question.text)
+        started = time.perf_counter()
+        interaction_id = new_ulid()
+        try:
+            retrieved = await asyncio.to_thread(
+                self.retriever.search, course.id, text, self.options.k
+            )
+        except Exception as exc:
+            log.exception("retrieval failed for interaction %s", interaction_id)
+            await self._save_failure(interaction_id, question, course, started, exc)
+            raise AskFailedError(interaction_id, f"retrieval failed: {exc}") from exc
+        hits = tuple(retrieved.hits)
+        generate_started = time.perf_counter()
+        draft = await self._draft(question, course, hits, on_text)
+        generate_ms = _ms_since(generate_started)
+        timings = StageTimings(
+            embed_ms=retrieved.embed_ms,
+            search_ms=retrieved.search_ms,
+            generate_ms=generate_ms,
+            total_ms=_ms_since(started),
+        )
+        interaction = self._interaction(interaction_id, question, course, hits, draft, timings)
+        judge = self.options.judge_enabled and not draft.fallback and not draft.abstained
+        await asyncio.to_thread(self.store.save_interaction, interaction, enqueue_judge=judge)
+        return Answer(
+            interaction_id=interaction_id,
+            text=draft.text,
+            citations=draft.citations,
+            abstained=draft.abstained,
+            fallback=draft.fallback,
+            model=draft.model,
+        )
+
+    async def _draft(
+        self, question: Question, course: Course, hits: tuple[Hit, ...], on_text: OnText | None
+    ) -> Draft:
+        if self.answer_model is None:
+            return extractive_draft(question, hits, self.options.no_model_reason, course.language)
+        try:
+            return await self.answer_model.answer(question, hits, course.policy, on_text)
+        except AnswerModelError as exc:
+            # The student still gets the lecture moments; the cause goes to the log and the row.
+            log.warning("answer model failed, using the extractive fallback: %s", exc.cause)
+            return extractive_draft(
+                question, hits, f"answer model failed: {exc.cause}", course.language
+            )
+
+    def _interaction(
+        self,
+        interaction_id: str,
+        question: Question,
+        course: Course,
+        hits: tuple[Hit, ...],
+        draft: Draft,
+        timings: StageTimings,
+    ) -> Interaction:
+        cited = {c.segment_id for c in draft.citations}
+        return Interaction(
+            id=interaction_id,
+            created_at=self._clock(),
+            platform=question.platform,
+            course_id=course.id,
+            channel=question.channel,
+            thread=question.thread,
+            asker_ref=self._pseudonym(question.platform, question.asker),
+            question=question.text.strip(),
+            answer=draft.text,
+            abstained=draft.abstained,
+            fallback=draft.fallback,
+            model=draft.model,
+            usage=draft.usage,
+            timings=timings,
+            error=draft.error,
+            retrieved=tuple(
+                RetrievedSegment(
+                    rank=h.rank,
+                    score=h.score,
+                    segment=h.segment,
+                    cited=h.segment.id in cited,
+                    dense_score=h.dense_score,
+                )
+                for h in hits
+            ),
+            citations=draft.citations,
+        )
+
+    async def _save_failure(
+        self,
+        interaction_id: str,
+        question: Question,
+        course: Course,
+        started: float,
+        exc: Exception,
+    ) -> None:
+        failed = Interaction(
+            id=interaction_id,
+            created_at=self._clock(),
+            platform=question.platform,
+            course_id=course.id,
+            channel=question.channel,
+            thread=question.thread,
+            asker_ref=self._pseudonym(question.platform, question.asker),
+            question=question.text.strip(),
+            answer="",
+            abstained=False,
+            fallback=False,
+            model="",
+            usage=Usage(),
+            timings=StageTimings(total_ms=_ms_since(started)),
+            error=f"{type(exc).__name__}: {exc}",
+            retrieved=(),
+            citations=(),
+        )
+        try:
+            await asyncio.to_thread(self.store.save_interaction, failed, enqueue_judge=False)
+        except Exception:
+            log.exception("could not log the failed interaction %s", interaction_id)
+
+    async def record_feedback(
+        self, interaction_id: str, platform: str, user_id: str, value: int, is_ta: bool = False
+    ) -> VoteTally:
+        """A 👍 (1), 👎 (-1) or a retraction (0). Every event is kept; each user counts once."""
+        if value not in (1, -1, 0):
+            raise ValueError(f"a vote is 1, -1 or 0, not {value!r}")
+        await self._interaction_or_raise(interaction_id)
+        vote = Vote(
+            interaction_id=interaction_id,
+            user_ref=self._pseudonym(platform, user_id),
+            value=value,  # type: ignore[arg-type]
+            at=self._clock(),
+            is_ta=is_ta,
+        )
+        await asyncio.to_thread(self.store.save_vote, vote)
+        return tally(await asyncio.to_thread(self.store.votes_for, interaction_id))
+
+    async def escalate(self, interaction_id: str) -> Interaction:
+        """Mark that a student asked for a human; the adapter tags the course's TAs."""
+        interaction = await self._interaction_or_raise(interaction_id)
+        await asyncio.to_thread(self.store.mark_escalated, interaction_id)
+        return interaction
+
+    async def interaction(self, interaction_id: str) -> Interaction:
+        return await self._interaction_or_raise(interaction_id)
+
+    async def _interaction_or_raise(self, interaction_id: str) -> Interaction:
+        found = await asyncio.to_thread(self.store.get_interaction, interaction_id)
+        if found is None:
+            raise UnknownInteractionError(interaction_id)
+        return found
+
+    async def thread_history(self, platform: str, channel: str, thread: str) -> tuple[Turn, ...]:
+        """Earlier questions and answers of a bot thread; empty when the bot has none there."""
+        if not thread:
+            return ()
+        earlier = await asyncio.to_thread(self.store.thread_interactions, platform, channel, thread)
+        turns: list[Turn] = []
+        for row in earlier:
+            turns.append(Turn("student", row.question))
+            if row.answer:
+                turns.append(Turn("assistant", row.answer))
+        return tuple(turns)
+
+    async def reindex(self, course_id: str) -> str:
+        """Re-ingest a course's lectures (TA command); returns a one-line summary."""
+        course = self.courses.get(course_id)
+        if self.reindexer is None:
+            raise BotError("reindexing is not available in this process")
+        return await asyncio.to_thread(self.reindexer.reindex, course)
+
+    def _pseudonym(self, platform: str, user_id: str) -> str:
+        return pseudonymise(self._secret, platform, user_id)
+
+
+def _checked_text(text: str) -> str:
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidQuestionError("the question is empty")
+    if len(stripped) > MAX_QUESTION_CHARS:
+        raise InvalidQuestionError(
+            f"the question is {len(stripped)} characters long; keep it under {MAX_QUESTION_CHARS}"
+        )
+    return stripped
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -1,0 +1,45 @@
+"""The SQL store: interaction log, votes, judgements, job queue and digest claims.
+
+``open_store(url)`` returns a ready ``SqlStore`` (schema migrated). See ``sql_store``,
+``jobs``, ``digests`` and ``migrations``.
+"""
+
+from __future__ import annotations
+
+from bot.annotations import current_votes  # one rule for standing votes
+from bot.store.digests import DEFAULT_DIGEST_LEASE_S
+from bot.store.engine import DEFAULT_URL, make_engine, normalise_url
+from bot.store.jobs import DEFAULT_MAX_ATTEMPTS, backoff_delay
+from bot.store.migrations import MIGRATIONS, applied_migrations, migrate
+from bot.store.records import (
+    ANSWER_RELEVANCE,
+    CONTEXT_RELEVANCE,
+    GROUNDEDNESS,
+    JUDGE_JOB,
+    JobRecord,
+    JudgementRecord,
+    StoreError,
+)
+from bot.store.sql_store import SqlStore, open_store
+
+__all__ = [
+    "ANSWER_RELEVANCE",
+    "CONTEXT_RELEVANCE",
+    "DEFAULT_DIGEST_LEASE_S",
+    "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_URL",
+    "GROUNDEDNESS",
+    "JUDGE_JOB",
+    "MIGRATIONS",
+    "JobRecord",
+    "JudgementRecord",
+    "SqlStore",
+    "StoreError",
+    "applied_migrations",
+    "backoff_delay",
+    "current_votes",
+    "make_engine",
+    "migrate",
+    "normalise_url",
+    "open_store",
+]

@@ -1,0 +1,109 @@
+"""Engines: which database a URL means, and the SQLite settings a bot with workers needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.pool import StaticPool
+
+DEFAULT_URL = "sqlite:///var/bot.sqlite3"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# Passed as an execution option to pick how a SQLite transaction begins. Writers take the
+# write lock up front (IMMEDIATE) so a read-then-write transaction never fails half-way
+# with SQLITE_BUSY when another process wrote in between; readers begin DEFERRED.
+SQLITE_BEGIN_OPTION = "sqlite_begin"
+
+
+def normalise_url(url: str) -> str:
+    """The SQLAlchemy URL for a ``DATABASE_URL``: Heroku-style ``postgres://`` and plain
+    ``postgresql://`` use psycopg 3; anything else is kept as given."""
+    text = url.strip()
+    if not text:
+        raise ValueError(f"empty database URL: set DATABASE_URL, e.g. {DEFAULT_URL}")
+    for prefix in ("postgres://", "postgresql://"):
+        if text.startswith(prefix):
+            return "postgresql+psycopg://" + text[len(prefix) :]
+    return text
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for ``url`` (see ``normalise_url``); SQLite files get their parent folder,
+    WAL, foreign keys and a busy timeout."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    return _sqlite_engine(parsed)
+
+
+def _sqlite_engine(parsed: URL) -> sa.Engine:
+    database = parsed.database or ""
+    in_memory = database in ("", ":memory:")
+    options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if in_memory:
+        # One shared connection, or every checkout would see a different empty database.
+        options["poolclass"] = StaticPool
+    else:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(parsed, **options)
+
+    @sa.event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself (see _begin): the sqlite3 module's own
+        # transaction handling skips BEGIN before SELECT and DDL.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL, much faster
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def writer(engine: sa.Engine) -> sa.Engine:
+    """The same engine (same pool) whose transactions take SQLite's write lock at BEGIN."""
+    return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+
+
+class Database:
+    """Holds the engine and its writing twin; the store's parts share one of these."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._writer = writer(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def insert_or_ignore(
+    conn: Connection, table: sa.Table, values: dict[str, Any], conflict_columns: list[str]
+) -> bool:
+    """INSERT unless a row with the same ``conflict_columns`` exists; True if inserted.
+    Atomic on both backends (ON CONFLICT DO NOTHING), so racing processes never both win."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(table).values(values)
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).values(values)
+    else:
+        raise NotImplementedError(
+            f"the store supports SQLite and PostgreSQL, not {conn.dialect.name}"
+        )
+    # RETURNING tells inserted from skipped; rowcount is -1 with psycopg when RETURNING is used.
+    stmt = stmt.on_conflict_do_nothing(index_elements=conflict_columns)
+    return conn.execute(stmt.returning(*table.primary_key.columns)).first() is not None

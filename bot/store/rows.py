@@ -1,0 +1,171 @@
+"""Pure conversions between the core's values and table rows (dicts / result rows)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
+
+from bot.models import (
+    Citation,
+    Interaction,
+    RetrievedSegment,
+    Segment,
+    StageTimings,
+    Usage,
+    Vote,
+    VoteValue,
+)
+from bot.store.records import JudgementRecord, JudgementStatus
+
+Row = Mapping[Any, Any]  # sqlalchemy RowMapping or a plain dict
+
+
+def interaction_row(interaction: Interaction) -> dict[str, Any]:
+    return {
+        "id": interaction.id,
+        "created_at": interaction.created_at,
+        "platform": interaction.platform,
+        "course_id": interaction.course_id,
+        "channel": interaction.channel,
+        "thread": interaction.thread,
+        "asker_ref": interaction.asker_ref,
+        "question": interaction.question,
+        "answer": interaction.answer,
+        "abstained": interaction.abstained,
+        "fallback": interaction.fallback,
+        "model": interaction.model,
+        "input_tokens": interaction.usage.input_tokens,
+        "output_tokens": interaction.usage.output_tokens,
+        "embed_ms": interaction.timings.embed_ms,
+        "search_ms": interaction.timings.search_ms,
+        "generate_ms": interaction.timings.generate_ms,
+        "total_ms": interaction.timings.total_ms,
+        "error": interaction.error,
+        "escalated": interaction.escalated,
+    }
+
+
+def segment_rows(interaction: Interaction) -> list[dict[str, Any]]:
+    return [
+        {
+            "interaction_id": interaction.id,
+            "rank": hit.rank,
+            "segment_id": hit.segment.id,
+            "video_id": hit.segment.video_id,
+            "title": hit.segment.title,
+            "url": hit.segment.url,
+            "start_s": hit.segment.start_s,
+            "end_s": hit.segment.end_s,
+            "text": hit.segment.text,
+            "score": hit.score,
+            "dense_score": hit.dense_score,
+            "cited": hit.cited,
+        }
+        for hit in interaction.retrieved
+    ]
+
+
+def citation_rows(interaction: Interaction) -> list[dict[str, Any]]:
+    return [
+        {
+            "interaction_id": interaction.id,
+            "position": position,
+            "segment_id": citation.segment_id,
+            "video_id": citation.video_id,
+            "title": citation.title,
+            "start_s": citation.start_s,
+            "end_s": citation.end_s,
+            "url": citation.url,
+        }
+        for position, citation in enumerate(interaction.citations)
+    ]
+
+
+def to_retrieved(row: Row, course_id: str) -> RetrievedSegment:
+    segment = Segment(
+        id=row["segment_id"],
+        course_id=course_id,  # a snapshot of one course's answer: the interaction's course
+        video_id=row["video_id"],
+        title=row["title"],
+        url=row["url"],
+        start_s=row["start_s"],
+        end_s=row["end_s"],
+        text=row["text"],
+    )
+    return RetrievedSegment(
+        rank=row["rank"],
+        score=row["score"],
+        segment=segment,
+        cited=bool(row["cited"]),
+        dense_score=row["dense_score"],
+    )
+
+
+def to_citation(row: Row) -> Citation:
+    return Citation(
+        segment_id=row["segment_id"],
+        video_id=row["video_id"],
+        title=row["title"],
+        start_s=row["start_s"],
+        end_s=row["end_s"],
+        url=row["url"],
+    )
+
+
+def to_interaction(row: Row, segments: Sequence[Row], citations: Sequence[Row]) -> Interaction:
+    """The ``Interaction`` for its row and its segment and citation rows (in rank/position
+    order)."""
+    return Interaction(
+        id=row["id"],
+        created_at=row["created_at"],
+        platform=row["platform"],
+        course_id=row["course_id"],
+        channel=row["channel"],
+        thread=row["thread"],
+        asker_ref=row["asker_ref"],
+        question=row["question"],
+        answer=row["answer"],
+        abstained=bool(row["abstained"]),
+        fallback=bool(row["fallback"]),
+        model=row["model"],
+        usage=Usage(row["input_tokens"], row["output_tokens"]),
+        timings=StageTimings(
+            row["embed_ms"], row["search_ms"], row["generate_ms"], row["total_ms"]
+        ),
+        error=row["error"],
+        retrieved=tuple(to_retrieved(segment, row["course_id"]) for segment in segments),
+        citations=tuple(to_citation(citation) for citation in citations),
+        escalated=bool(row["escalated"]),
+    )
+
+
+def to_vote(row: Row) -> Vote:
+    return Vote(
+        interaction_id=row["interaction_id"],
+        user_ref=row["user_ref"],
+        value=cast(VoteValue, int(row["value"])),
+        at=row["at"],
+        is_ta=bool(row["is_ta"]),
+    )
+
+
+def to_judgement_record(row: Row) -> JudgementRecord:
+    return JudgementRecord(
+        interaction_id=row["interaction_id"],
+        kind=row["kind"],
+        target=row["target"],
+        status=cast(JudgementStatus, row["status"]),
+        score=row["score"],
+        criteria=row["criteria"],
+        evidence=row["evidence"],
+        model=row["model"],
+        error=row["error"],
+        created_at=row["created_at"],
+    )
+
+
+def group_by_interaction(rows: Iterable[Row]) -> dict[str, list[Row]]:
+    grouped: dict[str, list[Row]] = {}
+    for row in rows:
+        grouped.setdefault(row["interaction_id"], []).append(row)
+    return grouped

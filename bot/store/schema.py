@@ -1,0 +1,159 @@
+"""The current shape of the tables, for queries. Migrations create them (see migrations.py);
+nothing calls ``metadata.create_all``. A test checks that the migrated database and these
+definitions agree, so edit both together: add a migration, then mirror it here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite keeps the naive UTC text, so comparing and ordering the text is comparing time."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(
+                f"naive datetime {value.isoformat()} given to the store: "
+                "pass an aware one, e.g. datetime.now(UTC)"
+            )
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _id_type() -> sa.types.TypeEngine[int]:
+    # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGSERIAL.
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+metadata = sa.MetaData()
+
+interactions = sa.Table(
+    "interactions",
+    metadata,
+    sa.Column("id", sa.String(26), primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("platform", sa.String(32), nullable=False),
+    sa.Column("course_id", sa.String(200), nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("thread", sa.Text, nullable=False),
+    sa.Column("asker_ref", sa.Text, nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("abstained", sa.Boolean, nullable=False),
+    sa.Column("fallback", sa.Boolean, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("input_tokens", sa.Integer, nullable=False),
+    sa.Column("output_tokens", sa.Integer, nullable=False),
+    sa.Column("embed_ms", sa.Float, nullable=False),
+    sa.Column("search_ms", sa.Float, nullable=False),
+    sa.Column("generate_ms", sa.Float, nullable=False),
+    sa.Column("total_ms", sa.Float, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("escalated", sa.Boolean, nullable=False, server_default=sa.false()),  # m003
+    sa.Index("ix_interactions_course_created", "course_id", "created_at"),
+    sa.Index("ix_interactions_thread", "platform", "channel", "thread", "created_at"),  # m005
+)
+
+interaction_segments = sa.Table(
+    "interaction_segments",
+    metadata,
+    sa.Column("interaction_id", sa.String(26), sa.ForeignKey("interactions.id"), primary_key=True),
+    sa.Column("rank", sa.Integer, primary_key=True),
+    sa.Column("segment_id", sa.Text, nullable=False),
+    sa.Column("video_id", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("start_s", sa.Float, nullable=False),
+    sa.Column("end_s", sa.Float, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("dense_score", sa.Float, nullable=True),
+    sa.Column("cited", sa.Boolean, nullable=False),
+)
+
+citations = sa.Table(
+    "citations",
+    metadata,
+    sa.Column("interaction_id", sa.String(26), sa.ForeignKey("interactions.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("segment_id", sa.Text, nullable=False),
+    sa.Column("video_id", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("start_s", sa.Float, nullable=False),
+    sa.Column("end_s", sa.Float, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+)
+
+votes = sa.Table(
+    "votes",
+    metadata,
+    sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
+    sa.Column("interaction_id", sa.String(26), sa.ForeignKey("interactions.id"), nullable=False),
+    sa.Column("user_ref", sa.Text, nullable=False),
+    sa.Column("value", sa.SmallInteger, nullable=False),
+    sa.Column("is_ta", sa.Boolean, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_votes_interaction_at", "interaction_id", "at"),
+)
+
+judgements = sa.Table(
+    "judgements",
+    metadata,
+    sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
+    sa.Column("interaction_id", sa.String(26), sa.ForeignKey("interactions.id"), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("criteria", sa.Text, nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_judgements_interaction_kind", "interaction_id", "kind"),
+)
+
+jobs = sa.Table(  # m002
+    "jobs",
+    metadata,
+    sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("ref", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("lease_owner", sa.Text, nullable=True),
+    sa.Column("lease_expires_at", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("kind", "ref", name="uq_jobs_kind_ref"),
+    sa.Index("ix_jobs_status_next_attempt", "status", "next_attempt_at"),
+)
+
+digests = sa.Table(  # m004
+    "digests",
+    metadata,
+    sa.Column("course_id", sa.String(200), primary_key=True),
+    sa.Column("week_start", UtcDateTime, primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("claimed_by", sa.Text, nullable=False),
+    sa.Column("claimed_at", UtcDateTime, nullable=False),
+    sa.Column("lease_expires_at", UtcDateTime, nullable=False),
+    sa.Column("sent_at", UtcDateTime, nullable=True),
+)

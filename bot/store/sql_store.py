@@ -1,0 +1,270 @@
+"""``SqlStore``: the interaction log, votes, judgements, jobs and digest claims in SQL.
+
+Synchronous, like the ``Store`` port; the async core calls it through ``asyncio.to_thread``.
+Reads for reports load whole sets in a fixed number of queries (never one per interaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from bot.models import Interaction, Judgement, Vote
+from bot.ports import Store
+from bot.store import rows
+from bot.store.digests import DigestLedger
+from bot.store.engine import make_engine
+from bot.store.jobs import DEFAULT_MAX_ATTEMPTS, JobQueue, enqueue
+from bot.store.migrations import migrate
+from bot.store.records import ANSWER_RELEVANCE, JUDGE_JOB, JudgementRecord, StoreError
+from bot.store.schema import citations, interaction_segments, interactions, judgements, votes
+
+_IN_CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+
+
+def open_store(url: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> SqlStore:
+    """Open (creating if needed) the database at ``url`` and bring its schema up to date."""
+    engine = make_engine(url)
+    migrate(engine)
+    return SqlStore(engine, max_attempts=max_attempts)
+
+
+class SqlStore(JobQueue, DigestLedger):
+    def __init__(self, engine: sa.Engine, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> None:
+        super().__init__(engine)
+        self.max_attempts = max_attempts
+
+    # -- interactions ---------------------------------------------------------------------
+
+    def save_interaction(self, interaction: Interaction, *, enqueue_judge: bool = True) -> None:
+        """Write the interaction, its retrieved segments, its citations and (optionally) its
+        judge job in one transaction: all of it or none of it."""
+        segment_rows = rows.segment_rows(interaction)
+        citation_rows = rows.citation_rows(interaction)
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(sa.insert(interactions), [rows.interaction_row(interaction)])
+                if segment_rows:
+                    conn.execute(sa.insert(interaction_segments), segment_rows)
+                if citation_rows:
+                    conn.execute(sa.insert(citations), citation_rows)
+                if enqueue_judge:
+                    enqueue(conn, JUDGE_JOB, interaction.id, datetime.now(UTC))
+        except sa.exc.IntegrityError as exc:
+            raise StoreError(
+                f"interaction {interaction.id} was not saved (nothing was written): {exc.orig}."
+                " Check that its id is new and its retrieved ranks are distinct."
+            ) from exc
+
+    def get_interaction(self, interaction_id: str) -> Interaction | None:
+        with self.engine.connect() as conn:
+            found = self._load(conn, interactions.c.id == interaction_id)
+        return found[0] if found else None
+
+    def list_interactions(
+        self, course_id: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[Interaction]:
+        """A course's interactions with ``since <= created_at < until``, oldest first."""
+        where = [interactions.c.course_id == course_id]
+        if since is not None:
+            where.append(interactions.c.created_at >= since)
+        if until is not None:
+            where.append(interactions.c.created_at < until)
+        with self.engine.connect() as conn:
+            return self._load(conn, sa.and_(*where))
+
+    def interactions_between(
+        self, course_id: str, start: datetime, end: datetime
+    ) -> list[Interaction]:
+        """The half-open window [start, end), e.g. a digest's week."""
+        return self.list_interactions(course_id, start, end)
+
+    def thread_interactions(self, platform: str, channel: str, thread: str) -> list[Interaction]:
+        """The interactions of one platform thread, oldest first (a follow-up's history)."""
+        where = sa.and_(
+            interactions.c.platform == platform,
+            interactions.c.channel == channel,
+            interactions.c.thread == thread,
+        )
+        with self.engine.connect() as conn:
+            return self._load(conn, where)
+
+    def mark_escalated(self, interaction_id: str) -> None:
+        with self._writer.begin() as conn:
+            result = conn.execute(
+                sa.update(interactions)
+                .where(interactions.c.id == interaction_id)
+                .values(escalated=True)
+            )
+        if result.rowcount != 1:
+            raise StoreError(f"cannot escalate interaction {interaction_id}: no such interaction")
+
+    # -- votes ----------------------------------------------------------------------------
+
+    def save_vote(self, vote: Vote) -> None:
+        """Append a vote event; history is kept (value 0 records a retraction)."""
+        row = {
+            "interaction_id": vote.interaction_id,
+            "user_ref": vote.user_ref,
+            "value": vote.value,
+            "is_ta": vote.is_ta,
+            "at": vote.at,
+        }
+        self._insert_for_interaction(votes, row, vote.interaction_id, "vote")
+
+    def votes_for(self, interaction_id: str) -> list[Vote]:
+        """Every vote event on the interaction, in time order (see ``current_votes``)."""
+        return self.votes_for_many([interaction_id])[interaction_id]
+
+    def votes_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[Vote]]:
+        ids = list(dict.fromkeys(interaction_ids))
+        order = (votes.c.at, votes.c.id)
+        with self.engine.connect() as conn:
+            grouped = rows.group_by_interaction(_rows_for_ids(conn, votes, ids, order))
+        return {id_: [rows.to_vote(row) for row in grouped.get(id_, [])] for id_ in ids}
+
+    # -- judgements -----------------------------------------------------------------------
+
+    def save_judgement(
+        self,
+        judgement: Judgement,
+        *,
+        kind: str = ANSWER_RELEVANCE,
+        target: str = "",
+        at: datetime | None = None,
+    ) -> None:
+        self.record_judgement(
+            JudgementRecord(
+                interaction_id=judgement.interaction_id,
+                kind=kind,
+                target=target,
+                status="ok",
+                score=float(judgement.score),
+                criteria=judgement.criteria,
+                evidence=judgement.evidence,
+                model=judgement.model,
+                error="",
+                created_at=at or datetime.now(UTC),
+            )
+        )
+
+    def save_judge_failure(
+        self,
+        interaction_id: str,
+        error: str,
+        *,
+        kind: str = ANSWER_RELEVANCE,
+        target: str = "",
+        model: str = "",
+        at: datetime | None = None,
+    ) -> None:
+        """Record that the judge could not score (bad output, API down): no score is stored."""
+        self.record_judgement(
+            JudgementRecord(
+                interaction_id=interaction_id,
+                kind=kind,
+                target=target,
+                status="failed",
+                score=None,
+                criteria="",
+                evidence="",
+                model=model,
+                error=error,
+                created_at=at or datetime.now(UTC),
+            )
+        )
+
+    def record_judgement(self, record: JudgementRecord) -> None:
+        """Store any judge outcome: any kind, any target, a float score or a failure."""
+        row = {
+            "interaction_id": record.interaction_id,
+            "kind": record.kind,
+            "target": record.target,
+            "status": record.status,
+            "score": record.score,
+            "criteria": record.criteria,
+            "evidence": record.evidence,
+            "model": record.model,
+            "error": record.error,
+            "created_at": record.created_at,
+        }
+        self._insert_for_interaction(judgements, row, record.interaction_id, "judgement")
+
+    def judgement_for(
+        self, interaction_id: str, *, kind: str = ANSWER_RELEVANCE, target: str = ""
+    ) -> Judgement | None:
+        """The latest successful judgement of that kind and target, if any."""
+        scored = [
+            record
+            for record in self.judgements_for(interaction_id)
+            if record.kind == kind and record.target == target and record.status == "ok"
+        ]
+        return scored[-1].as_judgement() if scored else None
+
+    def judgements_for(self, interaction_id: str) -> list[JudgementRecord]:
+        """Every judge outcome on the interaction (all kinds, failures too), oldest first."""
+        return self.judgements_for_many([interaction_id])[interaction_id]
+
+    def judgements_for_many(
+        self, interaction_ids: Iterable[str]
+    ) -> dict[str, list[JudgementRecord]]:
+        ids = list(dict.fromkeys(interaction_ids))
+        order = (judgements.c.created_at, judgements.c.id)
+        with self.engine.connect() as conn:
+            grouped = rows.group_by_interaction(_rows_for_ids(conn, judgements, ids, order))
+        return {id_: [rows.to_judgement_record(row) for row in grouped.get(id_, [])] for id_ in ids}
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _insert_for_interaction(
+        self, table: sa.Table, row: dict[str, Any], interaction_id: str, what: str
+    ) -> None:
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(sa.insert(table), [row])
+        except sa.exc.IntegrityError as exc:
+            raise StoreError(
+                f"{what} on interaction {interaction_id} was not saved: {exc.orig}."
+                " Check that the interaction exists and the values are in range."
+            ) from exc
+
+    def _load(self, conn: Connection, where: sa.ColumnElement[bool]) -> list[Interaction]:
+        """Interactions matching ``where`` with their segments and citations: three queries."""
+        found = (
+            conn.execute(
+                sa.select(interactions)
+                .where(where)
+                .order_by(interactions.c.created_at, interactions.c.id)
+            )
+            .mappings()
+            .all()
+        )
+        ids = [row["id"] for row in found]
+        segments = rows.group_by_interaction(
+            _rows_for_ids(conn, interaction_segments, ids, (interaction_segments.c.rank,))
+        )
+        cited = rows.group_by_interaction(
+            _rows_for_ids(conn, citations, ids, (citations.c.position,))
+        )
+        return [
+            rows.to_interaction(row, segments.get(row["id"], []), cited.get(row["id"], []))
+            for row in found
+        ]
+
+
+def _rows_for_ids(
+    conn: Connection, table: sa.Table, ids: Sequence[str], order: Sequence[sa.ColumnElement[Any]]
+) -> Iterator[rows.Row]:
+    """Rows of ``table`` whose interaction_id is in ``ids``, ordered within each interaction."""
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        query = sa.select(table).where(table.c.interaction_id.in_(chunk)).order_by(*order)
+        yield from conn.execute(query).mappings()
+
+
+if TYPE_CHECKING:
+    _implements_the_port: type[Store] = SqlStore  # mypy flags any drift from bot.ports.Store

@@ -1,0 +1,162 @@
+"""The core service through its public methods, with our own fakes for the ports."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.errors import (
+    AskFailedError,
+    InvalidQuestionError,
+    UnknownCourseError,
+    UnknownInteractionError,
+)
+from bot.models import Question, Turn
+from bot.ports import Retrieved
+from tests.fakes.core import FakeAnswerModel, WordOverlapRetriever, make_service
+
+
+def ask(service, text: str, course: str = "ml", **fields):  # type: ignore[no-untyped-def]
+    return asyncio.run(service.ask(Question(course_id=course, text=text, **fields)))
+
+
+def test_answer_cites_the_lecture_second_and_is_logged(tmp_path: Path) -> None:
+    service = make_service(tmp_path)
+    answer = ask(
+        service,
+        "Qual a função da camada de saída da U-Net?",
+        platform="slack",
+        channel="CML",
+        thread="1.2",
+        asker="U123",
+    )
+    assert not answer.fallback and not answer.abstained
+    assert [c.url for c in answer.citations] == ["https://youtu.be/mlvid000001?t=721"]
+
+    logged = service.store.get_interaction(answer.interaction_id)
+    assert logged is not None
+    assert logged.question == "Qual a função da camada de saída da U-Net?"
+    assert logged.asker_ref.startswith("u_") and "U123" not in logged.asker_ref
+    assert [r.rank for r in logged.retrieved] == [1, 2, 3]
+    assert [r.cited for r in logged.retrieved] == [True, False, False]
+    assert logged.usage.input_tokens == 100
+    assert logged.timings.total_ms >= logged.timings.generate_ms >= 0
+
+
+def test_same_student_same_pseudonym_other_platform_differs(tmp_path: Path) -> None:
+    service = make_service(tmp_path)
+    a = ask(service, "U-Net saída", asker="U1", platform="slack")
+    b = ask(service, "U-Net encoder", asker="U1", platform="slack")
+    c = ask(service, "U-Net encoder", asker="U1", platform="discord")
+    refs = [service.store.get_interaction(x.interaction_id).asker_ref for x in (a, b, c)]
+    assert refs[0] == refs[1] != refs[2]
+
+
+def test_course_isolation(tmp_path: Path) -> None:
+    retriever = WordOverlapRetriever()
+    service = make_service(tmp_path, retriever=retriever)
+    answer = ask(service, "camada de saída", course="bio")
+    assert retriever.calls == [("bio", "camada de saída")]
+    assert all(c.video_id.startswith("bio") for c in answer.citations)
+
+
+def test_claude_down_gives_labelled_extractive_answer(tmp_path: Path) -> None:
+    service = make_service(tmp_path, answer_model=FakeAnswerModel(fail=True))
+    answer = ask(service, "Qual a função da camada de saída da U-Net?")
+    assert answer.fallback
+    assert answer.citations and answer.citations[0].url.endswith("?t=721")
+    logged = service.store.get_interaction(answer.interaction_id)
+    assert "529" in logged.error
+
+
+def test_no_key_answers_extractively(tmp_path: Path) -> None:
+    service = make_service(tmp_path)
+    service.answer_model = None
+    answer = ask(service, "dropout overfitting")
+    assert answer.fallback
+    assert "ANTHROPIC_API_KEY" in service.store.get_interaction(answer.interaction_id).error
+
+
+def test_abstention_has_no_citations(tmp_path: Path) -> None:
+    service = make_service(tmp_path)
+    answer = ask(service, "quem ganhou a copa de 1970?")
+    assert answer.abstained and answer.citations == ()
+
+
+def test_bad_questions_are_refused_before_anything_is_stored(tmp_path: Path) -> None:
+    service = make_service(tmp_path)
+    with pytest.raises(InvalidQuestionError):
+        ask(service, "   ")
+    with pytest.raises(InvalidQuestionError, match="characters"):
+        ask(service, "x" * 5000)
+    with pytest.raises(UnknownCourseError):
+        ask(service, "U-Net", course="chem")
+    assert service.store.list_interactions("ml") == []
+
+
+def test_retrieval_failure_is_logged_and_raised(tmp_path: Path) -> None:
+    class Broken:
+        def search(self, course_id: str, text: str, k: int) -> Retrieved:
+            raise RuntimeError("index unreachable")
+
+    service = make_service(tmp_path)
+    service.retriever = Broken()
+    with pytest.raises(AskFailedError) as raised:
+        ask(service, "U-Net")
+    logged = service.store.get_interaction(raised.value.interaction_id)
+    assert "index unreachable" in logged.error
+
+
+def test_store_failure_means_no_answer_goes_out(tmp_path: Path) -> None:
+    service = make_service(tmp_path)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    service.store.save_interaction = refuse  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="disk full"):
+        ask(service, "U-Net")
+
+
+def test_feedback_counts_each_user_once_and_retracts(tmp_path: Path) -> None:
+    service = make_service(tmp_path)
+    answer = ask(service, "U-Net saída")
+    run = asyncio.run
+    assert run(service.record_feedback(answer.interaction_id, "slack", "U1", 1)).annotation == "C"
+    assert run(service.record_feedback(answer.interaction_id, "slack", "U2", -1)).annotation is None
+    tally = run(service.record_feedback(answer.interaction_id, "slack", "U3", -1))
+    assert (tally.up, tally.down, tally.annotation) == (1, 2, "I")
+    tally = run(service.record_feedback(answer.interaction_id, "slack", "U3", 0))
+    assert (tally.up, tally.down, tally.annotation) == (1, 1, None)
+    tally = run(service.record_feedback(answer.interaction_id, "slack", "TA", -1, is_ta=True))
+    assert tally.annotation == "I"  # a TA's vote decides
+    assert len(service.store.votes_for(answer.interaction_id)) == 5  # every event kept
+    with pytest.raises(UnknownInteractionError):
+        run(service.record_feedback("nope", "slack", "U1", 1))
+
+
+def test_thread_history_and_escalation(tmp_path: Path) -> None:
+    service = make_service(tmp_path)
+    first = ask(service, "U-Net saída", platform="discord", channel="2001", thread="77")
+    assert asyncio.run(service.thread_history("discord", "2001", "78")) == ()
+    history = asyncio.run(service.thread_history("discord", "2001", "77"))
+    assert history[0] == Turn("student", "U-Net saída")
+    assert history[1].role == "assistant"
+    asyncio.run(service.escalate(first.interaction_id))
+    assert service.store.get_interaction(first.interaction_id).escalated
+
+
+def test_many_questions_at_once_are_served_concurrently(tmp_path: Path) -> None:
+    service = make_service(tmp_path)
+
+    async def burst() -> list[str]:
+        answers = await asyncio.gather(
+            *(service.ask(Question(course_id="ml", text=f"U-Net saída {n}")) for n in range(20))
+        )
+        return [a.interaction_id for a in answers]
+
+    ids = asyncio.run(burst())
+    assert len(set(ids)) == 20
+    assert len(service.store.list_interactions("ml")) == 20
