@@ -52,7 +52,6 @@ class Settings:
     answer_model: str = "claude-sonnet-4-5"
     judge_model: str = "claude-haiku-4-5"
     answer_max_tokens: int = 1024
-    answer_temperature: float = 0.2
     llm_max_retries: int = 2
     llm_timeout_s: float = 60.0
     retrieval_k: int = 10
@@ -110,7 +109,6 @@ _INTS = {
     "DIGEST_HOUR": ("digest_hour", 0, 23),
 }
 _FLOATS = {
-    "ANSWER_TEMPERATURE": ("answer_temperature", 0.0, 1.0),
     "LLM_TIMEOUT_S": ("llm_timeout_s", 1.0, 600.0),
 }
 _BOOLS = {

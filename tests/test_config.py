@@ -27,7 +27,7 @@ def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
     [
         ({"RETRIEVAL_K": "ten"}, "RETRIEVAL_K"),
         ({"RETRIEVAL_K": "0"}, "RETRIEVAL_K"),
-        ({"ANSWER_TEMPERATURE": "2"}, "ANSWER_TEMPERATURE"),
+        ({"LLM_TIMEOUT_S": "0"}, "LLM_TIMEOUT_S"),
         ({"JUDGE_ENABLED": "maybe"}, "JUDGE_ENABLED"),
         ({"SEARCH_MODE": "magic"}, "SEARCH_MODE"),
     ],

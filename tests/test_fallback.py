@@ -1,0 +1,123 @@
+"""The extractive fallback: what a student gets when Claude is not there. Pure."""
+
+from __future__ import annotations
+
+from bot.citations import citation_for
+from bot.fallback import EXCERPT_CHARS, best_excerpt, extractive_draft, is_english
+from bot.models import Hit, Question, Segment
+
+# A real retrieved segment from the user's report (ASR text: no punctuation at all).
+UNET_ASR = (
+    "Vou dobrando né 64 128 256 512 tá E aí o bottleneck que que é o bottleneck o bottleneck "
+    "É exatamente a final final do Encoder é é versão codificada da entrada tá E aí se aplica "
+    "um outro bloco de convolução com 124 canais então em tese Esse cara tem que ter dimensão "
+    "16 por 16 por 1000 24 Ok chegou a parte de final do U agora vou começar a subir a outra "
+    "perninha do u Como é que eu faço isso bom a minha rotina upsample and residual Block ela "
+    "faz duas coisas tá cada vez aumentando a resolução espacial e diminuindo o número de "
+    "filtros tá então tipicamente o Decoder é uma versão espelhada do Encoder tá e finalmente "
+    "Qual é a camada de saída vai ser uma camada com três saídas né então aqui eu tô usando "
+    "convolução um por um né então basicamente eu só tô reduzindo o número de canais da saída "
+    "para três canais porque são três categorias tá com ativação soft Max certo e aqui eu tô "
+    "criando o meu modelo né basicamente o que que eu fiz aqui"
+)
+PUNCTUATED = (
+    "Hoje vamos falar de regularização. O dropout desativa neurônios aleatoriamente durante o "
+    "treino. Isso reduz o overfitting da rede. Na próxima aula veremos batch normalization."
+)
+
+
+def make_hit(rank: int, segment_id: str, start_s: float, text: str) -> Hit:
+    segment = Segment(
+        id=segment_id,
+        course_id="ml",
+        video_id="vid" + segment_id,
+        title=f"Aula {rank}",
+        url=f"https://youtu.be/vid{segment_id}",
+        start_s=start_s,
+        end_s=start_s + 167,
+        text=text,
+    )
+    return Hit(segment=segment, score=1 / rank, rank=rank)
+
+
+QUESTION = Question(course_id="ml", text="Qual a função da camada de saída na rede U-Net?")
+
+
+def test_the_excerpt_is_the_passage_matching_the_question() -> None:
+    excerpt = best_excerpt(UNET_ASR, QUESTION.text)
+
+    assert "camada de saída" in excerpt
+    assert len(excerpt) <= EXCERPT_CHARS + 2  # the two "…" marks
+    assert excerpt.startswith("…") and excerpt.endswith("…")
+    body = excerpt.strip("…")
+    assert body in UNET_ASR  # whole words: it starts and ends at word boundaries
+    start = UNET_ASR.index(body)
+    assert UNET_ASR[start - 1] == " " and UNET_ASR[start + len(body)] == " "
+
+
+def test_with_punctuation_the_best_sentence_is_chosen() -> None:
+    excerpt = best_excerpt(PUNCTUATED, "O que o dropout faz com os neurônios?")
+    assert excerpt.startswith("…O dropout desativa neurônios aleatoriamente durante o treino.")
+
+
+def test_accents_and_plurals_still_match() -> None:
+    text = "Primeiro falamos de árvores. Depois a camada convolucional extrai padrões locais."
+    assert "convolucional" in best_excerpt(text, "o que sao camadas convolucionais", max_chars=60)
+
+
+def test_a_short_segment_is_shown_whole_and_unmarked() -> None:
+    assert best_excerpt("Dropout reduz overfitting.", "dropout") == "Dropout reduz overfitting."
+
+
+def test_an_overlong_word_is_cut() -> None:
+    assert best_excerpt("a" * 300, "a", max_chars=50) == "a" * 50 + "…"
+
+
+def test_the_draft_lists_labels_links_and_excerpts_in_portuguese() -> None:
+    hits = [
+        make_hit(1, "1", 721, UNET_ASR),
+        make_hit(2, "2", 95, PUNCTUATED),
+    ]
+    draft = extractive_draft(QUESTION, hits, "answer model failed: 529", "portuguese")
+
+    assert draft.fallback and not draft.abstained
+    assert draft.error == "answer model failed: 529"
+    assert draft.text.startswith("⚠️ Resposta automática sem IA")
+    assert "1. Aula 1 · 12:01–14:48 — https://youtu.be/vid1?t=721" in draft.text
+    assert "2. Aula 2 · 01:35–04:22 — https://youtu.be/vid2?t=95" in draft.text
+    assert "camada de saída" in draft.text
+    assert draft.citations == tuple(citation_for(hit.segment) for hit in hits)
+
+
+def test_english_courses_get_english_labels() -> None:
+    hits = [make_hit(1, "1", 10, "Layers are stacked. The output layer uses softmax.")]
+    draft = extractive_draft(
+        Question(course_id="ps", text="output layer?"), hits, "no key", "English"
+    )
+    assert draft.text.startswith("⚠️ Automatic answer without AI")
+    assert "The output layer uses softmax." in draft.text
+
+
+def test_at_most_max_segments_distinct_segments_in_rank_order() -> None:
+    hits = [
+        make_hit(3, "c", 30, "terceiro"),
+        make_hit(1, "a", 10, "primeiro"),
+        make_hit(2, "a", 10, "primeiro de novo"),
+        make_hit(4, "d", 40, "quarto"),
+        make_hit(5, "e", 50, "quinto"),
+    ]
+    draft = extractive_draft(QUESTION, hits, "no key", "pt", max_segments=2)
+    assert [c.segment_id for c in draft.citations] == ["a", "c"]
+
+
+def test_no_hits_is_a_plain_abstention() -> None:
+    draft = extractive_draft(QUESTION, [], "no key", "portuguese")
+
+    assert draft.abstained and draft.fallback and draft.citations == ()
+    assert "não encontrei nas aulas" in draft.text
+    assert draft.error == "no key"
+
+
+def test_language_names() -> None:
+    assert is_english("english") and is_english("en-US") and is_english("Inglês")
+    assert not is_english("portuguese") and not is_english("pt-BR") and not is_english("")
