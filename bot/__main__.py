@@ -1,0 +1,58 @@
+"""``python -m bot``: ask from the terminal, run the chat adapters and the worker, export
+reports."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.config import load_settings
+from bot.errors import BotError
+from retrieval.errors import RetrievalError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bot.cli import ask, report, serve
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Course assistant: answers students from lecture videos, citing the second.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    ask.add_parser(commands)
+    report.add_parser(commands)
+    try:
+        from bot.cli import evaluate
+    except ImportError:  # pragma: no cover - evaluate needs the judge; kept optional while built
+        pass
+    else:
+        evaluate.add_parser(commands)
+    serve.add_parsers(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        level = getattr(logging, settings.log_level.upper(), logging.INFO)
+        if getattr(args, "one_shot", False):
+            level = max(level, logging.WARNING)  # a terminal answer, not a service log
+        logging.basicConfig(
+            level=level,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        result: int = args.run(args, settings)
+        return result
+    except (BotError, RetrievalError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

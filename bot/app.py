@@ -1,0 +1,155 @@
+"""The composition root: builds the real service from settings. Only entry points call this;
+everything below it gets its collaborators passed in."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from retrieval.embed import Embedder, make_embedder
+
+from bot.config import ConfigError, Settings
+from bot.courses import Course, Courses
+from bot.ports import AnswerModel
+from bot.service import AssistantService, ServiceOptions
+from bot.store import SqlStore, open_store
+from retrieval.index import SegmentIndex
+from retrieval.ingest import IngestReport, ingest_course
+from retrieval.search import Retriever
+from retrieval.segments import SegmentingSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Retrieval:
+    """The retrieval parts the service and the TA commands share."""
+
+    index: SegmentIndex
+    embedder: Embedder
+    retriever: Retriever
+    segmenting: SegmentingSettings
+
+    def ingest(self, course: Course, progress: bool = False) -> IngestReport:
+        if course.course_dir is None:
+            raise ConfigError(f"course {course.id!r} has no course_dir in the COURSES_FILE")
+        return ingest_course(
+            course.course_dir,
+            course.id,
+            self.index,
+            self.embedder,
+            self.segmenting,
+            language=course.language,
+            progress=progress,
+        )
+
+    def reindex(self, course: Course) -> str:
+        """For the TA command: re-ingest and summarise in one line."""
+        report = self.ingest(course)
+        return summarise_ingest(report)
+
+
+def summarise_ingest(report: IngestReport) -> str:
+    parts = [
+        f"{report.segments} segments",
+        f"{len(report.added)} new",
+        f"{len(report.updated)} changed",
+        f"{len(report.unchanged)} unchanged",
+        f"{len(report.removed)} removed",
+    ]
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} skipped: " + "; ".join(map(str, report.skipped)))
+    return ", ".join(parts)
+
+
+def build_retrieval(settings: Settings) -> Retrieval:
+    index = SegmentIndex(settings.lancedb_uri)
+    embedder = make_embedder(settings.embedder)
+    retriever = Retriever(index, embedder, default_mode=settings.search_mode)  # type: ignore[arg-type]
+    return Retrieval(index, embedder, retriever, SegmentingSettings())
+
+
+def build_answer_model(settings: Settings) -> AnswerModel | None:
+    """Claude when a key is set; None makes the service answer extractively."""
+    if not settings.anthropic_api_key:
+        return None
+    from bot.llm import ClaudeAnswerModel, make_client
+
+    client = make_client(
+        settings.anthropic_api_key.reveal(),
+        base_url=settings.anthropic_base_url or None,
+        max_retries=settings.llm_max_retries,
+        timeout_s=settings.llm_timeout_s,
+    )
+    return ClaudeAnswerModel(
+        client,
+        model=settings.answer_model,
+        max_tokens=settings.answer_max_tokens,
+    )
+
+
+def build_judge(settings: Settings):  # type: ignore[no-untyped-def]
+    """The Claude judge, or None without a key (interactions then stay pending)."""
+    if not settings.anthropic_api_key or not settings.judge_enabled:
+        return None
+    from bot.llm import ClaudeJudge, make_client
+
+    client = make_client(
+        settings.anthropic_api_key.reveal(),
+        base_url=settings.anthropic_base_url or None,
+        max_retries=settings.llm_max_retries,
+        timeout_s=settings.llm_timeout_s,
+    )
+    return ClaudeJudge(client, model=settings.judge_model)
+
+
+def build_store(settings: Settings) -> SqlStore:
+    return open_store(settings.database_url)
+
+
+def pseudonym_secret(settings: Settings, *, allow_local: bool) -> str:
+    """PSEUDONYM_SECRET, or for local use (the CLI) a secret kept in the data directory.
+
+    Chat deployments must set it: a per-machine secret would unlink a student's questions
+    whenever the bot moves.
+    """
+    if settings.pseudonym_secret:
+        return settings.pseudonym_secret.reveal()
+    if not allow_local:
+        raise ConfigError(
+            "missing setting: PSEUDONYM_SECRET — set it in the environment or .env "
+            "(e.g. `openssl rand -hex 32`); it keeps askers pseudonymous in the log"
+        )
+    path = settings.data_dir / "pseudonym.secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def build_service(
+    settings: Settings,
+    courses: Courses,
+    *,
+    retrieval: Retrieval | None = None,
+    store: SqlStore | None = None,
+    allow_local_secret: bool = False,
+) -> AssistantService:
+    no_key = "ANTHROPIC_API_KEY is not set"
+    retrieval = retrieval or build_retrieval(settings)
+    return AssistantService(
+        retriever=retrieval.retriever,
+        reindexer=retrieval,
+        answer_model=build_answer_model(settings),
+        store=store or build_store(settings),
+        courses=courses,
+        pseudonym_secret=pseudonym_secret(settings, allow_local=allow_local_secret),
+        options=ServiceOptions(
+            k=settings.retrieval_k,
+            judge_enabled=settings.judge_enabled,
+            pass_score=settings.judge_pass_score,
+            no_model_reason=no_key,
+        ),
+    )

@@ -1,0 +1,156 @@
+"""The long-running processes: the chat adapters, the periodic worker, or all in one.
+
+``Procfile`` runs ``discord``, ``slack`` and ``worker`` apart; ``run`` puts the configured
+adapters, the judge worker and the digest clock in one process for a small course.
+Chat adapters are imported only here, when their process starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from bot.app import build_judge, build_retrieval, build_service, build_store
+from bot.config import ConfigError, Settings, require
+from bot.courses import Course, Courses, load_courses
+from bot.judge import JudgeOptions, JudgeWorker
+from bot.models import Digest
+from bot.scheduler import build_scheduler, default_worker_id
+from bot.store import SqlStore
+
+log = logging.getLogger(__name__)
+
+
+def add_parsers(commands: Any) -> None:
+    discord = commands.add_parser("discord", help="run the Discord bot")
+    discord.set_defaults(run=lambda args, settings: _serve(settings, discord=True))
+    slack = commands.add_parser(
+        "slack", help="run the Slack app (Socket Mode with SLACK_APP_TOKEN, else HTTP)"
+    )
+    slack.set_defaults(run=lambda args, settings: _serve(settings, slack=True))
+    worker = commands.add_parser("worker", help="run the judge worker and the weekly digests")
+    worker.set_defaults(run=lambda args, settings: _serve(settings, worker=True))
+    run = commands.add_parser(
+        "run", help="one process: every configured adapter, the judge worker and the digests"
+    )
+    run.set_defaults(run=_run_all)
+
+
+def _run_all(args: argparse.Namespace, settings: Settings) -> int:
+    discord = bool(settings.discord_token)
+    slack = bool(settings.slack_bot_token)
+    if not (discord or slack):
+        raise ConfigError(
+            "missing setting: DISCORD_TOKEN or SLACK_BOT_TOKEN — `run` needs at least one chat "
+            "platform (see .env.example)"
+        )
+    return _serve(settings, discord=discord, slack=slack, worker=True)
+
+
+def _serve(
+    settings: Settings, *, discord: bool = False, slack: bool = False, worker: bool = False
+) -> int:
+    needed = ["PSEUDONYM_SECRET"] if (discord or slack) else []
+    needed += ["DISCORD_TOKEN"] if discord else []
+    needed += ["SLACK_BOT_TOKEN"] if slack else []
+    if slack and not settings.slack_app_token:
+        needed.append("SLACK_SIGNING_SECRET")  # HTTP mode verifies every request with it
+    require(settings, *needed)
+    courses = load_courses(settings.courses_file)
+    asyncio.run(_main(settings, courses, discord=discord, slack=slack, worker=worker))
+    return 0
+
+
+async def _main(
+    settings: Settings, courses: Courses, *, discord: bool, slack: bool, worker: bool
+) -> None:
+    store = build_store(settings)
+    tasks: list[Awaitable[None]] = []
+    if discord or slack:
+        service = build_service(settings, courses, retrieval=build_retrieval(settings), store=store)
+        if discord:
+            from bot.adapters.discord import run_discord
+
+            tasks.append(run_discord(settings, service, courses))
+        if slack:
+            tasks.append(_run_slack(settings, service, courses))
+    scheduler = _scheduler(settings, courses, store) if worker else None
+    if scheduler is not None:
+        scheduler.start()
+        log.info("worker: judge sweeps and weekly digests scheduled")
+    try:
+        if tasks:
+            await asyncio.gather(*tasks)
+        else:
+            await asyncio.Event().wait()  # the worker alone: the scheduler does the work
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        store.close()
+
+
+async def _run_slack(settings: Settings, service: Any, courses: Courses) -> None:
+    from bot.adapters.slack import run_http, run_socket_mode
+
+    if settings.slack_app_token:
+        await run_socket_mode(service, courses, settings)
+    else:
+        await run_http(service, courses, settings)
+
+
+def _scheduler(settings: Settings, courses: Courses, store: SqlStore) -> Any:
+    judge = build_judge(settings)
+    if judge is None:
+        log.warning(
+            "the judge is off (no ANTHROPIC_API_KEY or JUDGE_ENABLED=false): "
+            "interactions stay pending until it runs"
+        )
+    sweeper = (
+        JudgeWorker(
+            store,
+            judge,
+            default_worker_id(),
+            JudgeOptions(
+                context_relevance=settings.judge_context_relevance,
+                groundedness=settings.judge_groundedness,
+                concurrency=settings.judge_concurrency,
+            ),
+        )
+        if judge is not None
+        else None
+    )
+    return build_scheduler(
+        settings=settings,
+        store=store,
+        courses=list(courses),
+        poster=ChatDigestPoster(settings),
+        judge_worker=sweeper,
+    )
+
+
+class ChatDigestPoster:
+    """Posts a digest to every platform where the course has a TA channel."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def post(self, course: Course, digest: Digest) -> None:
+        posted = False
+        if self.settings.discord_token and course.discord.ta_channel_id:
+            from bot.adapters.discord import post_digest as post_to_discord
+
+            await post_to_discord(self.settings, course, digest)
+            posted = True
+        if self.settings.slack_bot_token and course.slack.ta_channel_id:
+            from bot.adapters.slack import post_digest_with_token
+
+            await post_digest_with_token(self.settings, course, digest)
+            posted = True
+        if not posted:
+            log.warning(
+                "digest of %s not posted: set a ta_channel_id for a configured platform",
+                course.id,
+            )
