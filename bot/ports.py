@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.courses import Course
 from bot.models import Draft, Hit, Interaction, Judgement, Question, Vote
+
+if TYPE_CHECKING:
+    from bot.store.records import JudgementRecord
 
 # Called with the answer text so far, for adapters that show progress while Claude writes.
 OnText = Callable[[str], Awaitable[None]]
@@ -72,4 +75,13 @@ class Store(Protocol):
     def votes_for(self, interaction_id: str) -> list[Vote]: ...
     def save_judgement(self, judgement: Judgement) -> None: ...
     def judgement_for(self, interaction_id: str) -> Judgement | None: ...
-    def thread_interactions(self, platform: str, channel: str, thread: str) -> list[Interaction]: ...
+    def thread_interactions(
+        self, platform: str, channel: str, thread: str
+    ) -> list[Interaction]: ...
+    def interactions_between(
+        self, course_id: str, start: datetime, end: datetime
+    ) -> list[Interaction]: ...
+    def votes_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[Vote]]: ...
+    def judgements_for_many(
+        self, interaction_ids: Iterable[str]
+    ) -> dict[str, list[JudgementRecord]]: ...

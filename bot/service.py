@@ -11,10 +11,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from bot.annotations import VoteTally, tally
 from bot.courses import Course, Courses
+from bot.digest import current_week_start
 from bot.errors import (
     AnswerModelError,
     AskFailedError,
@@ -26,6 +27,7 @@ from bot.fallback import extractive_draft
 from bot.ids import new_ulid
 from bot.models import (
     Answer,
+    Digest,
     Draft,
     Hit,
     Interaction,
@@ -38,6 +40,7 @@ from bot.models import (
 )
 from bot.ports import AnswerModel, OnText, Reindexer, Retriever, Store
 from bot.pseudonym import pseudonymise
+from bot.scheduler import digest_for_week
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ def utcnow() -> datetime:
 class ServiceOptions:
     k: int = 10
     judge_enabled: bool = True
+    pass_score: int = 2  # the judge score (of 3) from which an answer counts as correct
     # Why there is no answer model, for the log and the fallback (e.g. no API key).
     no_model_reason: str = "ANTHROPIC_API_KEY is not set"
 
@@ -249,6 +253,14 @@ class AssistantService:
         if self.reindexer is None:
             raise BotError("reindexing is not available in this process")
         return await asyncio.to_thread(self.reindexer.reindex, course)
+
+    async def build_digest(self, course_id: str, week_start: date | None = None) -> Digest:
+        """The TA digest of a week (default: the current one so far, in course time)."""
+        course = self.courses.get(course_id)
+        week = week_start or current_week_start(course, self._clock())
+        return await asyncio.to_thread(
+            digest_for_week, self.store, course, week, self.options.pass_score
+        )
 
     def _pseudonym(self, platform: str, user_id: str) -> str:
         return pseudonymise(self._secret, platform, user_id)

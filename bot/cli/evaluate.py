@@ -1,0 +1,292 @@
+"""``python -m bot evaluate --course-dir DIR --questions FILE``: the whole pipeline on a set
+of questions, into the evaluation report and a summary.
+
+The course is ingested into a private index and logged to a private SQLite file (under the
+retrieval package's eval cache, or ``--work-dir``), never the live ones. Each question goes
+through ``AssistantService.ask`` (platform "eval") and then the judge. Without
+ANTHROPIC_API_KEY the answers are extractive fallbacks and the judge is skipped.
+
+Questions: JSON lines with "question" and, optionally, the gold span ("id", "video_id",
+"start_s", "end_s"; the layout of ../shared/data); a line that is not JSON is a question.
+A retrieved segment hits a gold question when it is of the same video and its time overlaps
+the gold span.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.config import Secret, Settings
+from bot.courses import Course, Courses
+from bot.errors import AskFailedError, ConfigError
+from bot.judge import JudgeOptions, JudgeWorker
+from bot.models import Question
+from bot.report import ReportEntry, load_entries, render_markdown
+from bot.service import AssistantService
+from bot.store import SqlStore, open_store
+from retrieval.evaluate import GoldQuestion, eval_cache_dir, first_hit_rank
+from retrieval.segments import SegmentingSettings
+
+EVAL_COURSE = "eval"
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    text: str
+    gold: GoldQuestion | None
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "evaluate",
+        help="answer and judge a question set on a course folder; write the report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--course-dir", type=Path, required=True, help="videos.csv + transcripts/")
+    parser.add_argument("--questions", type=Path, required=True, help="questions (.jsonl)")
+    parser.add_argument("--course", default=EVAL_COURSE, help=f"course id (default {EVAL_COURSE})")
+    parser.add_argument("--language", default=None, help="transcript language (default: detect)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--out", type=Path, help="report file (default: stdout)")
+    parser.add_argument("--work-dir", type=Path, help="private index and log (default: cache)")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(run=run)
+
+
+def load_eval_questions(path: Path, limit: int | None = None) -> list[EvalQuestion]:
+    questions: list[EvalQuestion] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            questions.append(_eval_question(path, number, line.strip()))
+        if limit is not None and len(questions) >= limit:
+            break
+    if not questions:
+        raise ConfigError(f"{path}: no questions (one per line, JSON or plain text)")
+    return questions
+
+
+def _eval_question(path: Path, number: int, line: str) -> EvalQuestion:
+    if not line.startswith("{"):
+        return EvalQuestion(f"line{number}", line, None)
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}:{number}: not JSON: {error.msg}") from None
+    text = item.get("question")
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(f'{path}:{number}: "question" must be a non-empty string')
+    qid = str(item.get("id", f"line{number}"))
+    gold = None
+    if all(key in item for key in ("video_id", "start_s", "end_s")):
+        try:
+            start_s, end_s = float(item["start_s"]), float(item["end_s"])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{path}:{number}: start_s and end_s must be seconds") from None
+        gold = GoldQuestion(qid, text, str(item["video_id"]), start_s, end_s)
+    return EvalQuestion(qid, text, gold)
+
+
+# -- the summary (pure) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvalSummary:
+    questions: int
+    abstentions: int
+    fallbacks: int
+    failures: int
+    ar_scores: tuple[int, ...]
+    judge_failures: int
+    judge_pending: int
+    ranks: tuple[int | None, ...]  # first-hit rank per question with a gold span
+    k: int
+    judge_note: str = ""  # why the judge did not run, when it did not
+
+
+def summarise(
+    entries: Sequence[ReportEntry], ranks: Sequence[int | None], k: int, judge_note: str = ""
+) -> EvalSummary:
+    statuses = Counter(e.ar_status for e in entries)
+    return EvalSummary(
+        questions=len(entries),
+        abstentions=statuses["abstained"],
+        fallbacks=statuses["fallback"],
+        failures=statuses["failed"],
+        ar_scores=tuple(e.judgement.score for e in entries if e.judgement is not None),
+        judge_failures=statuses["judge_failed"],
+        judge_pending=statuses["pending"],
+        ranks=tuple(ranks),
+        k=k,
+        judge_note=judge_note,
+    )
+
+
+def hit_rate(ranks: Sequence[int | None], k: int) -> float:
+    return sum(1 for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
+
+
+def render_summary(summary: EvalSummary) -> str:
+    lines = [
+        "## Resumo da avaliação",
+        "",
+        f"- Perguntas: {summary.questions}",
+        f"- Abstenções: {summary.abstentions}",
+        f"- Respostas extrativas (fallback): {summary.fallbacks}",
+        f"- Falhas: {summary.failures}",
+    ]
+    scores = summary.ar_scores
+    if scores:
+        counts = Counter(scores)
+        spread = ", ".join(f"{s}: {counts[s]}" for s in range(4))
+        mean = sum(scores) / len(scores) / 3
+        lines.append(f"- Answer Relevance média: {mean:.2f} (em {len(scores)} respostas)")
+        lines.append(f"- Distribuição das notas (0–3): {spread}")
+    if summary.judge_note:
+        lines.append(f"- Juiz: {summary.judge_note}")
+    else:
+        lines.append(
+            f"- Juiz: {summary.judge_failures} falha(s), {summary.judge_pending} pendente(s)"
+        )
+    if summary.ranks:
+        ks = sorted({1, 5, summary.k} & set(range(1, summary.k + 1)))
+        rates = ", ".join(f"@{k} {hit_rate(summary.ranks, k):.2f}" for k in ks)
+        lines.append(
+            f"- Recuperação (acerto em {len(summary.ranks)} perguntas com gabarito): {rates}"
+        )
+    else:
+        lines.append("- Recuperação: as perguntas não têm gabarito (video_id, start_s, end_s)")
+    return "\n".join(lines) + "\n"
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def private_settings(settings: Settings, work_dir: Path) -> Settings:
+    """The same models and keys, but an index and a log of the evaluation's own."""
+    return replace(
+        settings,
+        lancedb_uri=str(work_dir / "lancedb"),
+        database_url=f"sqlite:///{work_dir / 'eval.sqlite3'}",
+        pseudonym_secret=Secret("evaluation"),
+    )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import build_retrieval  # loads the embedder: only when evaluating
+
+    if not (args.course_dir / "videos.csv").is_file():
+        raise ConfigError(f"--course-dir {args.course_dir}: no videos.csv there")
+    questions = load_eval_questions(args.questions, args.limit)
+    work_dir = args.work_dir or eval_cache_dir(
+        args.course_dir, settings.embedder, SegmentingSettings()
+    )
+    settings = private_settings(settings, work_dir)
+    retrieval = build_retrieval(settings)
+    language = _ingest(retrieval, args, quiet=args.quiet)
+    course = Course(id=args.course, name=args.course, language=language, course_dir=args.course_dir)
+    store = open_store(settings.database_url)
+    try:
+        report, summary = asyncio.run(
+            _evaluate(settings, course, retrieval, store, questions, args.quiet)
+        )
+    finally:
+        store.close()
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(report, encoding="utf-8")
+        print(f"report: {args.out}", file=sys.stderr)
+        sys.stdout.write(summary)
+    else:
+        sys.stdout.write(report)
+        sys.stderr.write(summary)
+    return 0
+
+
+def _ingest(retrieval: Any, args: argparse.Namespace, quiet: bool) -> str:
+    from retrieval.ingest import ingest_course
+
+    report = ingest_course(
+        args.course_dir,
+        args.course,
+        retrieval.index,
+        retrieval.embedder,
+        retrieval.segmenting,
+        language=args.language,
+        progress=not quiet,
+    )
+    if not quiet:
+        print(f"ingested {args.course_dir}: {report.segments} segments", file=sys.stderr)
+    return report.language or args.language or "portuguese"
+
+
+async def _evaluate(
+    settings: Settings,
+    course: Course,
+    retrieval: Any,
+    store: SqlStore,
+    questions: Sequence[EvalQuestion],
+    quiet: bool,
+) -> tuple[str, str]:
+    from bot.app import build_judge, build_service
+
+    started = datetime.now(UTC)
+    service = build_service(settings, Courses([course]), retrieval=retrieval, store=store)
+    ranks = []
+    for number, question in enumerate(questions, 1):
+        rank = await _ask(service, store, course, question)
+        if question.gold is not None:
+            ranks.append(rank)
+        if not quiet:
+            print(f"[{number}/{len(questions)}] {question.id}", file=sys.stderr)
+    judge = build_judge(settings)
+    note = (
+        ""
+        if judge is not None
+        else (
+            "não executado: sem ANTHROPIC_API_KEY (respostas extrativas, sem Claude)"
+            if not settings.anthropic_api_key
+            else "desativado (JUDGE_ENABLED=false)"
+        )
+    )
+    if judge is not None:
+        options = JudgeOptions(
+            context_relevance=settings.judge_context_relevance,
+            groundedness=settings.judge_groundedness,
+            concurrency=settings.judge_concurrency,
+        )
+        worker = JudgeWorker(store, judge, "evaluate", options)
+        while await worker.run_once():
+            pass  # until every job is judged, failed, or waiting to retry after an API error
+    entries = await asyncio.to_thread(
+        load_entries, store, course.id, started, None, settings.judge_pass_score
+    )
+    summary = summarise(entries, ranks, settings.retrieval_k, note)
+    return render_markdown(entries), render_summary(summary)
+
+
+async def _ask(
+    service: AssistantService, store: SqlStore, course: Course, question: EvalQuestion
+) -> int | None:
+    """Ask one question; the first-hit rank of its retrieved segments (None: no hit)."""
+    asked = Question(course_id=course.id, text=question.text, platform="eval", asker="eval")
+    try:
+        answer = await service.ask(asked)
+    except AskFailedError as error:
+        print(f"{question.id}: {error}", file=sys.stderr)
+        return None
+    if question.gold is None:
+        return None
+    logged = await asyncio.to_thread(store.get_interaction, answer.interaction_id)
+    segments = [r.segment for r in logged.retrieved] if logged else []
+    return first_hit_rank(segments, question.gold)

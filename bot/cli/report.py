@@ -1,0 +1,90 @@
+"""``python -m bot report --course ID``: export a course's interactions as the evaluation
+report (``md``, the user's layout) or as records (``jsonl``, ``csv``).
+
+Dates are days in the course's time zone (UTC for a course not in COURSES_FILE):
+``--since`` from its 00:00, ``--until`` through its end (inclusive).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.courses import load_courses
+from bot.errors import ConfigError, UnknownCourseError
+from bot.report import FORMATS, load_entries, render
+from bot.store import open_store
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "report",
+        help="export a course's interactions as the evaluation report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--course", required=True, help="course id")
+    parser.add_argument("--since", type=_day, help="first day, YYYY-MM-DD (course time zone)")
+    parser.add_argument("--until", type=_day, help="last day, YYYY-MM-DD, inclusive")
+    parser.add_argument(
+        "--hide-urls", action="store_true", help="write 'oculto' instead of video links"
+    )
+    parser.add_argument("--format", choices=FORMATS, default="md", help="default: md")
+    parser.add_argument("--out", type=Path, help="write to this file (default: stdout)")
+    parser.add_argument(
+        "--start", type=int, default=1, help="number of the first question (default 1)"
+    )
+    parser.add_argument(
+        "--pass-score",
+        type=int,
+        choices=range(4),
+        default=None,
+        help="lowest AR score (0-3) annotated C (default JUDGE_PASS_SCORE)",
+    )
+    parser.set_defaults(run=run)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}") from None
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    zone = _course_zone(settings, args.course)
+    since = _midnight(args.since, zone) if args.since else None
+    until = _midnight(args.until + timedelta(days=1), zone) if args.until else None
+    if since and until and since >= until:
+        raise ConfigError(f"--since {args.since} is after --until {args.until}")
+    pass_score = settings.judge_pass_score if args.pass_score is None else args.pass_score
+    store = open_store(settings.database_url)
+    try:
+        entries = load_entries(store, args.course, since, until, pass_score, args.start)
+    finally:
+        store.close()
+    text = render(entries, args.format, hide_urls=args.hide_urls)
+    if not entries:
+        print(f"no interactions for course {args.course!r} in that period", file=sys.stderr)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {len(entries)} interaction(s) to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _course_zone(settings: Settings, course_id: str) -> tzinfo:
+    try:
+        return load_courses(settings.courses_file).get(course_id).tz
+    except UnknownCourseError:
+        return UTC  # e.g. an evaluation run's course, logged but not configured
+
+
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone)

@@ -1,0 +1,320 @@
+"""The background judge: claims pending 'judge' jobs and scores each interaction.
+
+Answer relevance always; per retrieved segment context relevance and the answer's
+groundedness in its cited segments when enabled. Abstentions, extractive fallbacks and
+failed asks are not judged (they would only drag relevance statistics down).
+
+Nothing is judged twice:
+- a job is claimed under a lease; results are saved only after the lease was renewed, and
+  a worker that lost its lease throws its results away;
+- a worker killed after saving but before completing leaves a job that another worker
+  re-claims once the lease expires; that worker finds the saved outcomes and asks Claude
+  only for what is missing.
+An API failure (``JudgeError``) saves what was scored and retries the job later with
+exponential backoff and jitter; a malformed verdict (``JudgeMalformedError``) is recorded
+as a judge failure, never as a score.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from bot.errors import JudgeError, JudgeMalformedError
+from bot.judge_prompts import JudgeVerdict
+from bot.models import Interaction, Judgement
+from bot.ports import Job
+from bot.store.records import (
+    ANSWER_RELEVANCE,
+    CONTEXT_RELEVANCE,
+    GROUNDEDNESS,
+    JUDGE_JOB,
+    JudgementRecord,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Verdicts(Protocol):
+    """What the worker needs of a judge (``bot.llm.ClaudeJudge``)."""
+
+    model: str
+
+    async def answer_relevance(self, question: str, answer: str) -> JudgeVerdict: ...
+    async def context_relevance(self, question: str, segment_text: str) -> JudgeVerdict: ...
+    async def groundedness(self, answer: str, cited_texts: Sequence[str]) -> JudgeVerdict: ...
+
+
+class JudgeStore(Protocol):
+    """The parts of ``bot.store.SqlStore`` the worker uses."""
+
+    def claim_jobs(
+        self, kind: str, worker_id: str, limit: int, lease_s: float, now: datetime | None = None
+    ) -> list[Job]: ...
+    def extend_lease(
+        self, job_id: int, worker_id: str, lease_s: float, now: datetime | None = None
+    ) -> bool: ...
+    def complete_job(self, job_id: int, worker_id: str, now: datetime | None = None) -> bool: ...
+    def retry_job(
+        self,
+        job_id: int,
+        worker_id: str,
+        error: str,
+        next_attempt_at: datetime,
+        now: datetime | None = None,
+    ) -> bool: ...
+    def fail_job(
+        self,
+        job_id: int,
+        worker_id: str,
+        error: str,
+        *,
+        permanent: bool = False,
+        now: datetime | None = None,
+    ) -> bool: ...
+    def get_interaction(self, interaction_id: str) -> Interaction | None: ...
+    def judgements_for(self, interaction_id: str) -> list[JudgementRecord]: ...
+    def record_judgement(self, record: JudgementRecord) -> None: ...
+
+
+@dataclass(frozen=True)
+class JudgeOptions:
+    context_relevance: bool = False
+    groundedness: bool = False
+    lease_s: float = 300.0  # longer than judging one interaction can take
+    batch: int = 8  # jobs claimed per sweep
+    concurrency: int = 4  # Claude calls in flight at once
+    max_attempts: int = 5  # API failures before the job is given up
+    backoff_base_s: float = 30.0
+    backoff_cap_s: float = 3600.0
+
+
+def retry_delay(attempts: int, base_s: float, cap_s: float, jitter: float) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: doubling from ``base_s``
+    up to ``cap_s``, scaled into [50%, 100%] by ``jitter`` in [0, 1] so that workers that
+    failed together do not come back together."""
+    ceiling = min(cap_s, base_s * 2 ** max(0, attempts - 1))
+    return ceiling * (0.5 + 0.5 * jitter)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One verdict to obtain: its kind, its target ('' or a segment id) and how to ask."""
+
+    kind: str
+    target: str
+    ask: Callable[[], Awaitable[JudgeVerdict]]
+
+
+def should_judge(interaction: Interaction) -> bool:
+    failed = bool(interaction.error) and not interaction.answer
+    return not (interaction.abstained or interaction.fallback or failed)
+
+
+def cited_texts(interaction: Interaction) -> list[str]:
+    """The text of each retrieved segment the answer cites, in retrieval order."""
+    cited_ids = {c.segment_id for c in interaction.citations}
+    return [r.segment.text for r in interaction.retrieved if r.cited or r.segment.id in cited_ids]
+
+
+class JudgeWorker:
+    def __init__(
+        self,
+        store: JudgeStore,
+        judge: Verdicts,
+        worker_id: str,
+        options: JudgeOptions | None = None,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.judge = judge
+        self.worker_id = worker_id
+        self.options = options or JudgeOptions()
+        self._rng = rng or random.Random()
+        # Made per sweep: a semaphore belongs to the event loop that first waits on it.
+        self._calls = asyncio.Semaphore(self.options.concurrency)
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Claim a batch of due jobs and judge them concurrently; returns how many were claimed.
+        ``now`` (tests) stands for the clock in every lease decision of this sweep."""
+        jobs = await asyncio.to_thread(
+            self.store.claim_jobs,
+            JUDGE_JOB,
+            self.worker_id,
+            self.options.batch,
+            self.options.lease_s,
+            now,
+        )
+        if jobs:
+            self._calls = asyncio.Semaphore(self.options.concurrency)
+            await asyncio.gather(*(self._handle(job, now) for job in jobs))
+        return len(jobs)
+
+    async def run_forever(self, stop: asyncio.Event, interval_s: float = 30.0) -> None:
+        """Sweep until ``stop`` is set: at once again after a full batch, else after
+        ``interval_s``. A failing sweep (e.g. the database is down) is logged, not fatal."""
+        while not stop.is_set():
+            claimed = 0
+            try:
+                claimed = await self.run_once()
+            except Exception:
+                log.exception("judge sweep failed; trying again in %.0f s", interval_s)
+            if claimed >= self.options.batch:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+    async def _handle(self, job: Job, now: datetime | None) -> None:
+        try:
+            await self._judge_job(job, now)
+        except Exception as exc:
+            # A bug or a store failure: leave the job to retry later rather than lose it.
+            log.exception("judging interaction %s failed unexpectedly", job.ref)
+            await self._retry(job, f"{type(exc).__name__}: {exc}", now)
+
+    async def _judge_job(self, job: Job, now: datetime | None) -> None:
+        interaction = await asyncio.to_thread(self.store.get_interaction, job.ref)
+        if interaction is None:
+            await asyncio.to_thread(
+                self.store.fail_job,
+                job.id,
+                self.worker_id,
+                f"interaction {job.ref} does not exist",
+                permanent=True,
+                now=now,
+            )
+            return
+        tasks = await self._missing_tasks(interaction) if should_judge(interaction) else []
+        outcomes = await asyncio.gather(*(self._obtain(interaction.id, t) for t in tasks))
+        records = [r for r in outcomes if isinstance(r, JudgementRecord)]
+        api_errors = [e for e in outcomes if isinstance(e, JudgeError)]
+        if not await self._save_if_held(job, records, now):
+            return
+        if api_errors:
+            await self._retry(job, str(api_errors[0]), now, pending=_pending(tasks, outcomes))
+            return
+        await asyncio.to_thread(self.store.complete_job, job.id, self.worker_id, now)
+
+    async def _missing_tasks(self, interaction: Interaction) -> list[Task]:
+        """The verdicts the interaction still needs: an outcome saved by an earlier attempt
+        (a score or a recorded failure) is never asked for again."""
+        done = {
+            (r.kind, r.target)
+            for r in await asyncio.to_thread(self.store.judgements_for, interaction.id)
+        }
+        return [t for t in self._tasks(interaction) if (t.kind, t.target) not in done]
+
+    def _tasks(self, interaction: Interaction) -> list[Task]:
+        judge, question, answer = self.judge, interaction.question, interaction.answer
+        tasks = [Task(ANSWER_RELEVANCE, "", lambda: judge.answer_relevance(question, answer))]
+        if self.options.context_relevance:
+            for retrieved in interaction.retrieved:
+                text = retrieved.segment.text
+                tasks.append(
+                    Task(
+                        CONTEXT_RELEVANCE,
+                        retrieved.segment.id,
+                        lambda text=text: judge.context_relevance(question, text),  # type: ignore[misc]
+                    )
+                )
+        sources = cited_texts(interaction)
+        if self.options.groundedness and sources:
+            tasks.append(Task(GROUNDEDNESS, "", lambda: judge.groundedness(answer, sources)))
+        return tasks
+
+    async def _obtain(self, interaction_id: str, task: Task) -> JudgementRecord | JudgeError:
+        """The task's outcome as a record to save (a score or a malformed-verdict failure),
+        or the API error that means: try again later."""
+        async with self._calls:
+            try:
+                verdict = await task.ask()
+            except JudgeMalformedError as exc:
+                log.warning("no usable %s verdict on %s: %s", task.kind, interaction_id, exc)
+                return self._record(interaction_id, task, None, str(exc))
+            except JudgeError as exc:
+                return exc
+        return self._record(interaction_id, task, verdict, "")
+
+    def _record(
+        self, interaction_id: str, task: Task, verdict: JudgeVerdict | None, error: str
+    ) -> JudgementRecord:
+        return JudgementRecord(
+            interaction_id=interaction_id,
+            kind=task.kind,
+            target=task.target,
+            status="ok" if verdict else "failed",
+            score=float(verdict.score) if verdict else None,
+            criteria=verdict.criteria if verdict else "",
+            evidence=verdict.evidence if verdict else "",
+            model=self.judge.model,
+            error=error,
+            created_at=datetime.now(UTC),
+        )
+
+    async def _save_if_held(
+        self, job: Job, records: list[JudgementRecord], now: datetime | None
+    ) -> bool:
+        """Save only while holding the job: renewing the lease first means no other worker
+        can have claimed it, so two workers never both save an interaction's verdicts."""
+        held = await asyncio.to_thread(
+            self.store.extend_lease, job.id, self.worker_id, self.options.lease_s, now
+        )
+        if not held:
+            log.warning(
+                "lost the lease on judge job %s (interaction %s); dropping %d verdict(s)",
+                job.id,
+                job.ref,
+                len(records),
+            )
+            return False
+        for record in records:
+            await asyncio.to_thread(self.store.record_judgement, record)
+        return True
+
+    async def _retry(
+        self, job: Job, error: str, now: datetime | None, pending: Sequence[Task] = ()
+    ) -> None:
+        if job.attempts >= self.options.max_attempts:
+            await self._give_up(job, error, now, pending)
+            return
+        options = self.options
+        delay = retry_delay(
+            job.attempts, options.backoff_base_s, options.backoff_cap_s, self._rng.random()
+        )
+        when = (now or datetime.now(UTC)) + timedelta(seconds=delay)
+        log.info("judge job %s retries at %s: %s", job.id, when.isoformat(), error)
+        await asyncio.to_thread(self.store.retry_job, job.id, self.worker_id, error, when, now)
+
+    async def _give_up(
+        self, job: Job, error: str, now: datetime | None, pending: Sequence[Task]
+    ) -> None:
+        """Out of attempts: record each missing verdict as a judge failure (so reports show
+        it as failed rather than pending) and fail the job."""
+        reason = f"gave up after {job.attempts} attempt(s): {error}"
+        log.warning("judge job %s (interaction %s) %s", job.id, job.ref, reason)
+        records = [self._record(job.ref, task, None, reason) for task in pending]
+        if await self._save_if_held(job, records, now):
+            await asyncio.to_thread(
+                self.store.fail_job, job.id, self.worker_id, reason, permanent=True, now=now
+            )
+
+
+def _pending(tasks: Sequence[Task], outcomes: Sequence[object]) -> list[Task]:
+    return [t for t, o in zip(tasks, outcomes, strict=True) if isinstance(o, JudgeError)]
+
+
+def latest_answer_relevance(records: Sequence[JudgementRecord]) -> JudgementRecord | None:
+    """The latest answer-relevance outcome (a score or a failure) among an interaction's."""
+    found = [r for r in records if r.kind == ANSWER_RELEVANCE and r.target == ""]
+    return found[-1] if found else None
+
+
+def as_judgement(record: JudgementRecord | None) -> Judgement | None:
+    return record.as_judgement() if record is not None and record.status == "ok" else None

@@ -1,0 +1,329 @@
+"""The evaluation report: every logged interaction with its retrieved segments, answer,
+references, manual and automated annotations, in the user's own layout (``md``) or as
+machine-friendly records (``jsonl``, ``csv``).
+
+Decisions (the seed shows only a judged, annotated answer):
+- "Pergunta N" numbers the report's interactions in time order from ``start`` (1 by default;
+  the CLI's ``--start``), so the seed's "Pergunta 118" is ``start=118``.
+- A segment's Score is its E5 (dense) similarity when known, as the seed's header says,
+  else the score that ranked it; printed at full precision (``repr``).
+- With ``hide_urls`` each cited video gives one ``- [Vídeo de referência oculto]()`` line.
+- An empty annotation leaves the line as ``**Anotação manual**:``.
+- Answer Relevance when there is no score: ``pendente`` (not judged yet), ``falha do juiz``
+  (the judge gave no usable verdict; the reason goes to Raciocínio), or ``não avaliada
+  (abstenção | resposta extrativa | falha)`` for interactions the judge skips by design.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from bot.annotations import Label, VoteTally, automated_annotation, tally
+from bot.citations import citation_label, deep_link, format_hms
+from bot.judge import as_judgement, latest_answer_relevance
+from bot.models import Interaction, Judgement, RetrievedSegment, Vote
+from bot.store.records import CONTEXT_RELEVANCE, GROUNDEDNESS, JudgementRecord
+
+Format = Literal["md", "jsonl", "csv"]
+FORMATS: tuple[Format, ...] = ("md", "jsonl", "csv")
+HIDDEN_URL = "oculto"
+HIDDEN_REFERENCE = "- [Vídeo de referência oculto]()"
+ArStatus = Literal["ok", "pending", "judge_failed", "abstained", "fallback", "failed"]
+_AR_TEXT = {
+    "pending": "pendente",
+    "judge_failed": "falha do juiz",
+    "abstained": "não avaliada (abstenção)",
+    "fallback": "não avaliada (resposta extrativa)",
+    "failed": "não avaliada (falha)",
+}
+
+
+@dataclass(frozen=True)
+class ReportEntry:
+    number: int
+    interaction: Interaction
+    votes: VoteTally
+    records: tuple[JudgementRecord, ...]
+    pass_score: int
+
+    @property
+    def ar_record(self) -> JudgementRecord | None:
+        return latest_answer_relevance(self.records)
+
+    @property
+    def judgement(self) -> Judgement | None:
+        return as_judgement(self.ar_record)
+
+    @property
+    def manual(self) -> Label | None:
+        return self.votes.annotation
+
+    @property
+    def automated(self) -> Label | None:
+        return automated_annotation(self.judgement, self.pass_score)
+
+    @property
+    def ar_status(self) -> ArStatus:
+        interaction = self.interaction
+        if interaction.abstained:
+            return "abstained"
+        if interaction.fallback:
+            return "fallback"
+        if interaction.error and not interaction.answer:
+            return "failed"
+        record = self.ar_record
+        if record is None:
+            return "pending"
+        return "ok" if record.status == "ok" else "judge_failed"
+
+    def scores(self, kind: str) -> dict[str, float]:
+        """Latest successful score per target of a kind (e.g. context relevance per segment)."""
+        return {
+            r.target: r.score
+            for r in self.records
+            if r.kind == kind and r.status == "ok" and r.score is not None
+        }
+
+
+def build_entries(
+    interactions: Sequence[Interaction],
+    votes_by_id: Mapping[str, Sequence[Vote]],
+    records_by_id: Mapping[str, Sequence[JudgementRecord]],
+    pass_score: int = 2,
+    start: int = 1,
+) -> list[ReportEntry]:
+    ordered = sorted(interactions, key=lambda i: (i.created_at, i.id))
+    return [
+        ReportEntry(
+            number=start + n,
+            interaction=i,
+            votes=tally(votes_by_id.get(i.id, ())),
+            records=tuple(records_by_id.get(i.id, ())),
+            pass_score=pass_score,
+        )
+        for n, i in enumerate(ordered)
+    ]
+
+
+class ReportStore(Protocol):
+    """The bulk reads the report needs (``bot.store.SqlStore`` has them)."""
+
+    def list_interactions(
+        self, course_id: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[Interaction]: ...
+    def votes_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[Vote]]: ...
+    def judgements_for_many(
+        self, interaction_ids: Iterable[str]
+    ) -> dict[str, list[JudgementRecord]]: ...
+
+
+def load_entries(
+    store: ReportStore,
+    course_id: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    pass_score: int = 2,
+    start: int = 1,
+) -> list[ReportEntry]:
+    """The course's interactions in [since, until) with their votes and judge outcomes,
+    in three bulk reads."""
+    interactions = store.list_interactions(course_id, since, until)
+    ids = [i.id for i in interactions]
+    return build_entries(
+        interactions,
+        store.votes_for_many(ids),
+        store.judgements_for_many(ids),
+        pass_score,
+        start,
+    )
+
+
+# -- Markdown, in the seed's layout ---------------------------------------------------------
+
+
+def render(entries: Sequence[ReportEntry], fmt: Format = "md", hide_urls: bool = False) -> str:
+    renderers = {"md": render_markdown, "jsonl": render_jsonl, "csv": render_csv}
+    return renderers[fmt](entries, hide_urls)
+
+
+def render_markdown(entries: Sequence[ReportEntry], hide_urls: bool = False) -> str:
+    return "\n".join(markdown_entry(e, hide_urls) for e in entries)
+
+
+def markdown_entry(entry: ReportEntry, hide_urls: bool = False) -> str:
+    interaction = entry.interaction
+    lines = [f"**Pergunta {entry.number}**: {interaction.question}", ""]
+    lines.append("**Segmentos recuperados pelo E5**:")
+    for retrieved in interaction.retrieved:
+        lines += [*_segment_lines(retrieved, hide_urls), ""]
+    lines += ["", f"**Resposta gerada pelo LLM**: {interaction.answer}", ""]
+    lines += ["**Referências**:", *_reference_lines(interaction, hide_urls), ""]
+    lines += [_field("Anotação manual", entry.manual or ""), ""]
+    lines += [_field("Answer Relevance (AR)", _ar_text(entry)), ""]
+    lines += [_field("Anotação automatizada", entry.automated or ""), ""]
+    lines += [_field("Raciocínio (AR CoT)", _reasoning(entry)), "", "", "---"]
+    return "\n".join(lines) + "\n"
+
+
+def _field(name: str, value: str) -> str:
+    return f"**{name}**: {value}".rstrip()
+
+
+def shown_score(retrieved: RetrievedSegment) -> float:
+    return retrieved.dense_score if retrieved.dense_score is not None else retrieved.score
+
+
+def segment_url(retrieved: RetrievedSegment) -> str:
+    return deep_link(retrieved.segment.url, retrieved.segment.start_s)
+
+
+def _segment_lines(retrieved: RetrievedSegment, hide_urls: bool) -> list[str]:
+    segment = retrieved.segment
+    return [
+        f"- *Corpus ID:* {segment.id}",
+        f"- *Score:* {shown_score(retrieved)!r}",
+        f"- *URL:* {HIDDEN_URL if hide_urls else segment_url(retrieved)}",
+        f"- *Início:* {format_hms(segment.start_s)}",
+        f"- *Fim:* {format_hms(segment.end_s)}",
+        f"- *Transcrição:* {segment.text}",
+    ]
+
+
+def _reference_lines(interaction: Interaction, hide_urls: bool) -> list[str]:
+    if not interaction.citations:
+        return ["- (nenhuma)"]
+    if hide_urls:
+        videos = dict.fromkeys(c.video_id for c in interaction.citations)
+        return [HIDDEN_REFERENCE] * len(videos)
+    return [f"- [{citation_label(c)}]({c.url})" for c in interaction.citations]
+
+
+def _ar_text(entry: ReportEntry) -> str:
+    judgement = entry.judgement
+    if judgement is not None:
+        return f"{judgement.ar:.2f}"
+    return _AR_TEXT[entry.ar_status]
+
+
+def _reasoning(entry: ReportEntry) -> str:
+    judgement = entry.judgement
+    if judgement is not None:
+        return judgement.reasoning
+    record = entry.ar_record
+    if entry.ar_status == "judge_failed" and record is not None:
+        return record.error
+    return ""
+
+
+# -- records: JSON Lines and CSV ------------------------------------------------------------
+
+
+def entry_record(entry: ReportEntry, hide_urls: bool = False) -> dict[str, Any]:
+    """Every field of an entry as plain JSON values; segments and citations nested."""
+    interaction, judgement, record = entry.interaction, entry.judgement, entry.ar_record
+    context = entry.scores(CONTEXT_RELEVANCE)
+    grounded = entry.scores(GROUNDEDNESS).get("")
+    return {
+        "number": entry.number,
+        "id": interaction.id,
+        "created_at": interaction.created_at.isoformat(),
+        "course_id": interaction.course_id,
+        "platform": interaction.platform,
+        "channel": interaction.channel,
+        "thread": interaction.thread,
+        "asker_ref": interaction.asker_ref,
+        "question": interaction.question,
+        "answer": interaction.answer,
+        "abstained": interaction.abstained,
+        "fallback": interaction.fallback,
+        "escalated": interaction.escalated,
+        "error": interaction.error,
+        "model": interaction.model,
+        "input_tokens": interaction.usage.input_tokens,
+        "output_tokens": interaction.usage.output_tokens,
+        "embed_ms": interaction.timings.embed_ms,
+        "search_ms": interaction.timings.search_ms,
+        "generate_ms": interaction.timings.generate_ms,
+        "total_ms": interaction.timings.total_ms,
+        "segments": [
+            {
+                "rank": r.rank,
+                "segment_id": r.segment.id,
+                "video_id": r.segment.video_id,
+                "title": r.segment.title,
+                "url": "" if hide_urls else segment_url(r),
+                "start_s": r.segment.start_s,
+                "end_s": r.segment.end_s,
+                "score": r.score,
+                "dense_score": r.dense_score,
+                "cited": r.cited,
+                "context_relevance": context.get(r.segment.id),
+                "text": r.segment.text,
+            }
+            for r in interaction.retrieved
+        ],
+        "citations": [
+            {
+                "segment_id": c.segment_id,
+                "video_id": c.video_id,
+                "label": citation_label(c),
+                "start_s": c.start_s,
+                "end_s": c.end_s,
+                "url": "" if hide_urls else c.url,
+            }
+            for c in interaction.citations
+        ],
+        "votes_up": entry.votes.up,
+        "votes_down": entry.votes.down,
+        "ta_vote": entry.votes.ta_vote,
+        "manual_annotation": entry.manual,
+        "ar_status": entry.ar_status,
+        "ar_score": judgement.score if judgement else None,
+        "ar": judgement.ar if judgement else None,
+        "automated_annotation": entry.automated,
+        "ar_criteria": judgement.criteria if judgement else None,
+        "ar_evidence": judgement.evidence if judgement else None,
+        "judge_model": record.model if record else None,
+        "judge_error": record.error if record and record.status != "ok" else None,
+        "groundedness": grounded,
+    }
+
+
+def render_jsonl(entries: Sequence[ReportEntry], hide_urls: bool = False) -> str:
+    return "".join(
+        json.dumps(entry_record(e, hide_urls), ensure_ascii=False) + "\n" for e in entries
+    )
+
+
+CSV_JOINER = ";"
+
+
+def csv_row(entry: ReportEntry, hide_urls: bool = False) -> dict[str, Any]:
+    """One flat row: lists (segments, citations) become ``;``-joined columns."""
+    record = entry_record(entry, hide_urls)
+    segments, citations = record.pop("segments"), record.pop("citations")
+    record["segment_ids"] = CSV_JOINER.join(s["segment_id"] for s in segments)
+    record["segment_scores"] = CSV_JOINER.join(repr(s["score"]) for s in segments)
+    record["segment_dense_scores"] = CSV_JOINER.join(
+        "" if s["dense_score"] is None else repr(s["dense_score"]) for s in segments
+    )
+    record["cited_segment_ids"] = CSV_JOINER.join(c["segment_id"] for c in citations)
+    record["citation_urls"] = CSV_JOINER.join(c["url"] for c in citations)
+    return record
+
+
+def render_csv(entries: Sequence[ReportEntry], hide_urls: bool = False) -> str:
+    rows = [csv_row(e, hide_urls) for e in entries]
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

@@ -1,0 +1,181 @@
+"""The clock: the judge sweep every few seconds and, per course, the weekly digest.
+
+APScheduler 3 (``AsyncIOScheduler``) in the process's event loop. Each course's digest runs
+at ``DIGEST_DAY``/``DIGEST_HOUR`` in the course's own time zone, covers the week that just
+ended, and is posted only after ``store.claim_digest`` succeeded: two clock processes (or a
+restart) never send the same digest twice. ``build_scheduler`` does not start it: the
+caller (``python -m bot worker``/``run``) starts it in its running loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.config import Settings
+from bot.courses import Course
+from bot.digest import build_digest, previous_week_start, week_bounds
+from bot.judge import as_judgement, latest_answer_relevance
+from bot.models import Digest, Interaction, Vote
+from bot.store.records import JudgementRecord
+
+log = logging.getLogger(__name__)
+
+JUDGE_JOB_ID = "judge-sweep"
+# A clock process down at digest time still sends when it is back within this window;
+# later than that the week's digest is stale and is skipped.
+DIGEST_MISFIRE_GRACE_S = 12 * 3600
+
+
+class DigestPoster(Protocol):
+    """Posts a digest to a course's TA channel (the chat adapters implement it)."""
+
+    async def post(self, course: Course, digest: Digest) -> None: ...
+
+
+class JudgeSweeper(Protocol):
+    async def run_once(self, now: datetime | None = None) -> int: ...
+
+
+class DigestReads(Protocol):
+    """The reads a digest is built from (``bot.ports.Store`` has them)."""
+
+    def interactions_between(
+        self, course_id: str, start: datetime, end: datetime
+    ) -> list[Interaction]: ...
+    def votes_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[Vote]]: ...
+    def judgements_for_many(
+        self, interaction_ids: Iterable[str]
+    ) -> dict[str, list[JudgementRecord]]: ...
+
+
+class DigestStore(DigestReads, Protocol):
+    """The reads plus the claims that keep a digest from being sent twice (``SqlStore``)."""
+
+    def claim_digest(self, course_id: str, week_start: datetime, worker_id: str) -> bool: ...
+    def mark_digest_sent(self, course_id: str, week_start: datetime, worker_id: str) -> bool: ...
+    def release_digest(self, course_id: str, week_start: datetime, worker_id: str) -> bool: ...
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def digest_for_week(
+    store: DigestReads, course: Course, week_start: date, pass_score: int, *, chart: bool = True
+) -> Digest:
+    """Read the week's interactions, votes and judgements and build the digest (blocking:
+    call it through ``asyncio.to_thread``). The service's digest preview can use it too."""
+    start, end = week_bounds(course, week_start)
+    interactions = store.interactions_between(course.id, start, end)
+    ids = [i.id for i in interactions]
+    votes = store.votes_for_many(ids)
+    judgements = {}
+    for interaction_id, records in store.judgements_for_many(ids).items():
+        judgement = as_judgement(latest_answer_relevance(records))
+        if judgement is not None:
+            judgements[interaction_id] = judgement
+    return build_digest(
+        course, week_start, interactions, votes, judgements, pass_score, chart=chart
+    )
+
+
+async def send_weekly_digest(
+    store: DigestStore,
+    course: Course,
+    poster: DigestPoster,
+    worker_id: str,
+    pass_score: int,
+    now: datetime | None = None,
+) -> bool:
+    """Post the digest of the week before ``now`` (course time) unless another process has
+    claimed or sent it; True if this call posted it. A failed post gives the claim back so
+    the next attempt may send it."""
+    now = now or datetime.now(UTC)
+    week = previous_week_start(course, now)
+    start, _ = week_bounds(course, week)
+    claimed = await asyncio.to_thread(store.claim_digest, course.id, start, worker_id)
+    if not claimed:
+        log.info("digest of %s for the week of %s: sent or claimed elsewhere", course.id, week)
+        return False
+    try:
+        digest = await asyncio.to_thread(digest_for_week, store, course, week, pass_score)
+        await poster.post(course, digest)
+    except BaseException:
+        await asyncio.to_thread(store.release_digest, course.id, start, worker_id)
+        raise
+    if not await asyncio.to_thread(store.mark_digest_sent, course.id, start, worker_id):
+        log.warning("digest of %s for %s was posted but its claim had lapsed", course.id, week)
+    log.info("posted the digest of %s for the week of %s", course.id, week)
+    return True
+
+
+async def _digest_job(
+    store: DigestStore, course: Course, poster: DigestPoster, worker_id: str, pass_score: int
+) -> None:
+    try:
+        await send_weekly_digest(store, course, poster, worker_id, pass_score)
+    except Exception:
+        log.exception("the weekly digest of %s failed; it is retried on the next run", course.id)
+
+
+async def _judge_job(sweeper: JudgeSweeper) -> None:
+    try:
+        await sweeper.run_once()
+    except Exception:
+        log.exception("judge sweep failed")
+
+
+def digest_trigger(course: Course, settings: Settings) -> CronTrigger:
+    return CronTrigger(
+        day_of_week=settings.digest_day, hour=settings.digest_hour, minute=0, timezone=course.tz
+    )
+
+
+def build_scheduler(
+    *,
+    settings: Settings,
+    store: DigestStore,
+    courses: Iterable[Course],
+    poster: DigestPoster | None = None,
+    judge_worker: JudgeSweeper | None = None,
+    judge_interval_s: float = 30.0,
+    worker_id: str | None = None,
+) -> AsyncIOScheduler:
+    """A scheduler (not started) with the judge sweep (when a worker is given) and a weekly
+    digest per course (when a poster is given)."""
+    worker_id = worker_id or default_worker_id()
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    # One run at a time per job; runs missed while busy or down collapse into one.
+    once = {"coalesce": True, "max_instances": 1}
+    if judge_worker is not None:
+        scheduler.add_job(
+            _judge_job,
+            IntervalTrigger(seconds=judge_interval_s),
+            args=(judge_worker,),
+            id=JUDGE_JOB_ID,
+            name="judge sweep",
+            misfire_grace_time=max(1, int(judge_interval_s)),
+            **once,
+        )
+    if poster is not None:
+        for course in courses:
+            scheduler.add_job(
+                _digest_job,
+                digest_trigger(course, settings),
+                args=(store, course, poster, worker_id, settings.judge_pass_score),
+                id=f"digest:{course.id}",
+                name=f"weekly digest of {course.id}",
+                misfire_grace_time=DIGEST_MISFIRE_GRACE_S,
+                **once,
+            )
+    return scheduler
