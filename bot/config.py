@@ -49,8 +49,8 @@ class Secret:
 class Settings:
     anthropic_api_key: Secret = field(default_factory=lambda: Secret(""))
     anthropic_base_url: str = ""  # a proxy or a test double; empty = Anthropic's API
-    answer_model: str = "claude-sonnet-4-5"
-    judge_model: str = "claude-haiku-4-5"
+    answer_model: str = "claude-sonnet-5-5"
+    judge_model: str = "claude-haiku-5-5"
     answer_max_tokens: int = 1024
     llm_max_retries: int = 2
     llm_timeout_s: float = 60.0

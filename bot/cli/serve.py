@@ -125,10 +125,24 @@ def _scheduler(settings: Settings, courses: Courses, store: SqlStore) -> Any:
     return build_scheduler(
         settings=settings,
         store=store,
-        courses=list(courses),
+        courses=digest_courses(settings, courses),
         poster=ChatDigestPoster(settings),
         judge_worker=sweeper,
     )
+
+
+def digest_courses(settings: Settings, courses: Courses) -> list[Course]:
+    """Courses with a TA channel on a platform we have a token for; the others get no
+    digest job (one would be claimed and marked sent without reaching anyone)."""
+    chosen = []
+    for course in courses:
+        on_discord = bool(settings.discord_token) and bool(course.discord.ta_channel_id)
+        on_slack = bool(settings.slack_bot_token) and bool(course.slack.ta_channel_id)
+        if on_discord or on_slack:
+            chosen.append(course)
+        else:
+            log.info("no weekly digest for %s: no TA channel on a configured platform", course.id)
+    return chosen
 
 
 class ChatDigestPoster:
@@ -138,19 +152,11 @@ class ChatDigestPoster:
         self.settings = settings
 
     async def post(self, course: Course, digest: Digest) -> None:
-        posted = False
         if self.settings.discord_token and course.discord.ta_channel_id:
             from bot.adapters.discord import post_digest as post_to_discord
 
             await post_to_discord(self.settings, course, digest)
-            posted = True
         if self.settings.slack_bot_token and course.slack.ta_channel_id:
             from bot.adapters.slack import post_digest_with_token
 
             await post_digest_with_token(self.settings, course, digest)
-            posted = True
-        if not posted:
-            log.warning(
-                "digest of %s not posted: set a ta_channel_id for a configured platform",
-                course.id,
-            )

@@ -1,0 +1,83 @@
+"""``python -m bot``'s commands through ``main()``, as a TA would run them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import main
+from tests.fakes.anthropic_server import FakeAnthropic, cited_reply
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize(
+    ("command", "named"),
+    [
+        (["discord"], ["DISCORD_TOKEN", "PSEUDONYM_SECRET"]),
+        (["slack"], ["SLACK_BOT_TOKEN", "PSEUDONYM_SECRET", "SLACK_SIGNING_SECRET"]),
+        (["run"], ["DISCORD_TOKEN or SLACK_BOT_TOKEN"]),
+    ],
+)
+def test_a_missing_setting_fails_at_start_saying_what_to_set(
+    command: list[str], named: list[str], in_tmp_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    for name in named:
+        assert name in err
+    assert ".env" in err
+
+
+def test_a_malformed_setting_names_it(
+    in_tmp_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RETRIEVAL_K", "lots")
+    assert main(["ask", "oi"]) == 2
+    assert "RETRIEVAL_K" in capsys.readouterr().err
+
+
+def _course_file(tmp_path: Path) -> Path:
+    course_dir = tmp_path / "lectures"
+    shutil.copytree(DATA / "eval_mini", course_dir)
+    courses = tmp_path / "courses.toml"
+    courses.write_text('[[courses]]\nid = "ml"\ncourse_dir = "lectures"\n', encoding="utf-8")
+    return courses
+
+
+@pytest.mark.slow
+def test_ask_without_a_key_ingests_then_answers_extractively(
+    in_tmp_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COURSES_FILE", str(_course_file(in_tmp_dir)))
+    assert main(["ask", "Qual a função da camada de saída na U-Net?", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "https://youtu.be/unet0000001?t=721" in out
+    assert "sem IA" in out
+    assert (in_tmp_dir / "var" / "bot.sqlite3").exists()
+
+    # The second ask reuses the index (nothing re-embedded) and prints the whole Answer.
+    assert main(["ask", "O que faz o dropout?", "--json", "--quiet"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["fallback"] is True
+    assert answer["citations"][0]["video_id"] == "drop0000002"
+
+
+@pytest.mark.slow
+def test_ask_with_claude_cites_the_second(
+    in_tmp_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COURSES_FILE", str(_course_file(in_tmp_dir)))
+    with FakeAnthropic() as api:
+        api.responder = cited_reply(("A saída usa convolução 1x1 com softmax.", [0]))
+        monkeypatch.setenv("ANTHROPIC_API_KEY", api.api_key)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
+        assert main(["ask", "Qual a função da camada de saída na U-Net?", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "A saída usa convolução 1x1 com softmax." in out
+    assert "Aula 3 — U-Net · 12:01" in out
+    assert "https://youtu.be/unet0000001?t=721" in out
+    assert "sem IA" not in out
