@@ -77,3 +77,10 @@ def test_bad_files_say_what_is_wrong(tmp_path: Path, text: str, named: str) -> N
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_courses(tmp_path / "nope.toml")
+
+
+def test_the_example_file_in_the_repository_loads() -> None:
+    example = Path(__file__).parents[1] / "courses.example.toml"
+    course = load_courses(example).get("ml2026")
+    assert course.discord.ta_role_ids and course.slack.ta_channel_id
+    assert "soluções" in course.policy
