@@ -14,7 +14,7 @@ from retrieval.errors import RetrievalError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot.cli import ask, report, serve
+    from bot.cli import ask, evaluate, ingest, report, serve
 
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -22,13 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     ask.add_parser(commands)
+    ingest.add_parser(commands)
     report.add_parser(commands)
-    try:
-        from bot.cli import evaluate
-    except ImportError:  # pragma: no cover - evaluate needs the judge; kept optional while built
-        pass
-    else:
-        evaluate.add_parser(commands)
+    evaluate.add_parser(commands)
     serve.add_parsers(commands)
     return parser
 

@@ -81,3 +81,18 @@ def test_ask_with_claude_cites_the_second(
     assert "Aula 3 — U-Net · 12:01" in out
     assert "https://youtu.be/unet0000001?t=721" in out
     assert "sem IA" not in out
+
+
+@pytest.mark.slow
+def test_ingest_indexes_the_configured_course_and_reports_skips(
+    in_tmp_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    courses = _course_file(in_tmp_dir)
+    (in_tmp_dir / "lectures" / "transcripts" / "orphan.srt").write_text("1\n", encoding="utf-8")
+    monkeypatch.setenv("COURSES_FILE", str(courses))
+    assert main(["ingest", "--course", "ml", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("ml: ")
+    assert "2 new" in captured.out and "orphan" in captured.out
+    assert main(["ingest", "--all", "--quiet"]) == 0
+    assert "2 unchanged" in capsys.readouterr().out
