@@ -157,9 +157,7 @@ def settings_from(values: Mapping[str, str]) -> Settings:
     return Settings(**kwargs)  # type: ignore[arg-type]
 
 
-def _ranged(
-    name: str, raw: str, kind: Callable[[str], T], low: T, high: T, what: str
-) -> T:
+def _ranged(name: str, raw: str, kind: Callable[[str], T], low: T, high: T, what: str) -> T:
     try:
         value = kind(raw)
     except ValueError:

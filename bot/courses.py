@@ -104,9 +104,14 @@ class Courses:
         course = self._by_discord_channel.get(channel_id)
         if course is None and guild_id is not None:
             course = self._by_discord_guild.get(guild_id)
-        if course is not None and guild_id is not None and course.discord.guild_id not in (
-            0,
-            guild_id,
+        if (
+            course is not None
+            and guild_id is not None
+            and course.discord.guild_id
+            not in (
+                0,
+                guild_id,
+            )
         ):
             return None  # a channel id copied into the wrong guild's course
         return course

@@ -5,8 +5,8 @@ import pytest
 from bot.citations import (
     citation_for,
     citation_label,
-    deep_link,
     dedupe,
+    deep_link,
     format_clock,
     format_hms,
     format_span,

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from bot.adapters.common import Throttle
 from bot.adapters.discord_render import (
     LABEL_ABSTAINED,
     LABEL_ANSWER,
@@ -15,7 +16,6 @@ from bot.adapters.discord_render import (
     MESSAGE_LIMIT,
     PLACEHOLDER,
     THREAD_NAME_LIMIT,
-    Throttle,
     answers_unasked_in_thread,
     citations_block,
     course_for_ta_command,

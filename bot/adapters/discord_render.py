@@ -2,7 +2,7 @@
 
 Message texts, the answer's layout (content split at Discord's 2,000 characters, citations
 in an embed), where the answer's interaction id is written on the message so that it
-survives restarts, vote emoji, TA checks and the progress throttle.
+survives restarts, vote emoji and TA checks (the progress throttle is in ``common``).
 
 The interaction id ("ref") is written twice on every answer message: in the custom_id of its
 "Preciso de um humano" button (``human:<ref>``, a persistent dynamic item) and in the embed
@@ -13,10 +13,10 @@ reading the message back from Discord; no table of our own maps message ids to r
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from bot.adapters.common import sole_course
 from bot.citations import citation_label
 from bot.courses import Course
 from bot.digest import render_digest_markdown
@@ -275,20 +275,4 @@ def course_for_ta_command(
     for course in courses_in_guild:
         if course.discord.ta_channel_id == channel_id:
             return course
-    return courses_in_guild[0] if len(courses_in_guild) == 1 else None
-
-
-class Throttle:
-    """Lets an action through at most once per ``interval_s`` (the first call always)."""
-
-    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._interval = interval_s
-        self._clock = clock
-        self._last: float | None = None
-
-    def ready(self) -> bool:
-        now = self._clock()
-        if self._last is not None and now - self._last < self._interval:
-            return False
-        self._last = now
-        return True
+    return sole_course(courses_in_guild)

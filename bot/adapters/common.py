@@ -1,0 +1,66 @@
+"""What both chat adapters decide and remember in the same way, with no chat library.
+
+Only logic that is genuinely the same on Discord and Slack lives here: the throttle of the
+streaming progress edits, the bounded memory of which message answers which interaction,
+and the rule that a place with exactly one candidate course answers for that course.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from typing import Generic, TypeVar
+
+from bot.courses import Course
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Throttle:
+    """Lets an action through at most once per ``interval_s`` (the first call always)."""
+
+    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = interval_s
+        self._clock = clock
+        self._last: float | None = None
+
+    def ready(self) -> bool:
+        now = self._clock()
+        if self._last is not None and now - self._last < self._interval:
+            return False
+        self._last = now
+        return True
+
+
+class AnswerCache(Generic[K, V]):
+    """Message -> the interaction it answers, for the last ``capacity`` messages.
+
+    A cache only: the answer message itself carries the interaction id, so a miss is read
+    back from the platform (and a restart loses nothing)."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __getitem__(self, key: K) -> V:
+        return self._entries[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def remember(self, key: K, value: V) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+
+def sole_course(candidates: Sequence[Course]) -> Course | None:
+    """The course when there is exactly one to choose from; with none or several the bot
+    cannot guess, and says where to ask instead."""
+    return candidates[0] if len(candidates) == 1 else None

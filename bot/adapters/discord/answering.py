@@ -1,0 +1,151 @@
+"""One answer on Discord: a placeholder at once, the text growing while Claude writes, then
+the answer with its citations embed, the "Preciso de um humano" button and the vote
+reactions, or a message saying what went wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import discord
+
+from bot.adapters.common import AnswerCache, Throttle
+from bot.adapters.discord.messaging import NO_PINGS, EditMessage
+from bot.adapters.discord.views import answer_view, to_embed
+from bot.adapters.discord_render import (
+    PLACEHOLDER,
+    VOTE_EMOJI,
+    failure_text,
+    invalid_question_text,
+    progress_text,
+    render_answer,
+)
+from bot.errors import AskFailedError, InvalidQuestionError
+from bot.models import Answer, Question
+from bot.service import AssistantService
+
+log = logging.getLogger(__name__)
+
+REMEMBERED_ANSWERS = 4096  # message id -> ref, a cache; the message itself is the record
+
+# Message id -> the interaction it answers (None: a message of ours that is no answer).
+AnswerRefs = AnswerCache[int, str | None]
+
+
+class Progress:
+    """Shows the answer growing while Claude streams: at most one edit in flight, throttled."""
+
+    def __init__(self, edit: EditMessage, throttle: Throttle) -> None:
+        self._edit = edit
+        self._throttle = throttle
+        self._task: asyncio.Task[None] | None = None
+
+    async def update(self, text_so_far: str) -> None:
+        if self._task is not None and not self._task.done():
+            return
+        if self._throttle.ready():
+            self._task = asyncio.create_task(self._show(progress_text(text_so_far)))
+
+    async def _show(self, text: str) -> None:
+        try:
+            await self._edit(content=text, allowed_mentions=NO_PINGS)
+        except discord.HTTPException:
+            log.warning("could not show the answer's progress", exc_info=True)
+
+    async def finish(self) -> None:
+        """Wait for the last progress edit, so the final answer is never overwritten by it."""
+        if self._task is not None:
+            await self._task
+
+
+class Answerer:
+    """Asks the service and shows the result; remembers which message answers what."""
+
+    def __init__(
+        self, service: AssistantService, refs: AnswerRefs, progress_interval_s: float
+    ) -> None:
+        self.service = service
+        self.refs = refs
+        self.progress_interval_s = progress_interval_s
+
+    async def answer_with_placeholder(
+        self,
+        target: discord.abc.Messageable,
+        question: Question,
+        reply_to: discord.Message | None = None,
+    ) -> None:
+        extra: dict[str, Any] = {"reference": reply_to} if reply_to is not None else {}
+        placeholder = await target.send(PLACEHOLDER, allowed_mentions=NO_PINGS, **extra)
+        answer = await self.ask(question, placeholder.edit)
+        if answer is not None:
+            await self.show_answer_or_say_so(answer, placeholder.edit, target, placeholder)
+
+    async def show_answer_or_say_so(
+        self,
+        answer: Answer,
+        edit_first: EditMessage,
+        target: discord.abc.Messageable,
+        first: discord.Message,
+    ) -> None:
+        try:
+            await self._show_answer(answer, edit_first, target, first)
+        except discord.HTTPException:
+            log.exception("could not post the answer of interaction %s", answer.interaction_id)
+            await edit_first(content=failure_text(answer.interaction_id), allowed_mentions=NO_PINGS)
+
+    async def ask(self, question: Question, edit: EditMessage) -> Answer | None:
+        """The service's answer, or None after telling the student what went wrong."""
+        progress = Progress(edit, Throttle(self.progress_interval_s))
+        problem: str
+        try:
+            answer = await self.service.ask(question, on_text=progress.update)
+        except InvalidQuestionError as exc:
+            problem = invalid_question_text(str(exc))
+        except AskFailedError as exc:
+            log.error("could not answer: %s", exc)
+            problem = failure_text(exc.interaction_id)
+        except Exception:
+            log.exception("ask failed for a question in course %s", question.course_id)
+            problem = failure_text(None)
+        else:
+            await progress.finish()
+            return answer
+        await progress.finish()
+        await edit(content=problem, embed=None, allowed_mentions=NO_PINGS)
+        return None
+
+    async def _show_answer(
+        self,
+        answer: Answer,
+        edit_first: EditMessage,
+        target: discord.abc.Messageable,
+        first: discord.Message,
+    ) -> None:
+        """The first chunk replaces the placeholder; the last carries citations, button, votes."""
+        rendered = render_answer(answer)
+        embed, view = to_embed(rendered.embed), answer_view(rendered.ref)
+        chunks = rendered.chunks
+        if len(chunks) == 1:
+            last = (
+                await edit_first(
+                    content=chunks[0], embed=embed, view=view, allowed_mentions=NO_PINGS
+                )
+                or first
+            )
+        else:
+            await edit_first(content=chunks[0], allowed_mentions=NO_PINGS)
+            for chunk in chunks[1:-1]:
+                await target.send(chunk, allowed_mentions=NO_PINGS)
+            last = await target.send(chunks[-1], embed=embed, view=view, allowed_mentions=NO_PINGS)
+        self.refs.remember(last.id, rendered.ref)
+        await _add_vote_reactions(last)
+
+
+async def _add_vote_reactions(message: discord.Message) -> None:
+    # The answer is already shown: a failure here must not replace it with an error.
+    try:
+        for emoji in VOTE_EMOJI:
+            await message.add_reaction(emoji)
+    except discord.HTTPException:
+        log.warning("could not add the vote reactions to message %s", message.id, exc_info=True)

@@ -1,0 +1,226 @@
+"""Questions on Discord: a mention in a course channel (answered in a new thread), a
+follow-up in a bot thread (no mention needed), a DM, and ``/ask``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import discord
+
+from bot.adapters.common import sole_course
+from bot.adapters.discord.answering import Answerer
+from bot.adapters.discord.messaging import NO_PINGS, place_of, role_ids
+from bot.adapters.discord_render import (
+    NO_COURSE_HERE,
+    PLACEHOLDER,
+    USAGE_HINT,
+    answers_unasked_in_thread,
+    dm_where_to_ask,
+    is_ta,
+    not_configured_note,
+    question_echo,
+    strip_bot_mention,
+    thread_name,
+)
+from bot.courses import Course, Courses
+from bot.models import Question
+from bot.service import AssistantService
+
+log = logging.getLogger(__name__)
+
+
+class Asking:
+    def __init__(
+        self,
+        client: discord.Client,
+        service: AssistantService,
+        courses: Courses,
+        answerer: Answerer,
+    ) -> None:
+        self.client = client
+        self.service = service
+        self.courses = courses
+        self.answerer = answerer
+
+    # ------------------------------------------------------------ messages
+
+    async def route(self, message: discord.Message) -> None:
+        if message.guild is None:
+            await self._direct_message(message)
+            return
+        channel = message.channel
+        if isinstance(channel, discord.PartialMessageable):
+            channel = await self.client.fetch_channel(channel.id)  # type: ignore[assignment]
+        mentioned = self._mentions_me(message)
+        if isinstance(channel, discord.Thread):
+            await self._thread_message(message, channel, mentioned)
+            return
+        if not mentioned:
+            return
+        course = self.courses.for_discord(message.guild.id, channel.id)
+        if course is None:
+            await self._explain_unconfigured(message)
+            return
+        await self._answer_in_new_thread(message, course)
+
+    def _mentions_me(self, message: discord.Message) -> bool:
+        # Not user.mentioned_in(): that is also true for @everyone.
+        me = self.client.user
+        return me is not None and any(u.id == me.id for u in message.mentions)
+
+    def _question_text(self, message: discord.Message) -> str:
+        assert self.client.user is not None
+        return strip_bot_mention(message.content, self.client.user.id)
+
+    async def _answer_in_new_thread(self, message: discord.Message, course: Course) -> None:
+        text = self._question_text(message)
+        if not text:
+            await message.reply(USAGE_HINT, allowed_mentions=NO_PINGS)
+            return
+        question = Question(
+            course_id=course.id,
+            text=text,
+            platform="discord",
+            channel=str(message.channel.id),
+            asker=str(message.author.id),
+        )
+        try:
+            thread = await message.create_thread(name=thread_name(text))
+        except discord.HTTPException:
+            # E.g. no "Create Public Threads" permission: answer in the channel rather than not.
+            log.warning("could not start a thread in channel %s", message.channel.id, exc_info=True)
+            await self.answerer.answer_with_placeholder(message.channel, question, reply_to=message)
+            return
+        question = replace(question, thread=str(thread.id))
+        await self.answerer.answer_with_placeholder(thread, question)
+
+    async def _thread_message(
+        self, message: discord.Message, thread: discord.Thread, mentioned: bool
+    ) -> None:
+        assert self.client.user is not None and message.guild is not None
+        course = self.courses.for_discord(message.guild.id, thread.parent_id or 0)
+        if course is None:
+            return
+        author_is_ta = is_ta(role_ids(message.author), course.discord.ta_role_ids)
+        unasked = thread.owner_id == self.client.user.id and answers_unasked_in_thread(
+            thread.name, author_is_ta
+        )
+        if not (mentioned or unasked):
+            return
+        history = await self.service.thread_history(
+            "discord", str(thread.parent_id), str(thread.id)
+        )
+        if not history and not mentioned:
+            return  # a thread the bot started for something else
+        text = self._question_text(message)
+        if not text:
+            return
+        question = Question(
+            course_id=course.id,
+            text=text,
+            platform="discord",
+            channel=str(thread.parent_id),
+            thread=str(thread.id),
+            asker=str(message.author.id),
+            history=history,
+        )
+        await self.answerer.answer_with_placeholder(thread, question)
+
+    async def _explain_unconfigured(self, message: discord.Message) -> None:
+        """Only a TA (or someone who can manage channels) gets the setup note; others no noise."""
+        assert message.guild is not None
+        author = message.author
+        roles = role_ids(author)
+        here = self.courses.for_discord_guilds([message.guild.id])
+        can_manage = isinstance(author, discord.Member) and author.guild_permissions.manage_channels
+        if can_manage or any(is_ta(roles, c.discord.ta_role_ids) for c in here):
+            note = not_configured_note(message.guild.id, message.channel.id)
+            await message.reply(note, allowed_mentions=NO_PINGS)
+
+    async def _direct_message(self, message: discord.Message) -> None:
+        course, shared = await self._dm_course(message.author.id)
+        if course is None:
+            await message.channel.send(dm_where_to_ask(shared), allowed_mentions=NO_PINGS)
+            return
+        text = self._question_text(message)
+        if not text:
+            return
+        question = Question(
+            course_id=course.id,
+            text=text,
+            platform="discord",
+            channel=str(message.channel.id),
+            asker=str(message.author.id),
+        )
+        await self.answerer.answer_with_placeholder(message.channel, question)
+
+    async def _dm_course(self, user_id: int) -> tuple[Course | None, list[Course]]:
+        """The one configured course whose guild the user shares with the bot, if exactly one."""
+        mutual = []
+        for guild_id in {c.discord.guild_id for c in self.courses if c.discord.guild_id}:
+            guild = self.client.get_guild(guild_id)
+            if guild is not None and await _is_member(guild, user_id):
+                mutual.append(guild_id)
+        shared = self.courses.for_discord_guilds(mutual)
+        return sole_course(shared), shared
+
+    # ------------------------------------------------------------ /ask
+
+    async def ask_command(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.defer(thinking=True)
+        course, channel_id, thread = place_of(self.courses, interaction)
+        if course is None:  # the commands are per guild, so this is an unconfigured channel
+            await interaction.edit_original_response(
+                content=NO_COURSE_HERE, allowed_mentions=NO_PINGS
+            )
+            return
+        question = Question(
+            course_id=course.id,
+            text=text,
+            platform="discord",
+            channel=str(channel_id),
+            asker=str(interaction.user.id),
+        )
+        if thread is not None:  # no threads in threads: the reply itself becomes the answer
+            history = await self.service.thread_history("discord", str(channel_id), str(thread.id))
+            question = replace(question, thread=str(thread.id), history=history)
+            await self._answer_in_reply(interaction, question, thread)
+            return
+        original = await interaction.edit_original_response(
+            content=question_echo(text), allowed_mentions=NO_PINGS
+        )
+        try:
+            new_thread = await original.create_thread(name=thread_name(text))
+        except discord.HTTPException:
+            log.warning("could not start a thread for /ask in %s", channel_id, exc_info=True)
+            channel = interaction.channel
+            assert isinstance(channel, discord.abc.Messageable)
+            await self._answer_in_reply(interaction, question, channel)
+            return
+        question = replace(question, thread=str(new_thread.id))
+        await self.answerer.answer_with_placeholder(new_thread, question)
+
+    async def _answer_in_reply(
+        self, interaction: discord.Interaction, question: Question, where: discord.abc.Messageable
+    ) -> None:
+        """The deferred /ask reply itself becomes the answer (inside a thread, or no thread)."""
+        edit = interaction.edit_original_response
+        placeholder = await edit(content=PLACEHOLDER, allowed_mentions=NO_PINGS)
+        answer = await self.answerer.ask(question, edit)
+        if answer is not None:
+            await self.answerer.show_answer_or_say_so(answer, edit, where, placeholder)
+
+
+async def _is_member(guild: discord.Guild, user_id: int) -> bool:
+    # No members intent: ask Discord (one REST call per configured guild).
+    if guild.get_member(user_id) is not None:
+        return True
+    try:
+        await guild.fetch_member(user_id)
+    except discord.NotFound:
+        return False
+    except discord.HTTPException:
+        log.warning("could not check membership of %s in guild %s", user_id, guild.id)
+        return False
+    return True

@@ -1,0 +1,127 @@
+"""Feedback on Discord answers: 👍/👎 reactions become votes, and "Preciso de um humano"
+tags the course's TAs (or tells the TA channel when asked from a DM)."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.adapters.discord.answering import AnswerRefs
+from bot.adapters.discord_render import (
+    ESCALATION_ACK,
+    UNKNOWN_ANSWER,
+    escalated_thread_name,
+    escalation_text,
+    is_ta,
+    ref_from_custom_id,
+    ref_from_footer,
+    vote_value,
+)
+from bot.courses import Courses
+from bot.errors import BotError, UnknownInteractionError
+from bot.service import AssistantService
+
+log = logging.getLogger(__name__)
+
+
+class Feedback:
+    def __init__(
+        self,
+        client: discord.Client,
+        service: AssistantService,
+        courses: Courses,
+        refs: AnswerRefs,
+    ) -> None:
+        self.client = client
+        self.service = service
+        self.courses = courses
+        self.refs = refs
+
+    # ------------------------------------------------------------ votes
+
+    async def on_reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
+        value = vote_value(str(payload.emoji), added)
+        me = self.client.user
+        if value is None or me is None or payload.user_id == me.id:
+            return
+        if payload.message_author_id not in (None, me.id):
+            return  # a reaction on someone else's message
+        try:
+            ref = await self._ref_of(payload.channel_id, payload.message_id)
+            if ref is None:
+                return
+            await self.service.record_feedback(
+                ref, "discord", str(payload.user_id), value, is_ta=self._reactor_is_ta(payload)
+            )
+        except UnknownInteractionError as exc:
+            log.warning(
+                "a vote on message %s names no known interaction: %s", payload.message_id, exc
+            )
+        except Exception:
+            log.exception("could not record the vote on message %s", payload.message_id)
+
+    def _reactor_is_ta(self, payload: discord.RawReactionActionEvent) -> bool:
+        if payload.member is None or payload.guild_id is None:
+            return False  # removals and DMs carry no roles; a retraction needs none
+        roles = [r.id for r in payload.member.roles]
+        here = self.courses.for_discord_guilds([payload.guild_id])
+        return any(is_ta(roles, c.discord.ta_role_ids) for c in here)
+
+    async def _ref_of(self, channel_id: int, message_id: int) -> str | None:
+        """The interaction id written on an answer message (cached; else read back)."""
+        if message_id in self.refs:
+            return self.refs[message_id]
+        message = await self.client.get_partial_messageable(channel_id).fetch_message(message_id)
+        ref = None
+        if self.client.user is not None and message.author.id == self.client.user.id:
+            ref = _ref_on(message)
+        self.refs.remember(message_id, ref)
+        return ref
+
+    # ------------------------------------------------------------ escalation
+
+    async def escalate(self, interaction: discord.Interaction, ref: str) -> None:
+        await interaction.response.send_message(ESCALATION_ACK, ephemeral=True)
+        try:
+            record = await self.service.escalate(ref)
+            course = self.courses.get(record.course_id)
+        except (UnknownInteractionError, BotError):
+            log.warning("escalation of unknown interaction %s", ref, exc_info=True)
+            await interaction.followup.send(UNKNOWN_ANSWER, ephemeral=True)
+            return
+        roles = course.discord.ta_role_ids
+        pings = discord.AllowedMentions(
+            everyone=False,
+            users=False,
+            roles=[discord.Object(r) for r in roles],
+            replied_user=False,
+        )
+        channel: discord.abc.Messageable | object = interaction.channel
+        if interaction.guild_id is None and course.discord.ta_channel_id:
+            # Roles cannot be pinged in a DM: tell the TA channel instead.
+            channel = self.client.get_partial_messageable(course.discord.ta_channel_id)
+        if isinstance(channel, discord.abc.Messageable):
+            await channel.send(escalation_text(roles, ref), allowed_mentions=pings)
+        if isinstance(channel, discord.Thread):
+            await _mark_escalated(channel)
+
+
+def _ref_on(message: discord.Message) -> str | None:
+    for row in message.components:
+        for child in getattr(row, "children", []):
+            ref = ref_from_custom_id(getattr(child, "custom_id", None))
+            if ref:
+                return ref
+    for embed in message.embeds:
+        ref = ref_from_footer(embed.footer.text)
+        if ref:
+            return ref
+    return None
+
+
+async def _mark_escalated(thread: discord.Thread) -> None:
+    try:
+        await thread.edit(name=escalated_thread_name(thread.name))
+    except discord.HTTPException:
+        log.warning("could not mark thread %s as escalated", thread.id, exc_info=True)

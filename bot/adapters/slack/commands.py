@@ -1,0 +1,74 @@
+"""The TA commands on Slack: ``/digest`` (a preview of this week's digest) and ``/reindex``;
+every reply is ephemeral."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters import slack_render as render
+from bot.adapters.slack.listeners import Payload, logged, logged_failure
+from bot.adapters.slack.routing import command_course
+from bot.adapters.slack.tas import TaCheck
+from bot.courses import Course, Courses
+from bot.service import AssistantService
+
+
+class TaCommands:
+    def __init__(self, service: AssistantService, courses: Courses, tas: TaCheck) -> None:
+        self.service = service
+        self.courses = courses
+        self.tas = tas
+
+    async def _ta_course(
+        self, command: Payload, client: AsyncWebClient, respond: AsyncRespond
+    ) -> Course | None:
+        course = command_course(
+            self.courses, command.get("channel_id", ""), command.get("text", "")
+        )
+        if course is None:
+            known = ", ".join(self.courses.ids())
+            await respond(
+                text=f"Diga qual disciplina: `{command.get('command')} <id>` ({known}).",
+                response_type="ephemeral",
+            )
+            return None
+        if not await self.tas.is_ta(client, course, command.get("user_id", "")):
+            await respond(text=render.TA_ONLY, response_type="ephemeral")
+            return None
+        return course
+
+    @logged
+    async def on_digest(
+        self, command: Payload, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        course = await self._ta_course(command, client, respond)
+        if course is None:
+            return
+        try:
+            digest = await self.service.build_digest(course.id)
+        except Exception as exc:
+            await respond(
+                text=logged_failure(exc, "building the digest"), response_type="ephemeral"
+            )
+            return
+        for message in render.digest_messages(course.name, digest):
+            await respond(response_type="ephemeral", **message.kwargs())
+
+    @logged
+    async def on_reindex(
+        self, command: Payload, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        course = await self._ta_course(command, client, respond)
+        if course is None:
+            return
+        await respond(
+            text=f"Reindexando *{render.neutralise(course.name)}*; aviso quando terminar.",
+            response_type="ephemeral",
+        )
+        try:
+            summary = await self.service.reindex(course.id)
+            text = f":white_check_mark: {render.neutralise(summary)}"
+        except Exception as exc:
+            text = logged_failure(exc, "reindexing")
+        await respond(text=text, response_type="ephemeral")

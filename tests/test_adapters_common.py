@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from bot.adapters.common import AnswerCache, Throttle, sole_course
+from bot.courses import Course
+
+
+def test_sole_course_only_when_exactly_one() -> None:
+    ml, bio = Course(id="ml", name="ML"), Course(id="bio", name="Bio")
+    assert sole_course([ml]) is ml
+    assert sole_course([]) is None
+    assert sole_course([ml, bio]) is None
+
+
+def test_answer_cache_forgets_the_oldest_first() -> None:
+    cache: AnswerCache[str, str] = AnswerCache(capacity=2)
+    cache.remember("m1", "i1")
+    cache.remember("m2", "i2")
+    cache.remember("m1", "i1")  # seen again: now the newest
+    cache.remember("m3", "i3")
+    assert "m2" not in cache
+    assert (cache["m1"], cache["m3"], len(cache)) == ("i1", "i3", 2)
+
+
+def test_throttle_lets_one_through_per_interval() -> None:
+    now = [0.0]
+    throttle = Throttle(1.0, clock=lambda: now[0])
+    assert throttle.ready()
+    now[0] = 0.5
+    assert not throttle.ready()
+    now[0] = 1.6
+    assert throttle.ready()
+
+
+def test_pure_adapter_modules_import_no_chat_library() -> None:
+    code = (
+        "import sys, bot.adapters.common, bot.adapters.discord_render, bot.adapters.slack_render;"
+        "bad = [m for m in ('discord', 'slack_bolt', 'slack_sdk') if m in sys.modules];"
+        "print(*bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_only_adapters_import_chat_libraries_and_one_module_imports_anthropic() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    offenders = []
+    for path in [*root.glob("bot/**/*.py"), *root.glob("retrieval/**/*.py")]:
+        text = path.read_text(encoding="utf-8")
+        relative = path.relative_to(root).as_posix()
+        for library, allowed in (
+            ("discord", "bot/adapters/discord/"),
+            ("slack_bolt", "bot/adapters/slack/"),
+            ("slack_sdk", "bot/adapters/slack/"),
+            ("anthropic", "bot/llm.py"),
+            ("lancedb", "retrieval/index.py"),
+        ):
+            imports = f"import {library}" in text or f"from {library}" in text
+            if imports and not relative.startswith(allowed):
+                offenders.append(f"{relative} imports {library}")
+        if relative.startswith("retrieval/") and ("from bot" in text or "import bot" in text):
+            offenders.append(f"{relative} imports bot")
+    assert offenders == []
