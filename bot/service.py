@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -81,6 +83,15 @@ class AssistantService:
         self.options = options or ServiceOptions()
         self._clock = clock
         self.reindexer = reindexer
+        # Retrieval is CPU work (embedding, search): a pool of its own, one thread per core,
+        # so a burst of questions neither oversubscribes the CPU nor queues the store's and
+        # the HTTP client's short jobs behind it in asyncio's default pool.
+        self._retrieval_pool = ThreadPoolExecutor(
+            max_workers=os.cpu_count() or 2, thread_name_prefix="retrieval"
+        )
+
+    def close(self) -> None:
+        self._retrieval_pool.shutdown(wait=False, cancel_futures=True)
 
     async def ask(self, question: Question, on_text: OnText | None = None) -> Answer:
         """Answer from the course's lectures; the interaction is committed before returning."""
@@ -89,8 +100,8 @@ class AssistantService:
         started = time.perf_counter()
         interaction_id = new_ulid()
         try:
-            retrieved = await asyncio.to_thread(
-                self.retriever.search, course.id, text, self.options.k
+            retrieved = await asyncio.get_running_loop().run_in_executor(
+                self._retrieval_pool, self.retriever.search, course.id, text, self.options.k
             )
         except Exception as exc:
             log.exception("retrieval failed for interaction %s", interaction_id)

@@ -69,6 +69,7 @@ async def _main(
 ) -> None:
     store = build_store(settings)
     tasks: list[Awaitable[None]] = []
+    service = None
     if discord or slack:
         service = build_service(settings, courses, retrieval=build_retrieval(settings), store=store)
         if discord:
@@ -89,6 +90,8 @@ async def _main(
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        if service is not None:
+            service.close()
         store.close()
 
 
