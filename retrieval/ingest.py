@@ -1,0 +1,263 @@
+"""Incremental ingest of a course folder into the segment index.
+
+Each video gets a content hash of everything its rows depend on: the transcript bytes, the
+video's row in videos.csv, the segmenting settings, the embedder and the language. A video
+whose hash is already in the index costs nothing (no parsing beyond the language check, no
+embedding); a changed one is replaced atomically; one that left the folder is removed; one
+whose transcript cannot be read is skipped and reported while the rest goes on — and its
+previously indexed version, if any, stays searchable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from retrieval.courses import detect_language, read_course
+from retrieval.embed import Embedder
+from retrieval.errors import InputError, SettingsError
+from retrieval.index import STEMMERS, SegmentIndex
+from retrieval.models import Cue, Segment, Video
+from retrieval.segments import SegmentingSettings, content_hash, make_segments
+from retrieval.transcripts import parse_transcript
+
+# Bump when what a row holds changes for the same inputs, so every video is re-ingested.
+ROW_FORMAT = "2"
+EMBED_BATCH = 16
+PART_MIN_WORDS = 4  # pstuts: joining sentences up to 8 or 16 words lowered MRR@10
+PART_MAX_WORDS = 60
+PART_MAX_GAP_S = 5.0
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[InputError] = field(default_factory=list)  # files not ingested, and why
+    warnings: list[InputError] = field(default_factory=list)  # e.g. a video with no transcript
+    segments: int = 0  # the course's segments in the index after the ingest
+    embedded: int = 0  # parts (about a sentence each) embedded by this ingest
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    video: Video
+    cues: list[Cue]
+    video_hash: str
+
+
+def ingest_course(
+    course_dir: Path,
+    course_id: str,
+    index: SegmentIndex,
+    embedder: Embedder,
+    settings: SegmentingSettings,
+    language: str | None = None,
+    progress: bool = True,
+) -> IngestReport:
+    """Bring the course's rows in the index in line with ``course_dir``.
+
+    Raises InputError when videos.csv itself is unusable (nothing is changed then).
+    """
+    files = read_course(Path(course_dir))
+    problems = list(files.problems)
+    cues_by_video: dict[str, list[Cue]] = {}
+    for video_id, path in files.transcripts.items():
+        try:
+            cues_by_video[video_id] = parse_transcript(path, warnings=problems)
+        except InputError as error:
+            problems.append(error)
+    language = choose_language(language, cues_by_video.values())
+    parsed = [
+        _Parsed(
+            video=files.videos[video_id],
+            cues=cues,
+            video_hash=video_hash(
+                files.transcripts[video_id].read_bytes(),
+                files.videos[video_id],
+                settings,
+                embedder.name,
+                language,
+            ),
+        )
+        for video_id, cues in cues_by_video.items()
+    ]
+    existing = index.video_hashes(course_id)
+    changed = [p for p in parsed if existing.get(p.video.video_id) != p.video_hash]
+    changed_ids = {p.video.video_id for p in changed}
+    removed = sorted(set(existing) - set(files.transcripts))
+
+    embedded = _write_changed(course_id, changed, index, embedder, settings, language, progress)
+    for video_id in removed:
+        index.delete_video(course_id, video_id)
+    if changed or removed:
+        index.optimize()
+    return IngestReport(
+        added=sorted(changed_ids - set(existing)),
+        updated=sorted(changed_ids & set(existing)),
+        unchanged=sorted(p.video.video_id for p in parsed if p.video.video_id not in changed_ids),
+        removed=removed,
+        skipped=[p for p in problems if p.severity == "error"],
+        warnings=[p for p in problems if p.severity == "warning"],
+        segments=index.count(course_id),
+        embedded=embedded,
+        language=language,
+    )
+
+
+def choose_language(asked: str | None, cue_lists: Iterable[Sequence[Cue]]) -> str:
+    """The asked language, or the one detected from all the course's cues."""
+    if asked is None:
+        return detect_language(cue.text for cues in cue_lists for cue in cues)
+    language = asked.strip().lower()
+    if language not in STEMMERS:
+        raise SettingsError("language", f"{asked!r} is not one of {', '.join(sorted(STEMMERS))}")
+    return language
+
+
+def video_hash(
+    transcript: bytes,
+    video: Video,
+    settings: SegmentingSettings,
+    embedder_name: str,
+    language: str,
+) -> str:
+    """Everything a video's rows depend on; equal hashes mean nothing to redo."""
+    return content_hash(
+        ROW_FORMAT,
+        transcript,
+        video.video_id,
+        video.title,
+        video.url,
+        settings.fingerprint(),
+        f"parts:{PART_MIN_WORDS},{PART_MAX_WORDS},{PART_MAX_GAP_S:g}",
+        embedder_name,
+        language,
+    )
+
+
+def make_parts(
+    cues: Sequence[Cue], min_words: int = PART_MIN_WORDS, max_words: int = PART_MAX_WORDS
+) -> list[Cue]:
+    """About-a-sentence pieces of a transcript, the units that get a vector.
+
+    Cues longer than ``max_words`` (a Whisper paragraph) are cut into even pieces with
+    times interpolated by word position; consecutive short cues (rolling captions) are
+    joined until a piece has ``min_words``, but never across a pause of more than
+    ``PART_MAX_GAP_S``.
+    """
+    parts: list[Cue] = []
+    pending: list[Cue] = []
+    for piece in (piece for cue in cues for piece in _split(cue, max_words)):
+        if pending and piece.start_s - pending[-1].end_s > PART_MAX_GAP_S:
+            parts.append(_join(pending))  # a pause: the talk has moved on
+            pending = []
+        pending.append(piece)
+        if sum(len(p.text.split()) for p in pending) >= min_words:
+            parts.append(_join(pending))
+            pending = []
+    if pending:
+        parts.append(_join(pending))
+    return parts
+
+
+def parts_of(segment: Segment, parts: Sequence[Cue]) -> list[int]:
+    """Indexes of the parts whose middle lies in the segment (else those overlapping it)."""
+    inside = [
+        i
+        for i, p in enumerate(parts)
+        if segment.start_s <= (p.start_s + p.end_s) / 2 <= segment.end_s
+    ]
+    if inside:
+        return inside
+    return [
+        i for i, p in enumerate(parts) if p.start_s < segment.end_s and p.end_s > segment.start_s
+    ]
+
+
+def _split(cue: Cue, max_words: int) -> list[Cue]:
+    words = cue.text.split()
+    if len(words) <= max_words:
+        return [cue] if words else []
+    pieces = math.ceil(len(words) / max_words)
+    size = math.ceil(len(words) / pieces)
+    duration = cue.end_s - cue.start_s
+    out = []
+    for first in range(0, len(words), size):
+        last = min(first + size, len(words))
+        out.append(
+            Cue(
+                start_s=cue.start_s + duration * first / len(words),
+                end_s=cue.start_s + duration * last / len(words),
+                text=" ".join(words[first:last]),
+            )
+        )
+    return out
+
+
+def _join(cues: Sequence[Cue]) -> Cue:
+    return Cue(cues[0].start_s, cues[-1].end_s, " ".join(c.text for c in cues))
+
+
+def _write_changed(
+    course_id: str,
+    changed: Sequence[_Parsed],
+    index: SegmentIndex,
+    embedder: Embedder,
+    settings: SegmentingSettings,
+    language: str,
+    progress: bool,
+) -> int:
+    """Segment, embed and write each changed video; the number of parts embedded."""
+    plans = []
+    for item in changed:
+        segments = make_segments(
+            course_id,
+            item.video,
+            item.cues,
+            window_s=settings.window_s,
+            stride_s=settings.stride_s,
+            max_s=settings.max_s,
+        )
+        parts = make_parts(item.cues)
+        # A segment with no part of its own (only empty cues) is embedded whole.
+        parts += [Cue(s.start_s, s.end_s, s.text) for s in segments if not parts_of(s, parts)]
+        plans.append((item, segments, parts))
+    total = sum(len(parts) for _, _, parts in plans)
+    with tqdm(total=total, disable=not progress, unit="part", desc=f"embedding {course_id}") as bar:
+        for item, segments, parts in plans:
+            part_vectors = _embed(embedder, [part_text(item.video, p) for p in parts], bar)
+            members = [parts_of(segment, parts) for segment in segments]
+            index.replace_video(
+                course_id,
+                item.video.video_id,
+                item.video_hash,
+                segments,
+                [part_vectors[ids] for ids in members],
+                embedder.name,
+                language,
+                part_texts=[[parts[i].text for i in ids] for ids in members],
+            )
+    return total
+
+
+def part_text(video: Video, part: Cue) -> str:
+    """What the embedder sees for a part."""
+    return part.text
+
+
+def _embed(embedder: Embedder, texts: Sequence[str], bar: tqdm) -> np.ndarray:
+    chunks = [np.zeros((0, embedder.dim), dtype=np.float32)]
+    for start in range(0, len(texts), EMBED_BATCH):
+        batch = list(texts[start : start + EMBED_BATCH])
+        chunks.append(np.asarray(embedder.embed_passages(batch), dtype=np.float32))
+        bar.update(len(batch))
+    return np.concatenate(chunks)

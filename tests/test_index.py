@@ -1,0 +1,273 @@
+"""SegmentIndex against a real LanceDB in a temporary folder, with hand-made vectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.errors import RetrievalError
+from retrieval.index import SegmentIndex, ann_partitions, sql_literal, use_ann
+from retrieval.models import Segment
+
+DIM = 8
+
+
+def unit(*weights: float) -> np.ndarray:
+    vector = np.zeros(DIM, dtype=np.float32)
+    vector[: len(weights)] = weights
+    return vector / np.linalg.norm(vector)
+
+
+def seg(course: str, video: str, n: int, text: str, start: float = 0.0) -> Segment:
+    return Segment(
+        id=f"{video}@{n}",
+        course_id=course,
+        video_id=video,
+        title=f"Title {video}",
+        url=f"https://youtu.be/{video}",
+        start_s=start,
+        end_s=start + 60.0,
+        text=text,
+    )
+
+
+def put(
+    index: SegmentIndex,
+    segments: list[Segment],
+    vectors: list[np.ndarray],
+    *,
+    content_hash: str = "h1",
+    embedder: str = "fake",
+    language: str = "english",
+) -> None:
+    first = segments[0]
+    index.replace_video(
+        first.course_id,
+        first.video_id,
+        content_hash,
+        segments,
+        np.stack(vectors),
+        embedder,
+        language,
+    )
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> SegmentIndex:
+    return SegmentIndex(str(tmp_path / "lancedb"))
+
+
+def test_round_trip_keeps_every_field(index: SegmentIndex) -> None:
+    a = [seg("c1", "v1", 0, "layers panel basics"), seg("c1", "v1", 1, "masks", start=60)]
+    put(index, a, [unit(1), unit(0, 1)], content_hash="hash-v1")
+    put(index, [seg("c1", "v2", 0, "brushes")], [unit(0, 0, 1)], content_hash="hash-v2")
+
+    assert index.count("c1") == 3
+    assert index.video_hashes("c1") == {"v1": "hash-v1", "v2": "hash-v2"}
+    assert index.segments("c1", ["v2@0", "missing", "v1@1"]) == [
+        seg("c1", "v2", 0, "brushes"),
+        seg("c1", "v1", 1, "masks", start=60),
+    ]
+    assert index.all_segments("c1")[0] == a[0]
+    assert index.embedder_for("c1") == "fake"
+    assert index.language_for("c1") == "english"
+    assert index.vectors("c1")["v1@1"].tolist() == [pytest.approx(unit(0, 1))]
+
+
+def test_an_index_with_no_table_answers_empty(index: SegmentIndex) -> None:
+    assert index.count("c1") == 0
+    assert index.embedder_for("c1") is None
+    assert index.video_hashes("c1") == {}
+    assert index.search("c1", "anything", unit(1), 5, "hybrid") == []
+
+
+@pytest.mark.parametrize("mode", ["dense", "fts", "hybrid"])
+def test_a_course_never_sees_another_courses_segments(index: SegmentIndex, mode: str) -> None:
+    text = "crop the image with the crop tool"
+    put(index, [seg("course-a", "v1", 0, text)], [unit(1)])
+    put(index, [seg("o'brien", "v1", 0, text)], [unit(1)])  # a quote must not break filters
+    put(index, [seg("course-b", "v1", n, text) for n in range(5)], [unit(1)] * 5)
+
+    hits = index.search("course-a", "crop tool", unit(1), 10, mode)  # type: ignore[arg-type]
+    assert [hit.segment.course_id for hit in hits] == ["course-a"]
+    hits = index.search("o'brien", "crop tool", unit(1), 10, mode)  # type: ignore[arg-type]
+    assert [hit.segment.course_id for hit in hits] == ["o'brien"]
+
+
+def test_dense_ranks_by_cosine(index: SegmentIndex) -> None:
+    segments = [seg("c1", "v1", n, f"text {n}", start=60 * n) for n in range(3)]
+    put(index, segments, [unit(1, 0), unit(1, 1), unit(0, 1)])
+
+    hits = index.search("c1", "ignored", unit(1, 0.2), 3, "dense")
+
+    assert [hit.segment.id for hit in hits] == ["v1@0", "v1@1", "v1@2"]
+    assert [hit.rank for hit in hits] == [1, 2, 3]
+    expected = [float(unit(1, 0.2) @ v) for v in (unit(1, 0), unit(1, 1), unit(0, 1))]
+    assert [hit.score for hit in hits] == pytest.approx(expected, abs=1e-5)
+    assert [hit.dense_score for hit in hits] == pytest.approx(expected, abs=1e-5)
+
+
+def test_a_segment_scores_by_its_best_part(index: SegmentIndex) -> None:
+    segments = [seg("c1", "v1", 0, "two parts"), seg("c1", "v1", 1, "one part", start=60)]
+    parts = [np.stack([unit(1), unit(0, 0, 1)]), unit(1, 1)]
+    index.replace_video("c1", "v1", "h", segments, parts, "fake", "english")
+
+    hits = index.search("c1", "", unit(0, 0, 1), 2, "dense")
+
+    assert [hit.segment.id for hit in hits] == ["v1@0", "v1@1"]
+    assert [hit.score for hit in hits] == pytest.approx([1.0, 0.0], abs=1e-5)
+    assert index.vectors("c1")["v1@0"].shape == (2, DIM)
+    with pytest.raises(RetrievalError, match="at least one vector"):
+        index.replace_video("c1", "v1", "h", segments[:1], [np.zeros((0, DIM))], "f", "english")
+
+
+def test_fts_stems_english_and_carries_cosine_when_known(index: SegmentIndex) -> None:
+    segments = [
+        seg("c1", "v1", 0, "The runner was running across the field"),
+        seg("c1", "v1", 1, "Choose a brush size", start=60),
+    ]
+    put(index, segments, [unit(1), unit(0, 1)])
+
+    hits = index.search("c1", "how do I run?", unit(1), 5, "fts")
+    assert [hit.segment.id for hit in hits] == ["v1@0"]
+    assert hits[0].score > 0
+    assert hits[0].dense_score == pytest.approx(1.0, abs=1e-5)
+    assert index.search("c1", "how do I run?", None, 5, "fts")[0].dense_score is None
+
+
+def test_part_level_fts_ranks_a_segment_by_its_best_part(index: SegmentIndex) -> None:
+    segments = [
+        seg("c1", "v1", 0, "crop crop crop layers"),
+        seg("c1", "v1", 1, "a long talk about layers; crop", start=60),
+    ]
+    parts = [["crop crop crop layers"], ["a long talk about layers", "crop tool"]]
+    index.replace_video("c1", "v1", "h", segments, [unit(1), unit(1)], "f", "english", parts)
+
+    found = index._fts(index._open(), "c1", index._course_info("c1"), "crop tool", 5, parts=True)
+
+    assert [row["id"] for row in found] == ["v1@1", "v1@0"]  # "crop tool" is a part of v1@1
+    with pytest.raises(RetrievalError, match="part text lists"):
+        index.replace_video("c1", "v1", "h", segments, [unit(1)] * 2, "f", "english", [["x"]])
+
+
+def test_each_course_is_searched_with_its_own_languages_stemmer(index: SegmentIndex) -> None:
+    put(index, [seg("pt", "v1", 0, "aprendendo gradientes")], [unit(1)], language="portuguese")
+    put(index, [seg("en", "v1", 0, "aprendendo gradientes")], [unit(1)], language="english")
+
+    # The Portuguese stemmer maps "aprender" and "aprendendo" to one stem; English does not.
+    assert [h.segment.course_id for h in index.search("pt", "aprender", None, 5, "fts")] == ["pt"]
+    assert index.search("en", "aprender", None, 5, "fts") == []
+
+
+def test_hybrid_fuses_both_lists_with_rrf(index: SegmentIndex) -> None:
+    segments = [
+        seg("c1", "v1", 0, "layer masks hide pixels"),  # the only word match
+        seg("c1", "v1", 1, "something unrelated", start=60),
+        seg("c1", "v1", 2, "another unrelated passage", start=120),
+    ]
+    # Dense order for the query unit(1): v1@1 (cos 1), v1@0 (cos .45), v1@2 (cos 0).
+    put(index, segments, [unit(0.5, 1), unit(1), unit(0, 0, 1)])
+    index.rrf_k, index.fusion_weights = 30, (1.5, 1.0, 1.0)
+
+    hits = index.search("c1", "masks", unit(1), 3, "hybrid")
+
+    assert [hit.segment.id for hit in hits] == ["v1@0", "v1@1", "v1@2"]
+    # v1@0 is first in both full-text lists (segments, parts) and second in the dense one.
+    assert [hit.score for hit in hits] == pytest.approx([2 / 31 + 1.5 / 32, 1.5 / 31, 1.5 / 33])
+    assert [hit.rank for hit in hits] == [1, 2, 3]
+    assert [hit.dense_score for hit in hits] == pytest.approx([0.4472136, 1.0, 0.0], abs=1e-5)
+
+
+def test_replace_video_swaps_the_whole_video_and_nothing_else(index: SegmentIndex) -> None:
+    put(index, [seg("c1", "v1", n, f"old {n}") for n in range(3)], [unit(1)] * 3)
+    put(index, [seg("c1", "v2", 0, "other video")], [unit(1)])
+
+    put(index, [seg("c1", "v1", 7, "new text")], [unit(0, 1)], content_hash="h2")
+
+    ids = sorted(s.id for s in index.all_segments("c1"))
+    assert ids == ["v1@7", "v2@0"]
+    assert index.video_hashes("c1") == {"v1": "h2", "v2": "h1"}
+
+
+def test_a_failing_replace_leaves_the_old_video_whole(index: SegmentIndex) -> None:
+    put(index, [seg("c1", "v1", n, f"old {n}") for n in range(2)], [unit(1)] * 2)
+
+    wrong_dim = np.ones((2, DIM + 1), dtype=np.float32)
+    new = [seg("c1", "v1", n, "new") for n in (5, 6)]
+    with pytest.raises(RetrievalError, match="dimensional"):
+        index.replace_video("c1", "v1", "h2", new, wrong_dim, "fake", "english")
+    with pytest.raises(RetrievalError, match="vectors"):
+        index.replace_video("c1", "v1", "h2", new, np.ones((1, DIM), np.float32), "fake", "english")
+    with pytest.raises(RetrievalError, match="language"):
+        index.replace_video("c1", "v1", "h2", new, np.ones((2, DIM), np.float32), "fake", "klingon")
+
+    assert sorted(s.id for s in index.all_segments("c1")) == ["v1@0", "v1@1"]
+
+
+def test_delete_video(index: SegmentIndex) -> None:
+    put(index, [seg("c1", "v1", 0, "a")], [unit(1)])
+    put(index, [seg("c1", "v2", 0, "b")], [unit(1)])
+    index.delete_video("c1", "v1")
+    assert index.video_hashes("c1") == {"v2": "h1"}
+
+
+def test_embedder_for_shows_a_half_migrated_course(index: SegmentIndex) -> None:
+    put(index, [seg("c1", "v1", 0, "a")], [unit(1)], embedder="model-a")
+    put(index, [seg("c1", "v2", 0, "b")], [unit(1)], embedder="model-b")
+    assert index.embedder_for("c1") == "model-a + model-b"
+
+
+def test_a_reader_sees_later_writes_without_reopening(tmp_path: Path) -> None:
+    uri = str(tmp_path / "lancedb")
+    reader = SegmentIndex(uri)  # opened before the table even exists
+    writer = SegmentIndex(uri)
+    assert reader.count("c1") == 0
+
+    put(writer, [seg("c1", "v1", 0, "first version")], [unit(1)])
+    assert [h.segment.text for h in reader.search("c1", "version", unit(1), 5, "hybrid")] == [
+        "first version"
+    ]
+
+    put(writer, [seg("c1", "v1", 1, "second version")], [unit(1)], content_hash="h2")
+    assert [h.segment.text for h in reader.search("c1", "version", unit(1), 5, "dense")] == [
+        "second version"
+    ]
+    assert reader.video_hashes("c1") == {"v1": "h2"}
+
+
+def test_optimize_keeps_results(index: SegmentIndex) -> None:
+    put(index, [seg("c1", "v1", 0, "clone stamp tool")], [unit(1)])
+    put(index, [seg("c1", "v2", 0, "healing brush")], [unit(0, 1)])
+    index.optimize()
+    assert [h.segment.id for h in index.search("c1", "healing", None, 5, "fts")] == ["v2@0"]
+    assert [h.segment.id for h in index.search("c1", "x", unit(0, 1), 1, "dense")] == ["v2@0"]
+
+
+def test_an_ann_index_is_built_past_the_threshold_and_finds_the_nearest(tmp_path: Path) -> None:
+    index = SegmentIndex(str(tmp_path / "lancedb"), ann_threshold=300)
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(300, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    segments = [seg("c1", "v1", n, f"text {n}", start=n) for n in range(300)]
+    put(index, segments, list(vectors))
+    assert not index.has_ann_index()
+
+    index.optimize()
+
+    assert index.has_ann_index()
+    hits = index.search("c1", "", vectors[42], 1, "dense")
+    assert hits[0].segment.id == "v1@42"
+
+
+def test_use_ann_only_for_large_courses_with_an_index() -> None:
+    assert use_ann(course_rows=200_000, threshold=100_000, has_ann_index=True)
+    assert not use_ann(course_rows=500, threshold=100_000, has_ann_index=True)
+    assert not use_ann(course_rows=200_000, threshold=100_000, has_ann_index=False)
+
+
+def test_ann_partitions_and_sql_literal() -> None:
+    assert ann_partitions(10_000) == 100
+    assert ann_partitions(0) == 1
+    assert sql_literal("o'brien") == "'o''brien'"

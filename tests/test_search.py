@@ -1,0 +1,101 @@
+"""Retriever: the checks before a search, the modes, the timings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_ingest import CountingEmbedder, vtt, write_course
+
+from retrieval.errors import CourseNotIndexedError, IndexMismatchError, RetrievalError
+from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.index import SegmentIndex
+from retrieval.ingest import ingest_course
+from retrieval.search import Retriever, SearchResult
+from retrieval.segments import SegmentingSettings
+
+
+class QueryCountingEmbedder(CountingEmbedder):
+    def __init__(self, name: str = "fake-bow") -> None:
+        super().__init__(name)
+        self.queries: list[str] = []
+
+    def embed_queries(self, texts):  # type: ignore[no-untyped-def]
+        self.queries.extend(texts)
+        return super().embed_queries(texts)
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> SegmentIndex:
+    course = write_course(
+        tmp_path / "course",
+        {
+            "crop": vtt((0, 4, "Pick the crop tool."), (4, 9, "Drag the handles to straighten.")),
+            "masks": vtt((0, 5, "Add a layer mask."), (5, 10, "Paint black to hide pixels.")),
+            "text": vtt((0, 5, "Use the type tool."), (5, 9, "Choose a font and a size.")),
+        },
+    )
+    index = SegmentIndex(str(tmp_path / "lancedb"))
+    ingest_course(course, "c1", index, CountingEmbedder(), SegmentingSettings(), progress=False)
+    return index
+
+
+@pytest.mark.parametrize("mode", ["dense", "fts", "hybrid"])
+def test_each_mode_finds_the_matching_video_first(index: SegmentIndex, mode: str) -> None:
+    retriever = Retriever(index, QueryCountingEmbedder())
+    result = retriever.search("c1", "how do I use the crop tool", k=2, mode=mode)  # type: ignore[arg-type]
+
+    assert isinstance(result, SearchResult)
+    assert result.hits[0].segment.video_id == "crop"
+    assert [hit.rank for hit in result.hits] == list(range(1, len(result.hits) + 1))
+    assert len(result.hits) <= 2
+    assert result.embed_ms >= 0 and result.search_ms > 0
+
+
+def test_the_default_mode_is_used_and_fts_needs_no_embedding(index: SegmentIndex) -> None:
+    embedder = QueryCountingEmbedder()
+    retriever = Retriever(index, embedder, default_mode="fts")
+
+    result = retriever.search("c1", "type tool font")
+
+    assert embedder.queries == []
+    assert result.hits[0].segment.video_id == "text"
+    assert result.hits[0].dense_score is None
+    retriever.search("c1", "type tool font", mode="hybrid")
+    assert embedder.queries == ["type tool font"]
+
+
+def test_a_course_never_ingested_raises_course_not_indexed(index: SegmentIndex) -> None:
+    with pytest.raises(CourseNotIndexedError) as caught:
+        Retriever(index, QueryCountingEmbedder()).search("nope", "crop")
+    assert caught.value.course_id == "nope"
+
+
+def test_another_embedder_raises_a_mismatch(index: SegmentIndex) -> None:
+    with pytest.raises(IndexMismatchError) as caught:
+        Retriever(index, QueryCountingEmbedder("other-model")).search("c1", "crop")
+    assert (caught.value.built_with, caught.value.asked_with) == ("fake-bow", "other-model")
+    assert "Re-ingest" in str(caught.value)
+
+
+def test_an_unknown_mode_is_refused(index: SegmentIndex) -> None:
+    with pytest.raises(RetrievalError, match="mode"):
+        Retriever(index, QueryCountingEmbedder(), default_mode="sparse")  # type: ignore[arg-type]
+    with pytest.raises(RetrievalError, match="mode"):
+        Retriever(index, QueryCountingEmbedder()).search("c1", "x", mode="bm25")  # type: ignore[arg-type]
+
+
+def test_rrf_by_hand() -> None:
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["c", "a"]], k=0)
+    # a: 1/1 + 1/2, c: 1/3 + 1/1, b: 1/2
+    assert fused == [("a", 1.5), ("c", pytest.approx(4 / 3)), ("b", 0.5)]
+
+
+def test_rrf_weights_ties_and_repeats() -> None:
+    assert reciprocal_rank_fusion([["a"], ["b"]], k=60) == [("a", 1 / 61), ("b", 1 / 61)]
+    weighted = reciprocal_rank_fusion([["a"], ["b"]], k=60, weights=[1.0, 2.0])
+    assert [item for item, _ in weighted] == ["b", "a"]
+    assert reciprocal_rank_fusion([["a", "a", "b"]], k=0) == [("a", 1.0), ("b", 1 / 3)]
+    assert reciprocal_rank_fusion([], k=60) == []
+    with pytest.raises(ValueError, match="weights"):
+        reciprocal_rank_fusion([["a"]], weights=[1.0, 2.0])
