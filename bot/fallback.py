@@ -26,24 +26,22 @@ class _Texts:
 _TEXTS = {
     "pt": _Texts(
         found=(
-            "⚠️ Resposta automática sem IA: o assistente está indisponível agora, mas estes "
-            "momentos das aulas tratam da sua pergunta:"
+            "⚠️ Resposta automática, não gerada por IA: estes momentos das aulas tratam da "
+            "sua pergunta:"
         ),
         nothing=(
-            "⚠️ Resposta automática sem IA: o assistente está indisponível agora e não "
-            "encontrei nas aulas nenhum trecho sobre a sua pergunta. Tente reformulá-la ou "
-            "pergunte a um monitor."
+            "⚠️ Resposta automática, não gerada por IA: não encontrei nas aulas nenhum trecho "
+            "sobre a sua pergunta. Tente reformulá-la ou pergunte a um monitor."
         ),
     ),
     "en": _Texts(
         found=(
-            "⚠️ Automatic answer without AI: the assistant is unavailable right now, but these "
-            "lecture moments cover your question:"
+            "⚠️ Automatic answer, not written by AI: these lecture moments cover your "
+            "question:"
         ),
         nothing=(
-            "⚠️ Automatic answer without AI: the assistant is unavailable right now and I "
-            "found no lecture passage about your question. Try rephrasing it or ask a "
-            "teaching assistant."
+            "⚠️ Automatic answer, not written by AI: I found no lecture passage about your "
+            "question. Try rephrasing it or ask a teaching assistant."
         ),
     ),
 }

@@ -56,7 +56,7 @@ def test_ask_without_a_key_ingests_then_answers_extractively(
     assert main(["ask", "Qual a função da camada de saída na U-Net?", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "https://youtu.be/unet0000001?t=721" in out
-    assert "sem IA" in out
+    assert "não gerada por IA" in out
     assert (in_tmp_dir / "var" / "bot.sqlite3").exists()
 
     # The second ask reuses the index (nothing re-embedded) and prints the whole Answer.
@@ -80,7 +80,7 @@ def test_ask_with_claude_cites_the_second(
     assert "A saída usa convolução 1x1 com softmax." in out
     assert "Aula 3 — U-Net · 12:01" in out
     assert "https://youtu.be/unet0000001?t=721" in out
-    assert "sem IA" not in out
+    assert "não gerada por IA" not in out
 
 
 @pytest.mark.slow

@@ -443,7 +443,7 @@ async def test_a_failing_llm_gives_a_labelled_fallback_with_the_lecture_links(
     h = await start(FakeAnswerModel(fail=True))
     await h.mention(STUDENT, ML_CHANNEL, UNET_QUESTION)
     [answer] = await h.answered()
-    assert answer["content"].startswith("⚠️ Resposta automática sem IA")
+    assert answer["content"].startswith("⚠️ Resposta automática, não gerada por IA")
     assert LABEL_FALLBACK in answer["embeds"][0]["footer"]["text"]
     assert "https://youtu.be/mlvid000001?t=721" in answer["embeds"][0]["description"]
     assert (await h.service.interaction(footer_ref(answer))).fallback

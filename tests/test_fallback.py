@@ -82,7 +82,7 @@ def test_the_draft_lists_labels_links_and_excerpts_in_portuguese() -> None:
 
     assert draft.fallback and not draft.abstained
     assert draft.error == "answer model failed: 529"
-    assert draft.text.startswith("⚠️ Resposta automática sem IA")
+    assert draft.text.startswith("⚠️ Resposta automática, não gerada por IA")
     assert "1. Aula 1 · 12:01–14:48 — https://youtu.be/vid1?t=721" in draft.text
     assert "2. Aula 2 · 01:35–04:22 — https://youtu.be/vid2?t=95" in draft.text
     assert "camada de saída" in draft.text
@@ -94,7 +94,7 @@ def test_english_courses_get_english_labels() -> None:
     draft = extractive_draft(
         Question(course_id="ps", text="output layer?"), hits, "no key", "English"
     )
-    assert draft.text.startswith("⚠️ Automatic answer without AI")
+    assert draft.text.startswith("⚠️ Automatic answer, not written by AI")
     assert "The output layer uses softmax." in draft.text
 
 

@@ -77,7 +77,8 @@ def render(answer: Answer) -> str:
         lines.append("")
     if answer.fallback:
         lines.append(
-            "(resposta extrativa, sem IA: defina ANTHROPIC_API_KEY para respostas do Claude)"
+            "(resposta extrativa, não gerada por IA: sem ANTHROPIC_API_KEY ou Claude "
+            "indisponível; a causa fica no log da interação)"
         )
     lines.append(f"ref {answer.interaction_id}")
     return "\n".join(lines)
