@@ -37,7 +37,6 @@ from bot.models import (
     RetrievedSegment,
     StageTimings,
     Turn,
-    Usage,
     Vote,
 )
 from bot.ports import AnswerModel, OnText, Reindexer, Retriever, Store
@@ -190,24 +189,13 @@ class AssistantService:
         started: float,
         exc: Exception,
     ) -> None:
-        failed = Interaction(
-            id=interaction_id,
-            created_at=self._clock(),
-            platform=question.platform,
-            course_id=course.id,
-            channel=question.channel,
-            thread=question.thread,
-            asker_ref=self._pseudonym(question.platform, question.asker),
-            question=question.text.strip(),
-            answer="",
-            abstained=False,
-            fallback=False,
-            model="",
-            usage=Usage(),
+        failed = self._interaction(
+            interaction_id,
+            question,
+            course,
+            hits=(),
+            draft=Draft(text="", error=f"{type(exc).__name__}: {exc}"),
             timings=StageTimings(total_ms=_ms_since(started)),
-            error=f"{type(exc).__name__}: {exc}",
-            retrieved=(),
-            citations=(),
         )
         try:
             await asyncio.to_thread(self.store.save_interaction, failed, enqueue_judge=False)
