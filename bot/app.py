@@ -6,18 +6,21 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-
-from retrieval.embed import Embedder, make_embedder
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
 from bot.courses import Course, Courses
 from bot.ports import AnswerModel
 from bot.service import AssistantService, ServiceOptions
 from bot.store import SqlStore, open_store
+from retrieval.embed import Embedder, make_embedder
 from retrieval.index import SegmentIndex
 from retrieval.ingest import IngestReport, ingest_course
 from retrieval.search import Retriever
 from retrieval.segments import SegmentingSettings
+
+if TYPE_CHECKING:
+    from bot.llm import AsyncAnthropic, ClaudeJudge
 
 log = logging.getLogger(__name__)
 
@@ -74,34 +77,34 @@ def build_answer_model(settings: Settings) -> AnswerModel | None:
     """Claude when a key is set; None makes the service answer extractively."""
     if not settings.anthropic_api_key:
         return None
-    from bot.llm import ClaudeAnswerModel, make_client
+    from bot.llm import ClaudeAnswerModel
 
-    client = make_client(
-        settings.anthropic_api_key.reveal(),
-        base_url=settings.anthropic_base_url or None,
-        max_retries=settings.llm_max_retries,
-        timeout_s=settings.llm_timeout_s,
-    )
     return ClaudeAnswerModel(
-        client,
+        _claude_client(settings),
         model=settings.answer_model,
         max_tokens=settings.answer_max_tokens,
     )
 
 
-def build_judge(settings: Settings):  # type: ignore[no-untyped-def]
+def build_judge(settings: Settings) -> ClaudeJudge | None:
     """The Claude judge, or None without a key (interactions then stay pending)."""
     if not settings.anthropic_api_key or not settings.judge_enabled:
         return None
-    from bot.llm import ClaudeJudge, make_client
+    from bot.llm import ClaudeJudge
 
-    client = make_client(
+    return ClaudeJudge(_claude_client(settings), model=settings.judge_model)
+
+
+def _claude_client(settings: Settings) -> AsyncAnthropic:
+    # Imported here: the anthropic SDK takes seconds to import and keyless runs never need it.
+    from bot.llm import make_client
+
+    return make_client(
         settings.anthropic_api_key.reveal(),
         base_url=settings.anthropic_base_url or None,
         max_retries=settings.llm_max_retries,
         timeout_s=settings.llm_timeout_s,
     )
-    return ClaudeJudge(client, model=settings.judge_model)
 
 
 def build_store(settings: Settings) -> SqlStore:
