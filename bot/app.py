@@ -18,6 +18,7 @@ from retrieval.index import SegmentIndex
 from retrieval.ingest import IngestReport, ingest_course
 from retrieval.search import Retriever
 from retrieval.segments import SegmentingSettings
+from retrieval.settings import RetrievalSettings
 
 if TYPE_CHECKING:
     from bot.llm import AsyncAnthropic, ClaudeJudge
@@ -67,10 +68,17 @@ def summarise_ingest(report: IngestReport) -> str:
 
 
 def build_retrieval(settings: Settings) -> Retrieval:
-    index = SegmentIndex(settings.lancedb_uri)
-    embedder = make_embedder(settings.embedder)
-    retriever = Retriever(index, embedder, default_mode=settings.search_mode)  # type: ignore[arg-type]
-    return Retrieval(index, embedder, retriever, SegmentingSettings())
+    # The retrieval package's own defaults (segmenting, fusion), so `python -m retrieval` and
+    # the bot build and read the same index.
+    chosen = RetrievalSettings(
+        lancedb_uri=settings.lancedb_uri,
+        embedder=settings.embedder,
+        mode=settings.search_mode,  # type: ignore[arg-type]
+    )
+    index = chosen.open_index()
+    embedder = make_embedder(chosen.embedder)
+    retriever = Retriever(index, embedder, default_mode=chosen.mode)
+    return Retrieval(index, embedder, retriever, chosen.segmenting)
 
 
 def build_answer_model(settings: Settings) -> AnswerModel | None:

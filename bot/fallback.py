@@ -35,10 +35,7 @@ _TEXTS = {
         ),
     ),
     "en": _Texts(
-        found=(
-            "⚠️ Automatic answer, not written by AI: these lecture moments cover your "
-            "question:"
-        ),
+        found=("⚠️ Automatic answer, not written by AI: these lecture moments cover your question:"),
         nothing=(
             "⚠️ Automatic answer, not written by AI: I found no lecture passage about your "
             "question. Try rephrasing it or ask a teaching assistant."

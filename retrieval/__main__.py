@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from dotenv import dotenv_values
+
 from retrieval.embed import Embedder, EmbedderUnavailableError, make_embedder
 from retrieval.errors import CourseNotIndexedError, RetrievalError, SettingsError
 from retrieval.evaluate import (
@@ -48,7 +50,7 @@ def main(
     out = out or sys.stdout
     args = _parser().parse_args(argv)
     try:
-        settings = _settings(args, os.environ if env is None else env)
+        settings = _settings(args, _environment() if env is None else env)
         command = {"ingest": _ingest, "search": _search, "eval": _eval}[args.command]
         return command(args, settings, out)
     except CourseNotIndexedError as error:
@@ -105,6 +107,14 @@ def _settings(args: argparse.Namespace, env: Mapping[str, str]) -> RetrievalSett
         segmenting=segmenting,
         mode=getattr(args, "mode", None),
     )
+
+
+def _environment() -> dict[str, str]:
+    """``.env`` overlaid by the real environment, as the bot reads its settings, so an ingest
+    writes where the bot will look."""
+    values = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+    values.update(os.environ)
+    return values
 
 
 def _embedder(spec: str) -> Embedder:

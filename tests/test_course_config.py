@@ -63,8 +63,11 @@ def test_channels_map_to_one_course(tmp_path: Path) -> None:
         ("[[courses]]\nname='x'\n", "id is required"),
         ("[[courses]]\nid='a'\ntimezone='Mars/Base'\n", "Mars/Base"),
         ("[[courses]]\nid='a'\n[courses.discord]\nguild_id='x'\n", "guild_id"),
-        (GOOD.replace('channel_ids = ["CML"]', 'channel_ids = ["CML"]') + "\n[courses.slack]\n"
-         "channel_ids=['CML']\n", "CML"),
+        (
+            GOOD.replace('channel_ids = ["CML"]', 'channel_ids = ["CML"]') + "\n[courses.slack]\n"
+            "channel_ids=['CML']\n",
+            "CML",
+        ),
         ("courses = 3", "[[courses]]"),
         ("[[courses]\n", "not valid TOML"),
     ],
