@@ -173,7 +173,10 @@ def test_golden_seed_report_from_stored_rows(
 
 
 def test_golden_through_the_cli(
-    seeded: tuple[SqlStore, Interaction], seed_text: str, tmp_path: Path
+    seeded: tuple[SqlStore, Interaction],
+    seed_text: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     database_url = seeded[0].engine.url.render_as_string(hide_password=False)
     out = tmp_path / "report.md"
@@ -198,6 +201,8 @@ def test_golden_through_the_cli(
     )
     assert parsed.run(parsed, Settings(database_url=database_url)) == 0
     assert out.read_bytes() == seed_text.encode("utf-8")
+    # The seed's question: a TA's 👍 (C) and the judge's 3/3 (C) agree.
+    assert "agreement on 1 interaction(s)" in capsys.readouterr().err
     outside = args.parse_args(
         ["report", "--course", "dl", "--out", str(out), "--since", "2025-03-12"]
     )

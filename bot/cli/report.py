@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+from bot.agreement import agreement
 from bot.config import Settings
 from bot.courses import load_courses
 from bot.errors import ConfigError, UnknownCourseError
-from bot.report import FORMATS, load_entries, render
+from bot.report import FORMATS, ReportEntry, load_entries, render
 from bot.store import open_store
 
 
@@ -70,6 +72,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     text = render(entries, args.format, hide_urls=args.hide_urls)
     if not entries:
         print(f"no interactions for course {args.course!r} in that period", file=sys.stderr)
+    else:
+        print(agreement_summary(entries), file=sys.stderr)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
@@ -77,6 +81,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def agreement_summary(entries: Sequence[ReportEntry]) -> str:
+    """Manual (votes) against automated (judge) annotations, for the TA reading the report."""
+    result = agreement((e.manual, e.automated) for e in entries)
+    if result is None:
+        return "agreement: no interaction has both a manual and an automated annotation yet"
+    m = result.confusion
+    return (
+        f"agreement on {result.n} interaction(s) with both annotations: "
+        f"accuracy {result.accuracy:.2f}, Cohen's kappa {result.kappa:.2f}; "
+        f"manual/automated C/C {m.cc}, C/I {m.ci}, I/C {m.ic}, I/I {m.ii}"
+    )
 
 
 def _course_zone(settings: Settings, course_id: str) -> tzinfo:
