@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
@@ -34,6 +33,7 @@ from retrieval.evaluate import (
     run_eval,
 )
 from retrieval.ingest import IngestReport, ingest_course
+from retrieval.links import deep_link, format_clock
 from retrieval.models import SEARCH_MODES, Hit
 from retrieval.search import Retriever
 from retrieval.segments import SegmentingSettings
@@ -182,25 +182,6 @@ def format_hit(hit: Hit) -> str:
         f"    {deep_link(segment.url, segment.start_s)}\n"
         f"    {excerpt}"
     )
-
-
-def format_clock(seconds: float) -> str:
-    """``12:01`` below an hour, ``1:27:34`` from an hour on (as bot.citations shows it)."""
-    hours, rest = divmod(max(0, int(seconds)), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
-def deep_link(url: str, start_s: float) -> str:
-    """The URL opened at ``start_s``: ``?t=`` for YouTube, ``#t=`` elsewhere."""
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    second = str(max(0, int(start_s)))
-    if parts.hostname in {"youtu.be", "youtube.com", "www.youtube.com", "m.youtube.com"}:
-        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "t"]
-        return urlunsplit(parts._replace(query=urlencode([*query, ("t", second)]), fragment=""))
-    return urlunsplit(parts._replace(fragment=f"t={second}"))
 
 
 def _eval(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) -> int:
