@@ -7,6 +7,7 @@ and the rule that a place with exactly one candidate course answers for that cou
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -58,6 +59,40 @@ class AnswerCache(Generic[K, V]):
         self._entries.move_to_end(key)
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
+
+
+def split_text(text: str, limit: int, unbreakable: re.Pattern[str]) -> list[str]:
+    """Chunks of at most ``limit`` characters, cut at a paragraph, line or word break and
+    never inside a match of ``unbreakable`` (a link, an entity), except one that is longer
+    than ``limit`` by itself, so the message still posts."""
+    chunks = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut = _cut_point(rest, limit, unbreakable)
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        chunks.append(rest)
+    return [chunk for chunk in chunks if chunk]
+
+
+def _cut_point(text: str, limit: int, unbreakable: re.Pattern[str]) -> int:
+    spans = [(m.start(), m.end()) for m in unbreakable.finditer(text) if m.start() < limit]
+
+    def outside_spans(position: int) -> bool:
+        return all(not (start < position < end) for start, end in spans)
+
+    # Prefer the latest break in the second half of the window, the coarsest kind first.
+    for separator in ("\n\n", "\n", " "):
+        position = text.rfind(separator, 0, limit)
+        while position >= limit // 2:
+            if outside_spans(position):
+                return position
+            position = text.rfind(separator, 0, position)
+    for start, end in spans:
+        if start < limit < end and start > 0:
+            return start  # move a span that straddles the limit to the next chunk
+    return limit
 
 
 def sole_course(candidates: Sequence[Course]) -> Course | None:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.adapters.common import sole_course
+from bot.adapters.common import sole_course, split_text
 from bot.citations import citation_label
 from bot.courses import Course
 from bot.digest import render_digest_markdown
@@ -127,36 +127,8 @@ def ref_from_custom_id(custom_id: str | None) -> str | None:
 
 
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Chunks of at most ``limit`` characters, cut at a paragraph, line or word break and
-    never inside a ``[label](url)`` link."""
-    chunks = []
-    rest = text.strip()
-    while len(rest) > limit:
-        cut = _cut_point(rest, limit)
-        chunks.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        chunks.append(rest)
-    return chunks
-
-
-def _cut_point(text: str, limit: int) -> int:
-    links = [(m.start(), m.end()) for m in _LINK.finditer(text) if m.start() < limit]
-
-    def outside_links(position: int) -> bool:
-        return all(not (start < position < end) for start, end in links)
-
-    # Prefer the latest break in the second half of the window, the coarsest kind first.
-    for separator in ("\n\n", "\n", " "):
-        position = text.rfind(separator, 0, limit)
-        while position >= limit // 2:
-            if outside_links(position):
-                return position
-            position = text.rfind(separator, 0, position)
-    for start, end in links:
-        if start < limit < end and start > 0:
-            return start  # move a link that straddles the limit to the next chunk
-    return limit
+    """Chunks of at most ``limit`` characters, never inside a ``[label](url)`` link."""
+    return split_text(text, limit, _LINK)
 
 
 def thread_name(question: str) -> str:

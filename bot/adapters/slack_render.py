@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.adapters.common import split_text
 from bot.citations import citation_label
 from bot.models import Answer, Citation, Digest
 
@@ -97,35 +98,8 @@ _ATOM = re.compile(r"<[^<>\n]*>|&(?:amp|lt|gt);")  # never cut inside a link or 
 
 
 def split_mrkdwn(text: str, limit: int = SECTION_LIMIT) -> list[str]:
-    """Chunks of at most ``limit`` characters, cut at a paragraph, line or word boundary and
-    never inside a ``<link|label>`` or an entity (a link longer than ``limit`` is the
-    one case that gets cut, so the message still posts)."""
-    chunks: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        cut = _cut_point(rest, limit)
-        chunks.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        chunks.append(rest)
-    return [c for c in chunks if c]
-
-
-def _cut_point(text: str, limit: int) -> int:
-    window = text[: limit + 1]
-    cut = -1
-    for boundary in ("\n\n", "\n", " "):
-        cut = window.rfind(boundary, 0, limit)
-        if cut > 0:
-            break
-    if cut <= 0:
-        cut = limit
-    for atom in _ATOM.finditer(text):
-        if atom.start() >= cut:
-            break
-        if cut < atom.end():
-            return atom.start() if atom.start() > 0 else limit
-    return cut
+    """Chunks of at most ``limit`` characters, never inside a ``<link|label>`` or an entity."""
+    return split_text(text, limit, _ATOM)
 
 
 # --- blocks -------------------------------------------------------------------------------
