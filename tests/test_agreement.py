@@ -8,7 +8,8 @@ import pytest
 
 from bot.agreement import Confusion, agreement, annotation_pairs, cohen_kappa, confusion_of
 from bot.annotations import Label
-from bot.models import Interaction, Judgement, StageTimings, Usage, Vote
+from bot.models import Judgement, Vote
+from tests.fakes.values import interaction
 
 T0 = datetime(2025, 3, 10, 12, tzinfo=UTC)
 
@@ -70,30 +71,8 @@ def test_rejects_unknown_labels() -> None:
         confusion_of([("C", "X")])  # type: ignore[list-item]
 
 
-def _interaction(interaction_id: str) -> Interaction:
-    return Interaction(
-        id=interaction_id,
-        created_at=T0,
-        platform="cli",
-        course_id="ml",
-        channel="",
-        thread="",
-        asker_ref="p",
-        question="q",
-        answer="a",
-        abstained=False,
-        fallback=False,
-        model="m",
-        usage=Usage(),
-        timings=StageTimings(),
-        error="",
-        retrieved=(),
-        citations=(),
-    )
-
-
 def test_annotation_pairs_use_votes_and_pass_score() -> None:
-    interactions = [_interaction(i) for i in ("a", "b", "c")]
+    interactions = [interaction(i, T0) for i in ("a", "b", "c")]
     votes = {
         "a": [Vote("a", "u1", 1, T0), Vote("a", "u2", -1, T0 + timedelta(seconds=1))],  # tie
         "b": [Vote("b", "u1", -1, T0), Vote("b", "ta", 1, T0, is_ta=True)],  # TA decides: C

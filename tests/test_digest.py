@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +14,8 @@ from bot.digest import (
     render_digest_markdown,
     week_bounds,
 )
-from bot.models import Citation, Interaction, Judgement, StageTimings, Usage, Vote
+from bot.models import Citation, Interaction, Judgement, Vote
+from tests.fakes.values import interaction
 
 COURSE = Course(id="ml", name="Aprendizado de Máquina", timezone="America/Sao_Paulo")
 SP = ZoneInfo("America/Sao_Paulo")
@@ -28,29 +28,6 @@ def at_local(day: int, hour: int) -> datetime:
 
 def citation(video: str, title: str) -> Citation:
     return Citation(f"{video}@0", video, title, 0, 10, f"https://youtu.be/{video}?t=0")
-
-
-def interaction(interaction_id: str, created_at: datetime, **fields: object) -> Interaction:
-    base = Interaction(
-        id=interaction_id,
-        created_at=created_at,
-        platform="discord",
-        course_id="ml",
-        channel="c",
-        thread="t",
-        asker_ref="alice",
-        question=f"pergunta {interaction_id}",
-        answer="resposta",
-        abstained=False,
-        fallback=False,
-        model="m",
-        usage=Usage(),
-        timings=StageTimings(),
-        error="",
-        retrieved=(),
-        citations=(),
-    )
-    return replace(base, **fields)  # type: ignore[arg-type]
 
 
 def week_fixture() -> tuple[list[Interaction], dict[str, list[Vote]], dict[str, Judgement]]:
