@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import VerdictValidationError
+from bot.models import cot_reasoning
 
 MIN_SCORE = 0
 MAX_SCORE = 3
@@ -60,8 +61,7 @@ class JudgeVerdict:
 
     @property
     def reasoning(self) -> str:
-        """The chain of thought as TruLens prints it (the report's "Raciocínio")."""
-        return f"Criteria: {self.criteria} Supporting Evidence: {self.evidence} Score: {self.score}"
+        return cot_reasoning(self.criteria, self.evidence, self.score)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ __all__ = [
     "Turn",
     "Usage",
     "Vote",
+    "cot_reasoning",
 ]
 
 Platform = Literal["discord", "slack", "cli", "eval"]
@@ -151,7 +152,12 @@ class Judgement:
 
     @property
     def reasoning(self) -> str:
-        return f"Criteria: {self.criteria} Supporting Evidence: {self.evidence} Score: {self.score}"
+        return cot_reasoning(self.criteria, self.evidence, self.score)
+
+
+def cot_reasoning(criteria: str, evidence: str, score: int) -> str:
+    """The judge's chain of thought as TruLens prints it (the report's "Raciocínio")."""
+    return f"Criteria: {criteria} Supporting Evidence: {evidence} Score: {score}"
 
 
 @dataclass(frozen=True)
