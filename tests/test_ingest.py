@@ -13,7 +13,14 @@ import pytest
 
 from retrieval.errors import InputError, SettingsError
 from retrieval.index import SegmentIndex
-from retrieval.ingest import IngestReport, choose_language, ingest_course, make_parts, parts_of
+from retrieval.ingest import (
+    IngestReport,
+    choose_language,
+    ingest_course,
+    make_parts,
+    parts_of,
+    texts_to_embed,
+)
 from retrieval.models import Cue, Segment
 from retrieval.segments import SegmentingSettings
 
@@ -124,7 +131,9 @@ def test_changed_videos_are_replaced_and_removed_ones_deleted(
     report = ingest(course, index, embedder)
 
     assert (report.updated, report.unchanged, report.removed) == (["v1"], ["v2"], ["v3"])
-    assert embedder.passages == ["Open the layers panel.", "Use a vector mask instead."]
+    # only v1's parts, each embedded with its neighbour
+    both = "Open the layers panel. Use a vector mask instead."
+    assert embedder.passages == [both, both]
     by_video = {s.video_id: s.text for s in index.all_segments("c1")}
     assert by_video == {
         "v1": "Open the layers panel. Use a vector mask instead.",
@@ -233,3 +242,11 @@ def test_a_segment_takes_the_parts_centred_in_it() -> None:
     assert parts_of(segment, parts) == [0]
     tiny = Segment("s", "c", "v", "t", "u", 12.0, 14.0, "b")
     assert parts_of(tiny, parts) == [1]  # no middle inside: the overlapping part
+
+
+def test_each_part_is_embedded_with_the_parts_either_side() -> None:
+    parts = [Cue(0, 1, "one"), Cue(1, 2, "two"), Cue(2, 3, "three"), Cue(3, 4, "four")]
+
+    assert texts_to_embed(parts) == ["one two", "one two three", "two three four", "three four"]
+    assert texts_to_embed(parts, context=0) == ["one", "two", "three", "four"]
+    assert texts_to_embed([]) == []
