@@ -19,12 +19,13 @@ column, and so the stemmer, of its own language.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import lancedb
 import numpy as np
@@ -34,15 +35,26 @@ from lancedb.query import DocumentGranularity, MatchQuery
 
 from retrieval.errors import RetrievalError
 from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.index_rows import (
+    FTS_COLUMNS,
+    PART_FTS_COLUMNS,
+    SEGMENT_COLUMNS,
+    STEMMERS,
+    VECTORS,
+    as_parts,
+    best_cosine,
+    ranked,
+    result_rows,
+    rows_table,
+    schema,
+    segments_from,
+    vector_dim,
+)
 from retrieval.models import SEARCH_MODES, Hit, SearchMode, Segment
 
+T = TypeVar("T")
+
 TABLE_NAME = "segments"
-VECTORS = "vectors"  # multivector column: a segment's part vectors
-# Our language names (retrieval.courses.detect_language) -> LanceDB stemmer names.
-STEMMERS = {"english": "English", "portuguese": "Portuguese"}
-FTS_COLUMNS = {language: f"text_{language}" for language in STEMMERS}
-# The same parts that get vectors, as a list per row, indexed element by element.
-PART_FTS_COLUMNS = {language: f"parts_{language}" for language in STEMMERS}
 # Segments (each with ~10-35 part vectors) from which a course is searched through the ANN
 # index: LanceDB's exact multivector search took ~0.2-0.5 s for 10k segments x 12 parts on
 # this machine, the IVF_HNSW_SQ index ~20 ms (benchmarks/query_latency.py).
@@ -54,8 +66,6 @@ DEFAULT_CANDIDATES = 50  # per list fed to RRF in hybrid mode
 DEFAULT_RRF_K_HYBRID = 30
 DEFAULT_FUSION_WEIGHTS = (1.5, 1.0, 1.0)
 PART_HITS_PER_SEGMENT = 4  # part-level FTS fetches this many hits per segment wanted
-
-_SEGMENT_COLUMNS = ["id", "course_id", "video_id", "title", "url", "start_s", "end_s", "text"]
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,9 @@ class SegmentIndex:
         self._db = lancedb.connect(
             uri, read_consistency_interval=timedelta(0), storage_options=storage_options
         )
+        self._storage_options = storage_options
         self._table: Any = None
+        self._async: Any = None  # the table through the async API, for searches
         self._info_cache: dict[str, tuple[int, _CourseInfo]] = {}
         self._lock = threading.Lock()
 
@@ -144,16 +156,16 @@ class SegmentIndex:
         if table is None or not ids:
             return []
         id_list = ", ".join(sql_literal(i) for i in ids)
-        rows = self._scan(table, course_id, _SEGMENT_COLUMNS, f"id IN ({id_list})")
-        by_id = {segment.id: segment for segment in _segments_from(rows)}
+        rows = self._scan(table, course_id, SEGMENT_COLUMNS, f"id IN ({id_list})")
+        by_id = {segment.id: segment for segment in segments_from(rows)}
         return [by_id[i] for i in ids if i in by_id]
 
     def all_segments(self, course_id: str) -> list[Segment]:
         table = self._open()
         if table is None:
             return []
-        rows = self._scan(table, course_id, _SEGMENT_COLUMNS)
-        return sorted(_segments_from(rows), key=lambda s: (s.video_id, s.start_s, s.id))
+        rows = self._scan(table, course_id, SEGMENT_COLUMNS)
+        return sorted(segments_from(rows), key=lambda s: (s.video_id, s.start_s, s.id))
 
     def vectors(self, course_id: str) -> dict[str, np.ndarray]:
         """Each of the course's segment ids with its part vectors (benchmarks, exports)."""
@@ -183,27 +195,21 @@ class SegmentIndex:
             raise RetrievalError(f"unknown search mode {mode!r}: use one of {SEARCH_MODES}")
         if mode != "fts" and query_vector is None:
             raise RetrievalError(f"{mode} search needs the question's vector")
-        table = self._open()
-        if table is None or k <= 0:
+        if k <= 0 or self._open() is None:
             return []
         info = self._course_info(course_id)
-        if mode == "dense":
-            found = self._dense(table, course_id, info, query_vector, k)
-            return _ranked([(row, row["_cosine"]) for row in found], query_vector)
-        if mode == "fts":
-            found = self._fts(table, course_id, info, query_text, k)
-            return _ranked([(row, row["_score"]) for row in found], query_vector)
-        pool = max(k, self.candidates)
-        lists = [
-            self._dense(table, course_id, info, query_vector, pool),
-            self._fts(table, course_id, info, query_text, pool),
-            self._fts(table, course_id, info, query_text, pool, parts=True),
-        ]
-        rows = {row["id"]: row for found in lists for row in found}
-        fused = reciprocal_rank_fusion(
-            [[row["id"] for row in found] for found in lists], self.rrf_k, self.fusion_weights
-        )
-        return _ranked([(rows[i], score) for i, score in fused[:k]], query_vector)
+        vector = None if query_vector is None else np.asarray(query_vector, dtype=np.float32)
+        pool = max(k, self.candidates) if mode == "hybrid" else k
+        lists = self._ranked_lists(course_id, info, query_text, vector, pool, mode)
+        if mode == "hybrid":
+            ids = [[row["id"] for row in found] for found in lists]
+            fused = reciprocal_rank_fusion(ids, self.rrf_k, self.fusion_weights)[:k]
+        else:
+            score = "_cosine" if mode == "dense" else "_score"
+            fused = [(row["id"], row[score]) for row in lists[0][:k]]
+        rows = self._complete_rows(course_id, lists, [i for i, _ in fused], vector is not None)
+        # A row deleted between the searches and the fetch (a concurrent ingest) drops out.
+        return ranked([(rows[i], score) for i, score in fused if i in rows], vector)
 
     # --- writing -------------------------------------------------------------------------
 
@@ -243,7 +249,7 @@ class SegmentIndex:
                     f"segment {segment.id!r} belongs to {segment.course_id}/{segment.video_id}, "
                     f"not {course_id}/{video_id}"
                 )
-        parts = [_as_parts(v) for v in vectors]
+        parts = [as_parts(v) for v in vectors]
         table = self._open_for_write(parts[0].shape[1] if parts else None)
         if table is None:  # no table yet and nothing to write
             return
@@ -251,7 +257,7 @@ class SegmentIndex:
         texts = part_texts if part_texts is not None else [[s.text] for s in segments]
         if len(texts) != len(segments):
             raise RetrievalError(f"{len(segments)} segments but {len(texts)} part text lists")
-        rows = _rows_table(
+        rows = rows_table(
             table.schema, segments, parts, texts, content_hash, embedder_name, language
         )
         video_rows = f"course_id = {sql_literal(course_id)} AND video_id = {sql_literal(video_id)}"
@@ -315,7 +321,7 @@ class SegmentIndex:
         if table is not None or dim is None:
             return table
         with self._lock:
-            table = self._db.create_table(TABLE_NAME, schema=_schema(dim), exist_ok=True)
+            table = self._db.create_table(TABLE_NAME, schema=schema(dim), exist_ok=True)
             _create_text_indices(table)
             self._table = table
             return table
@@ -346,21 +352,45 @@ class SegmentIndex:
         result: pa.Table = table.search().where(where).select(columns).limit(None).to_arrow()
         return {name: result.column(name).to_pylist() for name in columns}
 
-    def _dense(
-        self, table: Any, course_id: str, info: _CourseInfo, vector: Any, limit: int
+    def _ranked_lists(
+        self,
+        course_id: str,
+        info: _CourseInfo,
+        text: str,
+        vector: np.ndarray | None,
+        pool: int,
+        mode: SearchMode,
+    ) -> list[list[dict[str, Any]]]:
+        """Each list the mode fuses, best first: dense (best part), BM25 of segments, BM25
+        of parts. They run at once on the query loop: LanceDB spreads them over the cores."""
+        where = f"course_id = {sql_literal(course_id)}"
+        searches: list[Awaitable[list[dict[str, Any]]]] = []
+        if mode in ("dense", "hybrid"):
+            searches.append(self._dense(where, info, vector, pool))
+        if mode in ("fts", "hybrid"):
+            searches.append(self._fts(where, info, text, pool, parts=False))
+        if mode == "hybrid":
+            searches.append(self._fts(where, info, text, pool, parts=True))
+        return list(_QUERY_LOOP.run(_gather(searches)))
+
+    async def _dense(
+        self, where: str, info: _CourseInfo, vector: Any, limit: int
     ) -> list[dict[str, Any]]:
+        table = await self._async_table()
         query = (
-            table.search([np.asarray(vector, dtype=np.float32)], vector_column_name=VECTORS)
+            table.query()
+            .nearest_to(vector)
+            .column(VECTORS)
             .distance_type("cosine")
-            .where(f"course_id = {sql_literal(course_id)}", prefilter=True)
-            .select([*_SEGMENT_COLUMNS, VECTORS, "_distance"])
+            .where(where)
+            .select([*SEGMENT_COLUMNS, VECTORS])
             .limit(limit)
         )
         if use_ann(info.rows, self.ann_threshold, info.has_ann_index):
             query = query.nprobes(20)  # ef: LanceDB derives it from k (multivector widens k)
         else:
             query = query.bypass_vector_index()
-        rows = _rows(query.to_arrow())
+        rows = result_rows(await query.to_arrow())
         # The cosine is recomputed from the parts: with an ANN index on a multivector
         # column LanceDB's _distance is on another scale than 1 - cosine.
         for row in rows:
@@ -368,17 +398,13 @@ class SegmentIndex:
         rows.sort(key=lambda row: -row["_cosine"])
         return rows
 
-    def _fts(
-        self,
-        table: Any,
-        course_id: str,
-        info: _CourseInfo,
-        text: str,
-        limit: int,
-        parts: bool = False,
+    async def _fts(
+        self, where: str, info: _CourseInfo, text: str, limit: int, *, parts: bool
     ) -> list[dict[str, Any]]:
         """BM25 over whole segments, or (``parts``) over their parts, each segment ranked
-        by its best part."""
+        by its best part. The part search returns only ids: it yields several rows per
+        segment, and selecting their vectors made a 4 ms search take 15 ms; the segments of
+        the final top k found by it alone are fetched once after."""
         if not info.languages or not text.strip():
             return []
         language = info.languages[0]
@@ -388,59 +414,86 @@ class SegmentIndex:
             match = MatchQuery(text, PART_FTS_COLUMNS[language], document_granularity=granularity)  # type: ignore[call-arg]
         else:
             match = MatchQuery(text, FTS_COLUMNS[language])  # type: ignore[call-arg]
+        table = await self._async_table()
         query = (
-            table.search(match, query_type="fts")
-            .where(f"course_id = {sql_literal(course_id)}", prefilter=True)
-            .select([*_SEGMENT_COLUMNS, VECTORS, "_score"])
+            table.query()
+            .nearest_to_text(match)
+            .where(where)
+            .select(["id"] if parts else [*SEGMENT_COLUMNS, VECTORS])
             .limit(limit * PART_HITS_PER_SEGMENT if parts else limit)
         )
-        found = _rows(query.to_arrow())
-        if parts:  # one hit per matching part: keep each segment's best
-            best: dict[str, dict[str, Any]] = {}
-            for row in found:
-                best.setdefault(row["id"], row)
-            found = list(best.values())[:limit]
-        return found
+        found = result_rows(await query.to_arrow())
+        best: dict[str, dict[str, Any]] = {}
+        for row in found:  # one hit per matching part: keep each segment's best
+            best.setdefault(row["id"], row)
+        return list(best.values())[:limit]
+
+    def _complete_rows(
+        self,
+        course_id: str,
+        lists: Sequence[Sequence[dict[str, Any]]],
+        ids: Sequence[str],
+        need_vectors: bool,
+    ) -> dict[str, dict[str, Any]]:
+        """The rows of ``ids`` with their segment columns (and part vectors when a cosine
+        is wanted): taken from the dense list where it has them, fetched for the rest."""
+        known = {row["id"]: row for found in lists for row in found if "text" in row}
+        missing = [i for i in ids if i not in known or (need_vectors and VECTORS not in known[i])]
+        if missing:
+            id_list = ", ".join(sql_literal(i) for i in missing)
+            where = f"course_id = {sql_literal(course_id)} AND id IN ({id_list})"
+            known.update({row["id"]: row for row in _QUERY_LOOP.run(self._fetch(where))})
+        return known
+
+    async def _fetch(self, where: str) -> list[dict[str, Any]]:
+        table = await self._async_table()
+        query = table.query().where(where).select([*SEGMENT_COLUMNS, VECTORS])
+        return result_rows(await query.to_arrow())
+
+    async def _async_table(self) -> Any:
+        """The table through LanceDB's async API, opened once. Only the query loop's
+        thread calls this, so no lock; search() has checked that the table exists."""
+        if self._async is None:
+            db = await lancedb.connect_async(
+                self.uri,
+                read_consistency_interval=timedelta(0),
+                storage_options=self._storage_options,
+            )
+            self._async = await db.open_table(TABLE_NAME)
+        return self._async
 
 
-def _rows(result: pa.Table) -> list[dict[str, Any]]:
-    """Result rows as dicts; the part vectors as one numpy array per row (to_list would
-    build Python floats, thousands per row, which costs more than the search)."""
-    columns = {
-        name: result.column(name).to_pylist() for name in result.column_names if name != VECTORS
-    }
-    vectors = result.column(VECTORS).combine_chunks()
-    dim = vectors.type.value_type.list_size
-    flat = vectors.values.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
-    offsets = vectors.offsets.to_numpy()
-    return [
-        {
-            **{name: values[i] for name, values in columns.items()},
-            VECTORS: flat[offsets[i] : offsets[i + 1]],
-        }
-        for i in range(result.num_rows)
-    ]
+async def _gather(searches: Sequence[Awaitable[list[dict[str, Any]]]]) -> list[Any]:
+    return list(await asyncio.gather(*searches))
 
 
-def _schema(dim: int) -> pa.Schema:
-    return pa.schema(
-        [
-            pa.field("id", pa.string(), nullable=False),
-            pa.field("course_id", pa.string(), nullable=False),
-            pa.field("video_id", pa.string(), nullable=False),
-            pa.field("title", pa.string()),
-            pa.field("url", pa.string()),
-            pa.field("start_s", pa.float64()),
-            pa.field("end_s", pa.float64()),
-            pa.field("text", pa.string()),
-            *[pa.field(column, pa.string()) for column in FTS_COLUMNS.values()],
-            *[pa.field(column, pa.list_(pa.string())) for column in PART_FTS_COLUMNS.values()],
-            pa.field("language", pa.string()),
-            pa.field("video_hash", pa.string()),
-            pa.field("embedder", pa.string()),
-            pa.field(VECTORS, pa.list_(pa.list_(pa.float32(), dim))),
-        ]
-    )
+class _QueryLoop:
+    """An asyncio loop on a daemon thread, one per process. Synchronous callers (the
+    service's retrieval threads, the CLI) hand it LanceDB's async queries, so the lists of
+    one hybrid search run at once instead of one after another (quiet 2-core machine,
+    10k segments: 20 ms in turn, 15 ms at once) and skip the sync API's per-query
+    round trips for the table schema."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._started()).result()
+
+    def _started(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="segment-index-queries", daemon=True
+                )
+                thread.start()
+                self._loop = loop
+            return self._loop
+
+
+_QUERY_LOOP = _QueryLoop()
 
 
 def _create_text_indices(table: Any) -> None:
@@ -464,21 +517,8 @@ def _create_text_indices(table: Any) -> None:
             table.create_index(column, config=config, replace=False)
 
 
-def _as_parts(vectors: np.ndarray) -> np.ndarray:
-    parts = np.asarray(vectors, dtype=np.float32)
-    parts = parts.reshape(1, -1) if parts.ndim == 1 else parts
-    if parts.ndim != 2 or len(parts) == 0:
-        raise RetrievalError(f"a segment needs at least one vector, got shape {parts.shape}")
-    return parts
-
-
-def _vector_dim(schema: pa.Schema) -> int:
-    size: int = schema.field(VECTORS).type.value_type.list_size
-    return size
-
-
 def _check_dim(table: Any, parts: Sequence[np.ndarray]) -> None:
-    dim = _vector_dim(table.schema)
+    dim = vector_dim(table.schema)
     wrong = next((p.shape[1] for p in parts if p.shape[1] != dim), None)
     if wrong is not None:
         raise RetrievalError(
@@ -486,61 +526,3 @@ def _check_dim(table: Any, parts: Sequence[np.ndarray]) -> None:
             f"another LANCEDB_URI for this embedder, or delete the index and re-ingest every "
             f"course"
         )
-
-
-def best_cosine(parts: Any, query_vector: Any) -> float:
-    """The highest cosine between the query and any part (all unit length)."""
-    return float(np.max(np.asarray(parts, dtype=np.float32) @ query_vector))
-
-
-def _rows_table(
-    schema: pa.Schema,
-    segments: Sequence[Segment],
-    parts: Sequence[np.ndarray],
-    part_texts: Sequence[Sequence[str]],
-    content_hash: str,
-    embedder_name: str,
-    language: str,
-) -> pa.Table:
-    dim = _vector_dim(schema)
-    if parts:
-        flat = np.ascontiguousarray(np.concatenate(parts), dtype=np.float32).reshape(-1)
-    else:
-        flat = np.zeros(0, dtype=np.float32)
-    offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int32)
-    columns: dict[str, Any] = {
-        "id": [s.id for s in segments],
-        "course_id": [s.course_id for s in segments],
-        "video_id": [s.video_id for s in segments],
-        "title": [s.title for s in segments],
-        "url": [s.url for s in segments],
-        "start_s": [float(s.start_s) for s in segments],
-        "end_s": [float(s.end_s) for s in segments],
-        "text": [s.text for s in segments],
-    }
-    for other, column in FTS_COLUMNS.items():
-        columns[column] = [s.text if other == language else "" for s in segments]
-    for other, column in PART_FTS_COLUMNS.items():
-        columns[column] = [list(texts) if other == language else [] for texts in part_texts]
-    columns["language"] = [language] * len(segments)
-    columns["video_hash"] = [content_hash] * len(segments)
-    columns["embedder"] = [embedder_name] * len(segments)
-    vectors = pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), dim)
-    columns[VECTORS] = pa.ListArray.from_arrays(pa.array(offsets), vectors)
-    return pa.Table.from_pydict(columns, schema=schema)
-
-
-def _segments_from(rows: dict[str, list[Any]]) -> Iterable[Segment]:
-    for values in zip(*(rows[name] for name in _SEGMENT_COLUMNS), strict=True):
-        yield Segment(*values)
-
-
-def _ranked(scored: list[tuple[dict[str, Any], float]], query_vector: Any) -> list[Hit]:
-    hits = []
-    for rank, (row, score) in enumerate(scored, start=1):
-        cosine = None
-        if query_vector is not None:
-            cosine = best_cosine(row[VECTORS], query_vector)
-        segment = Segment(*(row[name] for name in _SEGMENT_COLUMNS))
-        hits.append(Hit(segment=segment, score=float(score), rank=rank, dense_score=cosine))
-    return hits

@@ -96,6 +96,19 @@ def test_a_course_never_sees_another_courses_segments(index: SegmentIndex, mode:
     assert [hit.segment.course_id for hit in hits] == ["o'brien"]
 
 
+@pytest.mark.parametrize("mode", ["dense", "fts", "hybrid"])
+def test_the_course_filter_applies_before_the_top_k_is_cut(index: SegmentIndex, mode: str) -> None:
+    # Another course holds many better matches: filtering after taking the top k would
+    # leave nothing for this course.
+    put(index, [seg("other", "v1", n, "crop crop crop tool") for n in range(20)], [unit(1)] * 20)
+    put(index, [seg("mine", "v1", 0, "then crop it")], [unit(1, 2)])
+
+    hits = index.search("mine", "crop tool", unit(1), 1, mode)  # type: ignore[arg-type]
+
+    assert [hit.segment.id for hit in hits] == ["v1@0"]
+    assert hits[0].segment.course_id == "mine"
+
+
 def test_dense_ranks_by_cosine(index: SegmentIndex) -> None:
     segments = [seg("c1", "v1", n, f"text {n}", start=60 * n) for n in range(3)]
     put(index, segments, [unit(1, 0), unit(1, 1), unit(0, 1)])
@@ -145,11 +158,34 @@ def test_part_level_fts_ranks_a_segment_by_its_best_part(index: SegmentIndex) ->
     parts = [["crop crop crop layers"], ["a long talk about layers", "crop tool"]]
     index.replace_video("c1", "v1", "h", segments, [unit(1), unit(1)], "f", "english", parts)
 
-    found = index._fts(index._open(), "c1", index._course_info("c1"), "crop tool", 5, parts=True)
+    info = index._course_info("c1")
+    lists = index._ranked_lists("c1", info, "crop tool", unit(1), 5, "hybrid")
 
-    assert [row["id"] for row in found] == ["v1@1", "v1@0"]  # "crop tool" is a part of v1@1
+    assert len(lists) == 3  # dense, BM25 of segments, BM25 of parts
+    assert [row["id"] for row in lists[2]] == ["v1@1", "v1@0"]  # "crop tool" is a part of v1@1
     with pytest.raises(RetrievalError, match="part text lists"):
         index.replace_video("c1", "v1", "h", segments, [unit(1)] * 2, "f", "english", [["x"]])
+
+
+def test_a_hit_only_the_part_search_found_is_fetched_whole(tmp_path: Path) -> None:
+    index = SegmentIndex(str(tmp_path / "lancedb"), candidates=2)
+    text = "a long talk about many other things and then the crop tool"
+    segments = [
+        seg("c1", "v1", 0, "crop crop tool tool"),
+        seg("c1", "v1", 1, "crop crop tool tool", start=60),
+        seg("c1", "v1", 2, text, start=120),
+    ]
+    parts = [["crop crop tool tool"]] * 2 + [["a long talk about many other things", "crop tool"]]
+    vectors = [unit(1), unit(1, 0.1), unit(0, 1)]
+    index.replace_video("c1", "v1", "h", segments, vectors, "f", "english", parts)
+    lists = index._ranked_lists("c1", index._course_info("c1"), "crop tool", unit(1), 2, "hybrid")
+    assert all("v1@2" not in [row["id"] for row in found] for found in lists[:2])
+
+    hits = index.search("c1", "crop tool", unit(1), 3, "hybrid")
+
+    assert [hit.segment.id for hit in hits][-1] == "v1@2"
+    assert hits[-1].segment == segments[2]
+    assert hits[-1].dense_score == pytest.approx(0.0, abs=1e-6)
 
 
 def test_each_course_is_searched_with_its_own_languages_stemmer(index: SegmentIndex) -> None:
