@@ -59,6 +59,7 @@ TABLE_NAME = "segments"
 # index: LanceDB's exact multivector search took ~0.2-0.5 s for 10k segments x 12 parts on
 # this machine, the IVF_HNSW_SQ index ~20 ms (benchmarks/query_latency.py).
 DEFAULT_ANN_THRESHOLD = 2_000
+MIN_ANN_PROBES = 20
 DEFAULT_CANDIDATES = 50  # per list fed to RRF in hybrid mode
 # Hybrid fuses three lists: dense (best part), BM25 of segments, BM25 of parts. On pstuts dev
 # k=30 and a 1.5 weight on dense were a little better than k=60 and equal weights on both
@@ -74,6 +75,7 @@ class _CourseInfo:
     embedders: tuple[str, ...]
     languages: tuple[str, ...]
     has_ann_index: bool = False
+    table_rows: int = 0  # every course's: the ANN index's partitions follow from it
 
 
 def sql_literal(value: str) -> str:
@@ -91,6 +93,12 @@ def use_ann(course_rows: int, threshold: int, has_ann_index: bool) -> bool:
 def ann_partitions(rows: int) -> int:
     """IVF partitions: about sqrt(rows), the usual rule, at least 1."""
     return max(1, round(math.sqrt(rows)))
+
+
+def ann_probes(table_rows: int) -> int:
+    """IVF partitions to probe: a tenth of them, at least 20 (LanceDB's default). A fixed
+    20 of 316 partitions found 0.87 of the exact top 10 at 100k segments."""
+    return max(MIN_ANN_PROBES, math.ceil(ann_partitions(table_rows) / 10))
 
 
 class SegmentIndex:
@@ -341,6 +349,7 @@ class SegmentIndex:
             embedders=tuple(sorted(set(rows["embedder"]))),
             languages=tuple(sorted(set(rows["language"]))),
             has_ann_index=self.has_ann_index(),
+            table_rows=table.count_rows(),
         )
         self._info_cache[course_id] = (version, info)
         return info
@@ -387,7 +396,8 @@ class SegmentIndex:
             .limit(limit)
         )
         if use_ann(info.rows, self.ann_threshold, info.has_ann_index):
-            query = query.nprobes(20)  # ef: LanceDB derives it from k (multivector widens k)
+            # ef: LanceDB derives it from k (multivector widens k)
+            query = query.nprobes(ann_probes(info.table_rows))
         else:
             query = query.bypass_vector_index()
         rows = result_rows(await query.to_arrow())
