@@ -54,7 +54,9 @@ class Retrieval:
         return summarise_ingest(report)
 
 
-def summarise_ingest(report: IngestReport) -> str:
+def summarise_ingest(report: IngestReport, max_warnings: int | None = 3) -> str:
+    """One line for a TA. Warnings are input the ingest repaired (e.g. a caption ending
+    before it starts); listing them lets the TA fix the file before students notice."""
     parts = [
         f"{report.segments} segments",
         f"{len(report.added)} new",
@@ -64,6 +66,11 @@ def summarise_ingest(report: IngestReport) -> str:
     ]
     if report.skipped:
         parts.append(f"{len(report.skipped)} skipped: " + "; ".join(map(str, report.skipped)))
+    if report.warnings:
+        shown = report.warnings[:max_warnings] if max_warnings is not None else report.warnings
+        more = "; …" if len(shown) < len(report.warnings) else ""
+        listed = "; ".join(f"{w.where}: {w.message}" for w in shown) + more
+        parts.append(f"{len(report.warnings)} warning(s): {listed}")
     return ", ".join(parts)
 
 

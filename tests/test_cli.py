@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
+from bot.app import summarise_ingest
+from retrieval.errors import InputError
+from retrieval.ingest import IngestReport
 from tests.fakes.anthropic_server import FakeAnthropic, cited_reply
 
 DATA = Path(__file__).parent / "data"
@@ -89,10 +92,29 @@ def test_ingest_indexes_the_configured_course_and_reports_skips(
 ) -> None:
     courses = _course_file(in_tmp_dir)
     (in_tmp_dir / "lectures" / "transcripts" / "orphan.srt").write_text("1\n", encoding="utf-8")
+    with (in_tmp_dir / "lectures" / "transcripts" / "drop0000002.srt").open("a") as srt:
+        srt.write("\n2\n00:01:45,000 --> 00:01:42,000\nUm caption que termina antes.\n")
     monkeypatch.setenv("COURSES_FILE", str(courses))
     assert main(["ingest", "--course", "ml", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("ml: ")
     assert "2 new" in captured.out and "orphan" in captured.out
+    assert "1 warning(s): " in captured.out and "drop0000002.srt:6" in captured.out
     assert main(["ingest", "--all", "--quiet"]) == 0
     assert "2 unchanged" in capsys.readouterr().out
+
+
+def test_the_ingest_summary_lists_the_first_warnings_for_a_chat_reply() -> None:
+    warnings = [
+        InputError(
+            Path(f"t/v{n}.vtt"), n, "cue ends before it starts (repaired)", severity="warning"
+        )
+        for n in range(1, 6)
+    ]
+    report = IngestReport(added=["v1"], segments=4, warnings=warnings)
+
+    line = summarise_ingest(report)
+    assert line.startswith("4 segments, 1 new,")
+    assert "5 warning(s): t/v1.vtt:1: " in line and "t/v3.vtt:3" in line
+    assert "t/v4.vtt" not in line and line.endswith("; …")
+    assert "t/v5.vtt:5" in summarise_ingest(report, max_warnings=None)

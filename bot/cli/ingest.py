@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     skipped_any = False
     for course in chosen:
         report = retrieval.ingest(course, progress=not args.quiet)
-        print(f"{course.id}: {summarise_ingest(report)}")
+        print(f"{course.id}: {summarise_ingest(report, max_warnings=None)}")
         skipped_any = skipped_any or bool(report.skipped)
     if skipped_any:
         print("some files were skipped (see above); the rest was indexed", file=sys.stderr)
