@@ -304,13 +304,18 @@ async def test_without_thread_permission_the_answer_replies_in_the_channel(
     assert (await h.service.interaction(footer_ref(answer))).thread == ""
 
 
+async def _answer_to_vote_on(h: Harness) -> tuple[Json, str, int]:
+    """The bot's answer to a student's mention, its interaction ref and its message id."""
+    await h.mention(STUDENT, ML_CHANNEL, UNET_QUESTION)
+    [answer] = await h.answered()
+    return answer, footer_ref(answer), int(answer["id"])
+
+
 async def test_votes_are_stored_and_a_removed_reaction_retracts_even_after_a_restart(
     start: Callable[..., Awaitable[Harness]],
 ) -> None:
     h = await start()
-    await h.mention(STUDENT, ML_CHANNEL, UNET_QUESTION)
-    [answer] = await h.answered()
-    ref, message_id = footer_ref(answer), int(answer["id"])
+    answer, ref, message_id = await _answer_to_vote_on(h)
     votes = h.service.store.votes_for
 
     await h.send(*h.fake.reaction(STUDENT, message_id, "👍"))
@@ -328,6 +333,35 @@ async def test_votes_are_stored_and_a_removed_reaction_retracts_even_after_a_res
     assert h.fake.find("GET", rf"/channels/{answer['channel_id']}/messages/{message_id}")
     tally = await h.service.record_feedback(ref, "discord", str(BIO_STUDENT.user_id), 0)
     assert (tally.up, tally.down, tally.annotation) == (0, 1, "I")
+
+
+async def test_removing_one_thumb_leaves_the_other_as_the_vote(
+    start: Callable[..., Awaitable[Harness]],
+) -> None:
+    h = await start()
+    _, ref, message_id = await _answer_to_vote_on(h)
+    votes = h.service.store.votes_for
+    for user in (STUDENT, TA):
+        await h.send(*h.fake.reaction(user, message_id, "👍"))
+        await h.send(*h.fake.reaction(user, message_id, "👎"))
+    await eventually(lambda: len(votes(ref)) == 4)
+
+    # The student takes back 👍 while 👎 stands; the TA takes back 👎 while 👍 stands.
+    await h.send(*h.fake.reaction(STUDENT, message_id, "👍", added=False))
+    await eventually(lambda: len(votes(ref)) == 5)
+    await h.send(*h.fake.reaction(TA, message_id, "👎", added=False))
+    await eventually(lambda: len(votes(ref)) == 6)
+
+    student_vote, ta_vote = votes(ref)[-2:]
+    assert (student_vote.value, student_vote.is_ta) == (-1, False)
+    assert (ta_vote.value, ta_vote.is_ta) == (1, True)  # the TA's roles were looked up
+    tally = await h.service.record_feedback(ref, "discord", str(BIO_STUDENT.user_id), 0)
+    assert (tally.up, tally.down) == (1, 1)
+
+    # Both thumbs gone: the vote is withdrawn.
+    await h.send(*h.fake.reaction(STUDENT, message_id, "👎", added=False))
+    await eventually(lambda: len(votes(ref)) == 7)
+    assert votes(ref)[-1].value == 0
 
 
 async def test_reactions_on_other_messages_and_other_emoji_are_not_votes(

@@ -228,6 +228,7 @@ class FakeDiscord:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.calls: list[RecordedCall] = []
         self.messages: dict[int, Json] = {}
+        self.reactors: dict[tuple[int, str], list[Json]] = {}  # (message, emoji) -> users
         self.channels: dict[int, Json] = {}  # threads and DM channels the fake knows
         self.interactions: dict[str, Json] = {}  # token -> the interaction payload
         self.identify: Json | None = None
@@ -363,6 +364,7 @@ class FakeDiscord:
         guild_id = message.get("guild_id")
         if guild_id is not None:
             data["guild_id"] = guild_id
+        self._set_reactor(message_id, emoji, user.user, present=added)
         if added:
             data["message_author_id"] = message["author"]["id"]
             if guild_id is not None:
@@ -508,6 +510,7 @@ class FakeDiscord:
             ("PATCH", r"/channels/(\d+)/messages/(\d+)", self._patch_message),
             ("POST", r"/channels/(\d+)/messages/(\d+)/threads", self._post_thread),
             ("PUT", r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me", self._put_reaction),
+            ("GET", r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)", self._get_reactors),
             ("GET", r"/guilds/(\d+)/members/(\d+)", self._get_member),
             ("POST", r"/interactions/(\d+)/([^/]+)/callback", self._callback),
             ("GET", r"/webhooks/(\d+)/([^/]+)/messages/@original", self._get_original),
@@ -653,8 +656,40 @@ class FakeDiscord:
         if guild_id is not None:
             data["guild_id"] = str(guild_id)
             data["member"] = member_payload(self.bot.user)
+        if int(message_id) in self.messages:
+            self._set_reactor(int(message_id), unquote(m.group(3)), self.bot.user, present=True)
         await self._echo("MESSAGE_REACTION_ADD", data)
         return web.Response(status=204)
+
+    async def _get_reactors(
+        self, request: web.Request, m: re.Match[str], body: Any
+    ) -> web.Response:
+        """GET .../reactions/{emoji}?limit=&after=: who reacted, by ascending user id."""
+        users = self.reactors.get((int(m.group(2)), unquote(m.group(3))), [])
+        after = int(request.query.get("after", "0"))
+        limit = int(request.query.get("limit", "25"))
+        ordered = sorted((u for u in users if int(u["id"]) > after), key=lambda u: int(u["id"]))
+        return json_response(ordered[:limit])
+
+    def _set_reactor(self, message_id: int, emoji: str, user: Json, *, present: bool) -> None:
+        """Keep the message's reactors and its ``reactions`` summary as Discord does."""
+        users = self.reactors.setdefault((message_id, emoji), [])
+        users[:] = [u for u in users if u["id"] != user["id"]] + ([user] if present else [])
+        summary = []
+        for (message, name), reactors in self.reactors.items():
+            if message == message_id and reactors:
+                count = len(reactors)
+                summary.append(
+                    {
+                        "count": count,
+                        "count_details": {"burst": 0, "normal": count},
+                        "me": any(u["id"] == self.bot.user["id"] for u in reactors),
+                        "me_burst": False,
+                        "burst_colors": [],
+                        "emoji": {"id": None, "name": name},
+                    }
+                )
+        self.messages[message_id]["reactions"] = summary
 
     async def _get_member(self, request: web.Request, m: re.Match[str], body: Any) -> web.Response:
         guild = self.guilds.get(int(m.group(1)))

@@ -10,6 +10,8 @@ import discord
 from bot.adapters.discord.answering import AnswerRefs
 from bot.adapters.discord_render import (
     ESCALATION_ACK,
+    THUMBS_DOWN,
+    THUMBS_UP,
     UNKNOWN_ANSWER,
     escalated_thread_name,
     escalation_text,
@@ -51,8 +53,11 @@ class Feedback:
             ref = await self._ref_of(payload.channel_id, payload.message_id)
             if ref is None:
                 return
+            if not added:
+                value = await self._vote_still_shown(payload)
+            is_ta = await self._reactor_is_ta(payload, value)
             await self.service.record_feedback(
-                ref, "discord", str(payload.user_id), value, is_ta=self._reactor_is_ta(payload)
+                ref, "discord", str(payload.user_id), value, is_ta=is_ta
             )
         except UnknownInteractionError as exc:
             log.warning(
@@ -61,10 +66,30 @@ class Feedback:
         except Exception:
             log.exception("could not record the vote on message %s", payload.message_id)
 
-    def _reactor_is_ta(self, payload: discord.RawReactionActionEvent) -> bool:
-        if payload.member is None or payload.guild_id is None:
-            return False  # removals and DMs carry no roles; a retraction needs none
-        roles = [r.id for r in payload.member.roles]
+    async def _vote_still_shown(self, payload: discord.RawReactionActionEvent) -> int:
+        """The user's vote after they removed one thumb: the other one if it still stands
+        (👍 and 👎 both clicked, then 👍 removed: the vote is 👎), else none (0)."""
+        removed = str(payload.emoji)
+        other = THUMBS_DOWN if removed == THUMBS_UP else THUMBS_UP
+        channel = self.client.get_partial_messageable(payload.channel_id)
+        message = await channel.fetch_message(payload.message_id)
+        reaction = next((r for r in message.reactions if str(r.emoji) == other), None)
+        if reaction is not None:
+            async for user in reaction.users():
+                if user.id == payload.user_id:
+                    return vote_value(other, True) or 0
+        return 0
+
+    async def _reactor_is_ta(self, payload: discord.RawReactionActionEvent, value: int) -> bool:
+        if payload.guild_id is None or value == 0:
+            return False  # DMs carry no roles, and a retraction needs none
+        member: discord.Member | None = payload.member
+        guild = self.client.get_guild(payload.guild_id)
+        if member is None and guild is not None:  # a removal event carries no member
+            member = await guild.fetch_member(payload.user_id)
+        if member is None:
+            return False
+        roles = [r.id for r in member.roles]
         here = self.courses.for_discord_guilds([payload.guild_id])
         return any(is_ta(roles, c.discord.ta_role_ids) for c in here)
 
