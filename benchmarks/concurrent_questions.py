@@ -55,6 +55,7 @@ from benchmarks._common import (
     postgres_scratch_schema,
     print_summary,
 )
+from bot.app import freeze_startup_heap
 from bot.courses import DEMO_COURSE, Courses
 from bot.llm import ClaudeAnswerModel, make_client
 from bot.models import Question
@@ -312,6 +313,7 @@ def main() -> None:
         f"one search alone: embed p50 {statistics.median(r.embed_ms for r in single):.0f} ms, "
         f"search p50 {statistics.median(r.search_ms for r in single):.0f} ms"
     )
+    freeze_startup_heap()  # as `python -m bot run` does once it is ready to serve
     bursts: list[Burst] = []
     with fake_anthropic_process(args.delay) as api, tempfile.TemporaryDirectory() as folder:
         variants = [parse_variant(v) for v in args.variants]

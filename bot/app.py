@@ -3,6 +3,7 @@ everything below it gets its collaborators passed in."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 from dataclasses import dataclass
@@ -171,3 +172,12 @@ def build_service(
             no_model_reason=no_key,
         ),
     )
+
+
+def freeze_startup_heap() -> None:
+    """Keep what start-up loaded (modules, the SDKs' classes, settings) out of every later
+    garbage collection. A long-running process otherwise rescans all of it in each full
+    collection: during a burst of questions that paused the event loop for 50-160 ms
+    (benchmarks/concurrent_questions.py). Call once, when the process is ready to serve."""
+    gc.collect()
+    gc.freeze()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.app import summarise_ingest
+from bot.app import freeze_startup_heap, summarise_ingest
 from retrieval.errors import InputError
 from retrieval.ingest import IngestReport
 from tests.fakes.anthropic_server import FakeAnthropic, cited_reply
@@ -118,3 +119,12 @@ def test_the_ingest_summary_lists_the_first_warnings_for_a_chat_reply() -> None:
     assert "5 warning(s): t/v1.vtt:1: " in line and "t/v3.vtt:3" in line
     assert "t/v4.vtt" not in line and line.endswith("; …")
     assert "t/v5.vtt:5" in summarise_ingest(report, max_warnings=None)
+
+
+def test_freezing_the_startup_heap_hides_it_from_later_collections() -> None:
+    leftover = [[n] for n in range(1000)]  # start-up objects, still referenced
+    try:
+        freeze_startup_heap()
+        assert gc.get_freeze_count() >= len(leftover)
+    finally:
+        gc.unfreeze()

@@ -13,7 +13,13 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
-from bot.app import build_judge, build_retrieval, build_service, build_store
+from bot.app import (
+    build_judge,
+    build_retrieval,
+    build_service,
+    build_store,
+    freeze_startup_heap,
+)
 from bot.config import ConfigError, Settings, require
 from bot.courses import Course, Courses, load_courses
 from bot.judge import JudgeOptions, JudgeWorker
@@ -82,6 +88,7 @@ async def _main(
     if scheduler is not None:
         scheduler.start()
         log.info("worker: judge sweeps and weekly digests scheduled")
+    freeze_startup_heap()
     try:
         if tasks:
             await asyncio.gather(*tasks)
