@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("--parts", type=int, default=12, help="part vectors per segment")
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--keep-index", type=Path, help="build the index in this folder and keep it (for tuning)"
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     settings = RetrievalSettings()
@@ -77,7 +80,8 @@ def main() -> None:
             f"{parts:.0f} parts): {recall:.3f}"
         )
     for size in args.sizes:
-        with tempfile.TemporaryDirectory() as folder:
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = str(args.keep_index / str(size)) if args.keep_index else scratch
             index = build(folder, size, args.parts, base, rng)
             report(index, size, queries, texts, embed_ms, args.runs)
 

@@ -60,6 +60,7 @@ TABLE_NAME = "segments"
 # this machine, the IVF_HNSW_SQ index ~20 ms (benchmarks/query_latency.py).
 DEFAULT_ANN_THRESHOLD = 2_000
 MIN_ANN_PROBES = 20
+REFINE_FACTOR = 5
 DEFAULT_CANDIDATES = 50  # per list fed to RRF in hybrid mode
 # Hybrid fuses three lists: dense (best part), BM25 of segments, BM25 of parts. On pstuts dev
 # k=30 and a 1.5 weight on dense were a little better than k=60 and equal weights on both
@@ -392,12 +393,14 @@ class SegmentIndex:
             .column(VECTORS)
             .distance_type("cosine")
             .where(where)
-            .select([*SEGMENT_COLUMNS, VECTORS])
+            .select([*SEGMENT_COLUMNS, VECTORS, "_distance"])  # named, or Lance warns per query
             .limit(limit)
         )
         if use_ann(info.rows, self.ann_threshold, info.has_ann_index):
-            # ef: LanceDB derives it from k (multivector widens k)
-            query = query.nprobes(ann_probes(info.table_rows))
+            # ef: LanceDB derives it from k (multivector widens k). The scalar-quantised
+            # distances mis-order near ties; re-ranking REFINE_FACTOR x k candidates on the
+            # stored vectors took recall@10 from 0.945 to 0.97 at 10k segments (+4 ms).
+            query = query.nprobes(ann_probes(info.table_rows)).refine_factor(REFINE_FACTOR)
         else:
             query = query.bypass_vector_index()
         rows = result_rows(await query.to_arrow())
@@ -429,7 +432,7 @@ class SegmentIndex:
             table.query()
             .nearest_to_text(match)
             .where(where)
-            .select(["id"] if parts else [*SEGMENT_COLUMNS, VECTORS])
+            .select(["id", "_score"] if parts else [*SEGMENT_COLUMNS, VECTORS, "_score"])
             .limit(limit * PART_HITS_PER_SEGMENT if parts else limit)
         )
         found = result_rows(await query.to_arrow())

@@ -309,3 +309,16 @@ def test_ann_partitions_and_sql_literal() -> None:
     assert ann_probes(10_000) == 20  # 100 partitions: the floor
     assert ann_probes(1_000_000) == 100  # 1000 partitions: a tenth
     assert sql_literal("o'brien") == "'o''brien'"
+
+
+@pytest.mark.parametrize("mode", ["dense", "fts", "hybrid"])
+def test_searches_leave_no_lance_warnings_on_stderr(
+    index: SegmentIndex, mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A bot logs to stderr: a warning per query (e.g. an unnamed _score column) would flood it.
+    put(index, [seg("c1", "v1", 0, "crop the image")], [unit(1)])
+    capfd.readouterr()
+
+    assert index.search("c1", "crop", unit(1), 5, mode)  # type: ignore[arg-type]
+
+    assert "WARN" not in capfd.readouterr().err
