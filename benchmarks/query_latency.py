@@ -20,8 +20,8 @@ Measured (2 cores, 12 parts per segment, one course holding them all; p50 / p95 
   hybrid 47.4 / 57.6; exact dense 1072 / 1242; ANN recall@10 vs exact 0.950
 - the real pstuts index alone (149 segments, median 27 parts), ANN forced: recall@10 1.000
 Before the async lists, ef and re-ranking (2026-11-29): hybrid search 51 ms at 10k; search
-plus embedding 99 ms at 100k; ANN recall@10 0.87 at 100k (0.74 on the index above). What moved recall
-was ef (candidates per HNSW graph), not probes: see retrieval.index.hnsw_ef.
+plus embedding 99 ms at 100k; ANN recall@10 0.87 at 100k (0.74 on the index above). What
+moved recall was ef (candidates per HNSW graph), not probes: see retrieval.index.hnsw_ef.
 """
 
 from __future__ import annotations
