@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from bot.annotations import VoteTally, tally
 from bot.courses import Course, Courses
@@ -234,11 +234,18 @@ class AssistantService:
             raise UnknownInteractionError(interaction_id)
         return found
 
-    async def thread_history(self, platform: str, channel: str, thread: str) -> tuple[Turn, ...]:
-        """Earlier questions and answers of a bot thread; empty when the bot has none there."""
+    async def thread_history(
+        self, platform: str, channel: str, thread: str, within: timedelta | None = None
+    ) -> tuple[Turn, ...]:
+        """Earlier questions and answers of a bot thread; empty when the bot has none there.
+        ``within``: only the turns of that last stretch of time (a DM has no threads, so its
+        conversation is what was said lately)."""
         if not thread:
             return ()
-        earlier = await asyncio.to_thread(self.store.thread_interactions, platform, channel, thread)
+        since = None if within is None else self._clock() - within
+        earlier = await asyncio.to_thread(
+            self.store.thread_interactions, platform, channel, thread, since
+        )
         turns: list[Turn] = []
         for row in earlier:
             turns.append(Turn("student", row.question))

@@ -542,12 +542,20 @@ async def test_direct_messages_use_the_one_shared_course_or_explain_where_to_ask
     [answer] = await h.answered()
     assert answer["channel_id"] == str(dm)
     assert (await h.service.interaction(footer_ref(answer))).course_id == "bio"
+    # A follow-up in the DM carries the conversation so far.
+    await h.send("MESSAGE_CREATE", h.fake.user_message(BIO_STUDENT, dm, "E o RNA mensageiro?"))
+    _, second = await h.answered(2)
+    assert h.model.calls[-1].history == (
+        Turn("student", "O ribossomo traduz o quê?"),
+        Turn("assistant", answer["content"]),
+    )
+    assert (await h.service.interaction(footer_ref(second))).thread == str(dm)
 
     both = h.fake.dm_channel(BOTH_COURSES)
     await h.send("MESSAGE_CREATE", h.fake.user_message(BOTH_COURSES, both, "O que é dropout?"))
     [explained] = await h.fake.wait_for("POST", rf"/channels/{both}/messages")
     assert "mais de uma disciplina" in explained.json["content"]
-    assert len(h.model.calls) == 1
+    assert len(h.model.calls) == 2
 
 
 async def test_post_digest_uses_rest_only_with_the_chart_attached(

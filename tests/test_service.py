@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,27 @@ def test_thread_history_and_escalation(tmp_path: Path) -> None:
     assert history[1].role == "assistant"
     asyncio.run(service.escalate(first.interaction_id))
     assert service.store.get_interaction(first.interaction_id).escalated
+
+
+def test_thread_history_within_a_window_keeps_only_the_recent_turns(tmp_path: Path) -> None:
+    service = make_service(tmp_path)
+    now = [datetime(2026, 3, 2, 10, 0, tzinfo=UTC)]
+    service._clock = lambda: now[0]
+    ask(service, "U-Net saída", platform="discord", channel="d1", thread="d1")
+    now[0] += timedelta(minutes=40)
+    ask(service, "O que é dropout?", platform="discord", channel="d1", thread="d1")
+    now[0] += timedelta(minutes=10)
+
+    recent = asyncio.run(
+        service.thread_history("discord", "d1", "d1", within=timedelta(minutes=30))
+    )
+    everything = asyncio.run(service.thread_history("discord", "d1", "d1"))
+
+    assert [t.text for t in recent if t.role == "student"] == ["O que é dropout?"]
+    assert [t.text for t in everything if t.role == "student"] == [
+        "U-Net saída",
+        "O que é dropout?",
+    ]
 
 
 def test_many_questions_at_once_are_served_concurrently(tmp_path: Path) -> None:

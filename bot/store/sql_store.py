@@ -83,12 +83,16 @@ class SqlStore(JobQueue, DigestLedger):
         """The half-open window [start, end), e.g. a digest's week."""
         return self.list_interactions(course_id, start, end)
 
-    def thread_interactions(self, platform: str, channel: str, thread: str) -> list[Interaction]:
-        """The interactions of one platform thread, oldest first (a follow-up's history)."""
+    def thread_interactions(
+        self, platform: str, channel: str, thread: str, since: datetime | None = None
+    ) -> list[Interaction]:
+        """The interactions of one platform thread, oldest first (a follow-up's history);
+        only those from ``since`` on when given."""
         where = sa.and_(
             interactions.c.platform == platform,
             interactions.c.channel == channel,
             interactions.c.thread == thread,
+            sa.true() if since is None else interactions.c.created_at >= since,
         )
         with self.engine.connect() as conn:
             return self._load(conn, where)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import timedelta
 
 import discord
 
@@ -26,6 +27,10 @@ from bot.adapters.discord_render import (
 from bot.courses import Course, Courses
 from bot.models import Question
 from bot.service import AssistantService
+
+# A DM follow-up carries the turns of this last stretch as its history; older ones are
+# another conversation.
+DM_CONVERSATION = timedelta(minutes=30)
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +151,17 @@ class Asking:
         text = self._question_text(message)
         if not text:
             return
+        # A DM has no threads: the DM channel is the thread, and its recent turns the history.
+        dm = str(message.channel.id)
+        history = await self.service.thread_history("discord", dm, dm, within=DM_CONVERSATION)
         question = Question(
             course_id=course.id,
             text=text,
             platform="discord",
-            channel=str(message.channel.id),
+            channel=dm,
+            thread=dm,
             asker=str(message.author.id),
+            history=history,
         )
         await self.answerer.answer_with_placeholder(message.channel, question)
 
