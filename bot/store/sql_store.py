@@ -6,9 +6,9 @@ Reads for reports load whole sets in a fixed number of queries (never one per in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -22,6 +22,8 @@ from bot.store.jobs import DEFAULT_MAX_ATTEMPTS, JobQueue, enqueue
 from bot.store.migrations import migrate
 from bot.store.records import ANSWER_RELEVANCE, JUDGE_JOB, JudgementRecord, StoreError
 from bot.store.schema import citations, interaction_segments, interactions, judgements, votes
+
+T = TypeVar("T")
 
 _IN_CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 
@@ -125,11 +127,8 @@ class SqlStore(JobQueue, DigestLedger):
         return self.votes_for_many([interaction_id])[interaction_id]
 
     def votes_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[Vote]]:
-        ids = list(dict.fromkeys(interaction_ids))
         order = (votes.c.at, votes.c.id)
-        with self.engine.connect() as conn:
-            grouped = rows.group_by_interaction(_rows_for_ids(conn, votes, ids, order))
-        return {id_: [rows.to_vote(row) for row in grouped.get(id_, [])] for id_ in ids}
+        return self._by_interaction(votes, interaction_ids, order, rows.to_vote)
 
     # -- judgements -----------------------------------------------------------------------
 
@@ -216,13 +215,24 @@ class SqlStore(JobQueue, DigestLedger):
     def judgements_for_many(
         self, interaction_ids: Iterable[str]
     ) -> dict[str, list[JudgementRecord]]:
-        ids = list(dict.fromkeys(interaction_ids))
         order = (judgements.c.created_at, judgements.c.id)
-        with self.engine.connect() as conn:
-            grouped = rows.group_by_interaction(_rows_for_ids(conn, judgements, ids, order))
-        return {id_: [rows.to_judgement_record(row) for row in grouped.get(id_, [])] for id_ in ids}
+        return self._by_interaction(judgements, interaction_ids, order, rows.to_judgement_record)
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _by_interaction(
+        self,
+        table: sa.Table,
+        interaction_ids: Iterable[str],
+        order: Sequence[sa.ColumnElement[Any]],
+        convert: Callable[[rows.Row], T],
+    ) -> dict[str, list[T]]:
+        """Each asked interaction id (once, in the order asked) with its rows of ``table``
+        converted, in ``order``; an empty list for ids without rows."""
+        ids = list(dict.fromkeys(interaction_ids))
+        with self.engine.connect() as conn:
+            grouped = rows.group_by_interaction(_rows_for_ids(conn, table, ids, order))
+        return {id_: [convert(row) for row in grouped.get(id_, [])] for id_ in ids}
 
     def _insert_for_interaction(
         self, table: sa.Table, row: dict[str, Any], interaction_id: str, what: str
