@@ -52,8 +52,8 @@ class UnknownInteractionError(BotError, LookupError):
         return f"no interaction {self.interaction_id!r} in the store"
 
 
-class AnswerModelError(BotError):
-    """Claude could not answer, after the SDK's own retries.
+class ClaudeCallError(BotError):
+    """A call to Claude that failed after the SDK's own retries.
 
     ``cause`` is a short description for the log (``"529 overloaded_error: Overloaded"``);
     ``status`` is the HTTP status when there was one (``None`` for connection errors and
@@ -65,6 +65,10 @@ class AnswerModelError(BotError):
         self.cause = cause
         self.status = status
 
+
+class AnswerModelError(ClaudeCallError):
+    """Claude could not answer, after the SDK's own retries."""
+
     def __str__(self) -> str:
         return (
             f"Claude could not answer: {self.cause}. The extractive fallback answers "
@@ -73,13 +77,8 @@ class AnswerModelError(BotError):
         )
 
 
-class JudgeError(BotError):
+class JudgeError(ClaudeCallError):
     """The judge could not reach Claude, after the SDK's own retries."""
-
-    def __init__(self, cause: str, status: int | None = None) -> None:
-        super().__init__(cause, status)
-        self.cause = cause
-        self.status = status
 
     def __str__(self) -> str:
         return (
