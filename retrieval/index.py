@@ -113,7 +113,9 @@ def hnsw_ef(limit: int) -> int:
 
 
 class SegmentIndex:
-    """Synchronous; the async core calls it through ``asyncio.to_thread``.
+    """Synchronous; the async core calls it from worker threads. A search hands its
+    queries to one process-wide loop of LanceDB's async API (``_QueryLoop``); scans and
+    writes use the sync API.
 
     Reads are strongly consistent (``read_consistency_interval=0``): each query checks the
     table's latest version, so a long-running bot sees an ingest made by another process
@@ -455,7 +457,8 @@ class SegmentIndex:
         need_vectors: bool,
     ) -> dict[str, dict[str, Any]]:
         """The rows of ``ids`` with their segment columns (and part vectors when a cosine
-        is wanted): taken from the dense list where it has them, fetched for the rest."""
+        is wanted): taken from the dense or segment-level lists, which select them, and
+        fetched in one query for the rest (hits only the part-level search found)."""
         known = {row["id"]: row for found in lists for row in found if "text" in row}
         missing = [i for i in ids if i not in known or (need_vectors and VECTORS not in known[i])]
         if missing:

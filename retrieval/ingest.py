@@ -33,8 +33,8 @@ PART_MIN_WORDS = 4  # pstuts: joining sentences up to 8 or 16 words lowered MRR@
 PART_MAX_WORDS = 60
 PART_MAX_GAP_S = 5.0
 # A part's vector embeds the part with this many parts either side: a sentence alone often
-# lacks what it is about ("then drag it over here"). pstuts dev, hybrid: MRR@10 0.401 ->
-# 0.410, recall@5 0.541 -> 0.552 (benchmarks/retrieval_quality.py); the FTS of parts still
+# lacks what it is about ("then drag it over here"). pstuts dev, hybrid: MRR@10 0.398 ->
+# 0.407, recall@5 0.540 -> 0.552 (benchmarks/retrieval_quality.py); the FTS of parts still
 # indexes each part alone.
 PART_CONTEXT = 1
 
