@@ -1,19 +1,23 @@
 """Claude, through the official SDK: the answer model and the judge.
 
-The only module that imports ``anthropic``. Prompts (``bot.prompts``, ``bot.judge_prompts``)
+The only module that imports ``anthropic`` (and ``httpx2``, its HTTP client, only to name
+the transport errors it passes on). Prompts (``bot.prompts``, ``bot.judge_prompts``)
 and the reading of replies (``bot.drafts``) are pure and library-free; this module only
-calls the API, reduces the SDK's message to plain values and turns API failures (after the
-SDK's own retries) into ``AnswerModelError`` / ``JudgeError``.
+calls the API, reduces the SDK's message to plain values and turns every failure of a call
+or of reading its reply (after the SDK's own retries) into ``AnswerModelError`` /
+``JudgeError`` with a short cause.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
 from typing import Any, cast
 
 import anthropic
+import httpx2
 from anthropic import AsyncAnthropic
 from anthropic.types import Message
 
@@ -52,6 +56,9 @@ def make_client(
     )
 
 
+_DROPPED = "the connection dropped before the reply was complete"
+
+
 def describe_api_error(error: anthropic.APIError) -> tuple[str, int | None]:
     """``("529 overloaded_error: Overloaded", 529)``; connection errors have no status."""
     if isinstance(error, anthropic.APIStatusError):
@@ -66,8 +73,32 @@ def describe_api_error(error: anthropic.APIError) -> tuple[str, int | None]:
     if isinstance(error, anthropic.APITimeoutError):
         return "the request timed out", None
     if isinstance(error, anthropic.APIConnectionError):
+        if isinstance(error.__cause__, httpx2.ReadError | httpx2.RemoteProtocolError):
+            return _DROPPED, None  # it connected, then the server closed mid-reply
         return f"could not connect to the API: {error.message}", None
     return f"{type(error).__name__}: {error.message}", None
+
+
+def describe_failure(error: Exception) -> tuple[str, int | None]:
+    """A one-line cause for any failure of a call to Claude or of reading its reply, and
+    the HTTP status when the API sent an error."""
+    if isinstance(error, anthropic.APIError):
+        return describe_api_error(error)
+    # Once a stream has begun the SDK passes transport errors on unwrapped.
+    if isinstance(error, httpx2.TimeoutException):
+        return "the reply timed out in the middle of the stream", None
+    if isinstance(error, httpx2.TransportError):
+        return _DROPPED, None
+    if isinstance(error, json.JSONDecodeError):
+        return "the API answered with a body that is not JSON", None
+    if isinstance(error, UnicodeEncodeError):
+        bad = error.object[error.start : error.end]
+        return f"the request holds text that UTF-8 cannot encode ({bad!r}: {error.reason})", None
+    if isinstance(error, AssertionError):  # the SDK's check that a stream began a message
+        return "the API's stream ended before a message began", None
+    lines = str(error).splitlines()
+    detail = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return f"the API's reply could not be read ({detail})", None
 
 
 def reply_parts(message: Message) -> list[ReplyPart]:
@@ -147,21 +178,23 @@ class ClaudeAnswerModel:
             "system": system_prompt(policy),
             "messages": build_messages(question, hits, self._max_history_turns),
         }
+        # Any failure, of the call or of reading what came back, is the model's failure: the
+        # service answers with the fallback. CancelledError is no Exception and goes through.
         try:
             if on_text is None:
                 message = await self._client.messages.create(**request)
             else:
                 message = await self._stream(request, _Throttled(on_text, self._stream_interval_s))
-        except anthropic.APIError as error:
-            cause, status = describe_api_error(error)
+            draft, dropped = draft_from_reply(
+                reply_parts(message),
+                hits,
+                model=message.model,
+                usage=usage_of(message),
+                stop_reason=message.stop_reason,
+            )
+        except Exception as error:
+            cause, status = describe_failure(error)
             raise AnswerModelError(cause, status) from error
-        draft, dropped = draft_from_reply(
-            reply_parts(message),
-            hits,
-            model=message.model,
-            usage=usage_of(message),
-            stop_reason=message.stop_reason,
-        )
         if dropped:
             log.warning(
                 "Claude cited search result(s) %s but only %d were sent; dropped them",
@@ -184,7 +217,8 @@ class ClaudeJudge:
     """LLM-as-judge verdicts (TruLens-style, 0-3) through a forced tool call.
 
     A reply without a valid verdict is asked again up to ``max_attempts`` times, then
-    ``JudgeMalformedError``; API failures after the SDK's retries raise ``JudgeError``.
+    ``JudgeMalformedError``; any other failure (after the SDK's retries) raises
+    ``JudgeError``, so the worker tries the job again later.
     """
 
     def __init__(
@@ -214,16 +248,16 @@ class ClaudeJudge:
     async def _verdict(self, prompt: JudgePrompt) -> JudgeVerdict:
         problems: list[str] = []
         for attempt in range(1, self._max_attempts + 1):
-            message = await self._ask(prompt)
-            blocks = [block.to_dict() for block in message.content]
+            stop_reason, blocks = await self._ask(prompt)
             try:
-                return verdict_from_reply(message.stop_reason, blocks)
+                return verdict_from_reply(stop_reason, blocks)
             except VerdictValidationError as error:
                 problems.append(f"attempt {attempt}: {error}")
                 log.info("judge reply unusable (attempt %d): %s", attempt, error)
         raise JudgeMalformedError(tuple(problems))
 
-    async def _ask(self, prompt: JudgePrompt) -> Message:
+    async def _ask(self, prompt: JudgePrompt) -> tuple[str | None, list[dict[str, object]]]:
+        """The reply's stop reason and content blocks as plain dicts."""
         request: dict[str, Any] = {
             "model": self.model,
             "max_tokens": self._max_tokens,
@@ -233,7 +267,8 @@ class ClaudeJudge:
             "tool_choice": TOOL_CHOICE,
         }
         try:
-            return cast(Message, await self._client.messages.create(**request))
-        except anthropic.APIError as error:
-            cause, status = describe_api_error(error)
+            message = cast(Message, await self._client.messages.create(**request))
+            return message.stop_reason, [block.to_dict() for block in message.content]
+        except Exception as error:
+            cause, status = describe_failure(error)
             raise JudgeError(cause, status) from error

@@ -133,14 +133,18 @@ class AssistantService:
     ) -> Draft:
         if self.answer_model is None:
             return extractive_draft(question, hits, self.options.no_model_reason, course.language)
+        # Whatever goes wrong, the student still gets the lecture moments (replacing any text
+        # streamed so far); the cause goes to the log and the row.
         try:
             return await self.answer_model.answer(question, hits, course.policy, on_text)
         except AnswerModelError as exc:
-            # The student still gets the lecture moments; the cause goes to the log and the row.
             log.warning("answer model failed, using the extractive fallback: %s", exc.cause)
-            return extractive_draft(
-                question, hits, f"answer model failed: {exc.cause}", course.language
-            )
+            reason = f"answer model failed: {exc.cause}"
+        except Exception as exc:
+            # Not a failure the port reports: a bug, or one its implementation did not foresee.
+            log.exception("answer model raised unexpectedly, using the extractive fallback")
+            reason = f"answer model failed unexpectedly: {type(exc).__name__}: {exc}"
+        return extractive_draft(question, hits, reason, course.language)
 
     def _interaction(
         self,

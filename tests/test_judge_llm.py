@@ -22,6 +22,7 @@ from bot.judge_prompts import (
 from bot.llm import ClaudeJudge, make_client
 from tests.fakes.anthropic_server import (
     FakeAnthropic,
+    Fault,
     overloaded,
     refusal_reply,
     text_reply,
@@ -226,6 +227,26 @@ async def test_an_overload_storm_raises_judge_error_not_malformed(
     assert not isinstance(raised.value, JudgeMalformedError)
     assert raised.value.status == 529
     assert len(api.requests) == 3  # the SDK's two retries, then no further attempts
+
+
+@pytest.mark.parametrize(
+    ("fault", "cause"),
+    [
+        (Fault.NOT_JSON, "the API answered with a body that is not JSON"),
+        (Fault.WRONG_SHAPE, "the API's reply could not be read (TypeError: "),
+    ],
+    ids=["not-json", "wrong-shape"],
+)
+async def test_an_unreadable_reply_raises_judge_error_so_the_job_is_retried(
+    api: FakeAnthropic, judge: ClaudeJudge, fault: Fault, cause: str
+) -> None:
+    api.responder = lambda request: tool_use_reply(TOOL_NAME, GOOD, fault=fault)
+    with pytest.raises(JudgeError) as raised:
+        await judge.answer_relevance(QUESTION, ANSWER)
+
+    assert not isinstance(raised.value, JudgeMalformedError)
+    assert raised.value.cause.startswith(cause) and raised.value.status is None
+    assert len(api.requests) == 1  # neither the SDK nor the judge asks again at once
 
 
 async def test_max_attempts_must_be_positive() -> None:

@@ -305,6 +305,20 @@ async def test_an_unreachable_api_raises_answer_model_error() -> None:
     assert "connect" in raised.value.cause
 
 
+async def test_a_question_the_sdk_cannot_encode_raises_answer_model_error(
+    api: FakeAnthropic, model: ClaudeAnswerModel
+) -> None:
+    question = Question(course_id="ml", text="O que é isto? \ud800")
+    with pytest.raises(AnswerModelError) as raised:
+        await model.answer(question, HITS, POLICY)
+
+    assert raised.value.status is None
+    assert raised.value.cause == (
+        "the request holds text that UTF-8 cannot encode ('\\ud800': surrogates not allowed)"
+    )
+    assert api.requests == []
+
+
 async def test_a_hundred_slow_answers_are_served_concurrently(api: FakeAnthropic) -> None:
     api.hold_until_concurrent(100, timeout_s=20)
     api.responder = cited_reply(("resposta", [0]), delay_s=0.05)

@@ -9,9 +9,10 @@ streams (``message_start``, ``content_block_start``, ``content_block_delta`` wit
 ``text_delta`` / ``citations_delta`` / ``input_json_delta``, ``content_block_stop``,
 ``message_delta`` with usage, ``message_stop``), and error bodies
 ``{"type": "error", "error": {"type": ..., "message": ...}}`` with ``retry-after-ms`` so the
-SDK's retries take a millisecond. It checks what the real API would reject (missing
-``x-api-key``, malformed search results, a forced tool that was not offered) and records
-every request for assertions.
+SDK's retries take a millisecond, and 200s the SDK cannot read (``Reply.fault``: the
+connection dropped half way, an HTML page instead of JSON, a message of the wrong shape).
+It checks what the real API would reject (missing ``x-api-key``, malformed search results,
+a forced tool that was not offered) and records every request for assertions.
 
 Replies come from a queue (``enqueue``), else from ``responder``; with neither, the request
 gets a 400 naming what was missing, so a test that under-scripts fails loudly. The values
@@ -32,6 +33,7 @@ from aiohttp import web
 
 from tests.fakes.anthropic_wire import (
     ErrorReply,
+    Fault,
     Json,
     RecordedRequest,
     Reply,
@@ -43,6 +45,7 @@ from tests.fakes.anthropic_wire import (
     overloaded,
     rate_limited,
     refusal_reply,
+    reply_body,
     request_problem,
     search_result_citation,
     server_error,
@@ -157,9 +160,7 @@ class FakeAnthropic:
             if response.interrupted_by is not None and not recorded.stream:
                 return _error(response.interrupted_by)
             message = message_json(response, recorded)
-            if recorded.stream:
-                return await _stream(request, message, response)
-            return web.json_response(message, headers=_request_id())
+            return await _send(request, message, response, stream=recorded.stream)
         finally:
             with self._lock:
                 self._in_flight -= 1
@@ -224,23 +225,27 @@ def _error(reply: ErrorReply) -> web.Response:
     return web.json_response(body, status=reply.status, headers=headers)
 
 
-async def _stream(request: web.Request, message: Json, reply: Reply) -> web.StreamResponse:
+async def _send(
+    request: web.Request, message: Json, reply: Reply, *, stream: bool
+) -> web.StreamResponse:
     headers = _request_id()
-    response = web.StreamResponse(
-        headers={"content-type": "text/event-stream", "cache-control": "no-cache", **headers}
-    )
+    body = reply_body(message, reply, stream, headers["request-id"])
+    if stream:
+        headers |= {"content-type": "text/event-stream", "cache-control": "no-cache"}
+    else:
+        headers["content-type"] = "application/json"
+    response = web.StreamResponse(headers=headers)
+    if not stream:
+        response.content_length = len(body)
     await response.prepare(request)
-    events = list(stream_events(message, reply.chunk_chars))
-    if reply.interrupted_by is not None:
-        failure = reply.interrupted_by
-        error = {"type": failure.error_type, "message": failure.message}
-        events = [
-            *events[: max(2, len(events) // 2)],
-            {"type": "error", "error": error, "request_id": headers["request-id"]},
-        ]
-    for event in events:
-        data = json.dumps(event, ensure_ascii=False)
-        await response.write(f"event: {event['type']}\ndata: {data}\n\n".encode())
+    if reply.fault is Fault.DROPPED:
+        # Half the body, then the connection closes: a chunked stream without its last
+        # chunk, or a JSON body shorter than its content-length.
+        await response.write(body[: len(body) // 2])
+        assert request.transport is not None
+        request.transport.close()
+        return response
+    await response.write(body)
     await response.write_eof()
     return response
 
@@ -248,6 +253,7 @@ async def _stream(request: web.Request, message: Json, reply: Reply) -> web.Stre
 __all__ = [
     "ErrorReply",
     "FakeAnthropic",
+    "Fault",
     "RecordedRequest",
     "Reply",
     "Responder",

@@ -7,6 +7,7 @@ sends. No I/O here; field names follow the installed SDK's ``anthropic.types``
 
 from __future__ import annotations
 
+import enum
 import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -56,6 +57,20 @@ class RecordedRequest:
         return ""
 
 
+class Fault(enum.Enum):
+    """A 200 that the SDK cannot turn into a message: failures that are not API errors."""
+
+    # The connection closes half way through the body (a proxy restart, a network drop).
+    DROPPED = "dropped"
+    # An HTML page instead of the message, under the content type the SDK asked for.
+    NOT_JSON = "not_json"
+    # Well-formed JSON / events, but the message's content is null.
+    WRONG_SHAPE = "wrong_shape"
+
+
+NOT_JSON_PAGE = "<html><head><title>Gateway</title></head><body>Please wait…</body></html>\n"
+
+
 @dataclass(frozen=True)
 class Reply:
     """A message from Claude: ``content`` holds content blocks exactly as the API sends them."""
@@ -71,6 +86,7 @@ class Reply:
     # Streamed: about half the events, then this error as an SSE ``error`` event (the API
     # can fail mid-stream, after the 200). Not streamed: this error instead of the message.
     interrupted_by: ErrorReply | None = None
+    fault: Fault | None = None  # a 200 whose body cannot be read: see ``reply_body``
 
 
 @dataclass(frozen=True)
@@ -314,3 +330,31 @@ def _block_events(index: int, block: Json, chunk_chars: int) -> Iterator[Json]:
     else:
         yield {"type": "content_block_start", "index": index, "content_block": block}
     yield {"type": "content_block_stop", "index": index}
+
+
+def reply_body(message: Json, reply: Reply, stream: bool, request_id: str) -> bytes:
+    """The body of a 200 answering with ``message``: JSON, or SSE events when streamed, with
+    ``reply.interrupted_by`` / ``reply.fault`` applied (a dropped connection is the server's
+    part: it sends only the first half of this body)."""
+    if reply.fault is Fault.NOT_JSON:
+        return NOT_JSON_PAGE.encode()
+    if not stream:
+        return json.dumps(_shaped(message, reply)).encode()
+    events = list(stream_events(message, reply.chunk_chars))
+    events[0] = {**events[0], "message": _shaped(events[0]["message"], reply)}
+    if reply.interrupted_by is not None:
+        failure = reply.interrupted_by
+        error = {"type": failure.error_type, "message": failure.message}
+        events = [
+            *events[: max(2, len(events) // 2)],
+            {"type": "error", "error": error, "request_id": request_id},
+        ]
+    return "".join(_sse(event) for event in events).encode()
+
+
+def _shaped(message: Json, reply: Reply) -> Json:
+    return {**message, "content": None} if reply.fault is Fault.WRONG_SHAPE else message
+
+
+def _sse(event: Json) -> str:
+    return f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
