@@ -24,6 +24,7 @@ from typing import Any
 
 from retrieval.errors import InputError
 from retrieval.models import Cue
+from retrieval.text import storable_text
 
 TRANSCRIPT_SUFFIXES = (".vtt", ".srt", ".json")
 
@@ -94,10 +95,11 @@ def format_timestamp(seconds: float) -> str:
 
 
 def clean_text(raw: str) -> str:
-    """Drop markup (``<c>``, ``<v Name>``, inline timestamps), speaker marks and extra spaces."""
+    """Drop markup (``<c>``, ``<v Name>``, inline timestamps), speaker marks, extra spaces and
+    what no store can hold (NUL, control characters, lone surrogates)."""
     text = html.unescape(_TAG.sub(" ", raw))
     text = _SPEAKER_MARK.sub(r"\1", text)
-    return " ".join(text.split())
+    return " ".join(storable_text(text).split())
 
 
 # --- WebVTT and SRT ---------------------------------------------------------------------

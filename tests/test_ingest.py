@@ -195,6 +195,17 @@ def test_a_video_without_transcript_is_reported(tmp_path: Path, index: SegmentIn
     assert ["v9" in str(problem) for problem in report.warnings] == [True]
 
 
+def test_text_no_store_can_hold_is_cleaned_at_ingest(tmp_path: Path, index: SegmentIndex) -> None:
+    dirty = vtt((0, 5, "Open\x00 the layers\x07 panel."), (5, 9, "Add a mask\x1b."))
+    course = write_course(tmp_path / "course", {"v1": dirty}, rows={"v1": "Layers\x00 \x1b101"})
+
+    report = ingest(course, index, CountingEmbedder())
+
+    assert (report.added, report.skipped) == (["v1"], [])
+    [segment] = index.all_segments("c1")
+    assert (segment.title, segment.text) == ("Layers 101", "Open the layers panel. Add a mask.")
+
+
 def test_language_is_detected_or_taken_as_given(tmp_path: Path, index: SegmentIndex) -> None:
     aula = vtt((0, 5, "Então a gente aprende que isso é uma rede neural."), (5, 9, "Né, tá."))
     course = write_course(tmp_path / "course", {"a1": aula})

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from retrieval.transcripts import (
 )
 
 DATA = Path(__file__).parent / "data" / "transcripts"
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT / ".." / "shared" / "data"
 
 
 def test_webvtt_skips_headers_notes_styles_and_markup() -> None:
@@ -155,6 +157,18 @@ def test_clean_text() -> None:
     assert clean_text("  >> Olá,\n <b>mundo</b>  &lt;3 ") == "Olá, mundo <3"
     assert clean_text("a >> b") == "a b"
     assert clean_text("x -> y") == "x -> y"
+    assert clean_text("a\x00b\x07c\x0cd &#1;e\ud800f") == "abc d ef"
+
+
+def test_text_no_store_can_hold_is_cleaned_in_every_format(tmp_path: Path) -> None:
+    srt = tmp_path / "dirty.srt"
+    srt.write_text("1\r\n00:00:01,000 --> 00:00:04,000\r\nNUL\x00 here,\x1b[1m bold\r\n")
+    items = [{"text": "lone \ud800surrogate, NUL\x00", "start": 0.0, "duration": 2.0}]
+    youtube = tmp_path / "dirty.json"
+    youtube.write_text(json.dumps(items))  # the escapes \\ud800 and \\u0000, as JSON allows
+
+    assert parse_transcript(srt) == [Cue(1.0, 4.0, "NUL here,[1m bold")]
+    assert parse_transcript(youtube) == [Cue(0.0, 2.0, "lone surrogate, NUL")]
 
 
 @pytest.mark.shared
