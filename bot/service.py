@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from bot.annotations import VoteTally, tally
@@ -42,6 +42,7 @@ from bot.models import (
 from bot.ports import AnswerModel, OnText, Reindexer, Retriever, Store
 from bot.pseudonym import pseudonymise
 from bot.scheduler import digest_for_week
+from retrieval.text import storable_text
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class AssistantService:
         """Answer from the course's lectures; the interaction is committed before returning."""
         course = self.courses.get(question.course_id)
         text = _checked_text(question.text)
+        question = replace(question, text=text)
         started = time.perf_counter()
         interaction_id = new_ulid()
         try:
@@ -277,7 +279,9 @@ class AssistantService:
 
 
 def _checked_text(text: str) -> str:
-    stripped = text.strip()
+    """The question as it is searched, sent and stored: cleaned of what no store or API can
+    hold (so a question of nothing but control characters is empty), stripped, bounded."""
+    stripped = storable_text(text).strip()
     if not stripped:
         raise InvalidQuestionError("the question is empty")
     if len(stripped) > MAX_QUESTION_CHARS:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from retrieval.errors import InputError
 from retrieval.models import Video
+from retrieval.text import storable_text
 from retrieval.transcripts import TRANSCRIPT_SUFFIXES, read_utf8
 
 REQUIRED_COLUMNS = ("video_id", "title", "url")
@@ -63,7 +64,9 @@ def read_videos(csv_path: Path) -> tuple[dict[str, Video], dict[str, int]]:
     lines: dict[str, int] = {}
     line = reader.line_num
     for raw in reader:
-        row = {(key or "").strip(): (value or "").strip() for key, value in raw.items()}
+        row = {
+            (key or "").strip(): storable_text(value or "").strip() for key, value in raw.items()
+        }
         video_id = row.pop("video_id")
         if not video_id:
             raise InputError(csv_path, line + 1, "empty video_id")

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from retrieval.errors import RetrievalError
 from retrieval.models import Hit, Segment
+from retrieval.text import storable_text
 
 VECTORS = "vectors"  # multivector column: a segment's part vectors
 # Our language names (retrieval.courses.detect_language) -> LanceDB stemmer names.
@@ -113,20 +114,25 @@ def rows_table(
     else:
         flat = np.zeros(0, dtype=np.float32)
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int32)
+    # Ingest cleans what it reads; this is the last line of defence (see retrieval.text).
+    texts = [storable_text(s.text) for s in segments]
     columns: dict[str, Any] = {
-        "id": [s.id for s in segments],
-        "course_id": [s.course_id for s in segments],
-        "video_id": [s.video_id for s in segments],
-        "title": [s.title for s in segments],
-        "url": [s.url for s in segments],
+        "id": [storable_text(s.id) for s in segments],
+        "course_id": [storable_text(s.course_id) for s in segments],
+        "video_id": [storable_text(s.video_id) for s in segments],
+        "title": [storable_text(s.title) for s in segments],
+        "url": [storable_text(s.url) for s in segments],
         "start_s": [float(s.start_s) for s in segments],
         "end_s": [float(s.end_s) for s in segments],
-        "text": [s.text for s in segments],
+        "text": texts,
     }
     for other, column in FTS_COLUMNS.items():
-        columns[column] = [s.text if other == language else "" for s in segments]
+        columns[column] = [text if other == language else "" for text in texts]
     for other, column in PART_FTS_COLUMNS.items():
-        columns[column] = [list(texts) if other == language else [] for texts in part_texts]
+        columns[column] = [
+            [storable_text(text) for text in part] if other == language else []
+            for part in part_texts
+        ]
     columns["language"] = [language] * len(segments)
     columns["video_hash"] = [content_hash] * len(segments)
     columns["embedder"] = [embedder_name] * len(segments)

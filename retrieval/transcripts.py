@@ -11,12 +11,20 @@ they start and cues starting ~6 s before the previous one. Slips of at most ``MA
 are repaired (the end becomes the start; a backwards start is moved up to the previous
 start) and reported as warnings; a bigger jump means a broken or wrong file and is an
 error. ``strict=True`` turns every slip into an error.
+
+A cue's text is bounded by its time: any stretch of a transcript may hold at most
+``MAX_TEXT_BURST`` characters plus ``MAX_CHARS_PER_S`` a second. That is far above any
+speech, so real transcripts are never touched, while a broken or hostile file (a one-minute
+cue holding a megabyte) is cut with a warning (an error when strict) instead of becoming a
+megabyte segment that ingest embeds part by part and every answer citing it sends to Claude
+and stores: a video's text, and so its ingest, grows only with its duration.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -24,6 +32,7 @@ from typing import Any
 
 from retrieval.errors import InputError
 from retrieval.models import Cue
+from retrieval.text import storable_text
 
 TRANSCRIPT_SUFFIXES = (".vtt", ".srt", ".json")
 
@@ -34,6 +43,10 @@ _SPEAKER_MARK = re.compile(r"(^|\s)>>+\s*")  # ">> " marks a change of speaker i
 _VTT_SKIPPED_BLOCKS = ("NOTE", "STYLE", "REGION")
 # Far below a segment's stride (120 s), so a repaired cue still lands in the right segments.
 MAX_SLIP_S = 15.0
+# Speech runs at about 170 words, some 1,000 characters, a minute (17 a second): the bound is
+# six times that; the burst covers captions that share one instant or lost their end time.
+MAX_CHARS_PER_S = 100.0
+MAX_TEXT_BURST = 2000
 
 
 def parse_transcript(
@@ -41,7 +54,8 @@ def parse_transcript(
 ) -> list[Cue]:
     """Read one transcript file; the format comes from the extension (and, for JSON, its shape).
 
-    Repaired timing slips are appended to ``warnings`` when given (severity "warning").
+    Repaired timing slips and cut text are appended to ``warnings`` when given (severity
+    "warning").
     """
     suffix = path.suffix.lower()
     if suffix not in TRANSCRIPT_SUFFIXES:
@@ -51,10 +65,12 @@ def parse_transcript(
     text = read_utf8(path)
     if not text.strip():
         raise InputError(path, None, "the file is empty")
+    builder = _CueBuilder(path, strict, warnings)
     if suffix == ".json":
-        cues = _parse_json(_CueBuilder(path, strict, warnings), text)
+        _parse_json(builder, text)
     else:
-        cues = _parse_timed_text(_CueBuilder(path, strict, warnings), text, vtt=suffix == ".vtt")
+        _parse_timed_text(builder, text, vtt=suffix == ".vtt")
+    cues = builder.bounded_cues()
     if not cues:
         raise InputError(path, None, "no cues found (is it really a transcript?)")
     return cues
@@ -94,10 +110,11 @@ def format_timestamp(seconds: float) -> str:
 
 
 def clean_text(raw: str) -> str:
-    """Drop markup (``<c>``, ``<v Name>``, inline timestamps), speaker marks and extra spaces."""
+    """Drop markup (``<c>``, ``<v Name>``, inline timestamps), speaker marks, extra spaces and
+    what no store can hold (NUL, control characters, lone surrogates)."""
     text = html.unescape(_TAG.sub(" ", raw))
     text = _SPEAKER_MARK.sub(r"\1", text)
-    return " ".join(text.split())
+    return " ".join(storable_text(text).split())
 
 
 # --- WebVTT and SRT ---------------------------------------------------------------------
@@ -119,7 +136,7 @@ def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
         yield first, block
 
 
-def _parse_timed_text(builder: _CueBuilder, text: str, *, vtt: bool) -> list[Cue]:
+def _parse_timed_text(builder: _CueBuilder, text: str, *, vtt: bool) -> None:
     path = builder.path
     for first, lines in _blocks(text):
         if vtt and (lines[0].startswith("WEBVTT") or lines[0].startswith(_VTT_SKIPPED_BLOCKS)):
@@ -131,7 +148,6 @@ def _parse_timed_text(builder: _CueBuilder, text: str, *, vtt: bool) -> list[Cue
         line_number = first + timing
         start, end = _parse_timing_line(path, line_number, lines[timing])
         builder.add(start, end, clean_text(" ".join(lines[timing + 1 :])), line=line_number)
-    return builder.cues
 
 
 def _parse_timing_line(path: Path, line_number: int, line: str) -> tuple[float, float]:
@@ -150,22 +166,23 @@ def _parse_timing_line(path: Path, line_number: int, line: str) -> tuple[float, 
 # --- JSON -------------------------------------------------------------------------------
 
 
-def _parse_json(builder: _CueBuilder, text: str) -> list[Cue]:
+def _parse_json(builder: _CueBuilder, text: str) -> None:
     path = builder.path
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(path, exc.lineno, f"invalid JSON: {exc.msg}") from None
     if isinstance(data, list):
-        return _cues_from_items(builder, data, _youtube_item)
-    if isinstance(data, dict) and isinstance(data.get("segments"), list):
-        return _cues_from_items(builder, data["segments"], _whisper_item)
-    raise InputError(
-        path,
-        None,
-        "unknown JSON shape: expected a YouTube caption list [{text, start, duration}, ...] "
-        'or Whisper output {"segments": [{start, end, text}, ...]}',
-    )
+        _cues_from_items(builder, data, _youtube_item)
+    elif isinstance(data, dict) and isinstance(data.get("segments"), list):
+        _cues_from_items(builder, data["segments"], _whisper_item)
+    else:
+        raise InputError(
+            path,
+            None,
+            "unknown JSON shape: expected a YouTube caption list [{text, start, duration}, ...] "
+            'or Whisper output {"segments": [{start, end, text}, ...]}',
+        )
 
 
 _Item = tuple[Any, Any, Any]  # start, end, text as found; checked by the caller
@@ -184,7 +201,7 @@ def _whisper_item(item: dict[str, Any]) -> _Item:
 
 def _cues_from_items(
     builder: _CueBuilder, items: Iterable[Any], read: Callable[[dict[str, Any]], _Item]
-) -> list[Cue]:
+) -> None:
     path = builder.path
     for index, item in enumerate(items):
         if not isinstance(item, dict):
@@ -198,24 +215,34 @@ def _cues_from_items(
         if not isinstance(text, str):
             raise InputError(path, None, f"text is {text!r}, not a string", cue=index)
         builder.add(float(start), float(end), clean_text(text), cue=index)
-    return builder.cues
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
-# --- ordering and clipping --------------------------------------------------------------
+def _cut(text: str, size: int) -> str:
+    """The whole words of ``text`` that fit in ``size`` characters (none if the first does
+    not: a word of thousands of characters is not speech)."""
+    if len(text) <= size:
+        return text
+    words_end = text.rfind(" ", 0, size + 1)
+    return text[: max(words_end, 0)]
+
+
+# --- ordering, clipping and the text bound ---------------------------------------------
 
 
 class _CueBuilder:
-    """Collects cues, checking order, clipping overlaps and repairing small slips."""
+    """Collects cues, checking order, clipping overlaps, repairing small slips and bounding
+    the text."""
 
     def __init__(self, path: Path, strict: bool, warnings: list[InputError] | None) -> None:
         self.path = path
         self.strict = strict
         self.warnings = warnings
         self.cues: list[Cue] = []
+        self.places: list[tuple[int | None, int | None]] = []  # (line, cue) of each cue
 
     def add(
         self,
@@ -246,12 +273,61 @@ class _CueBuilder:
             if start < previous.end_s:
                 self.cues[-1] = Cue(previous.start_s, start, previous.text)
         self.cues.append(Cue(start, end, text))
+        self.places.append((line, cue))
+
+    def bounded_cues(self) -> list[Cue]:
+        """The cues, their text cut where a stretch of the transcript holds more than
+        ``MAX_TEXT_BURST`` characters plus ``MAX_CHARS_PER_S`` a second.
+
+        An allowance fills with time (at most to the burst while nothing is said) and each
+        cue spends its characters (plus the space that joins it to the next): so any run of
+        cues, and so any segment, holds at most the burst plus the rate times its span.
+        """
+        bounded: list[Cue] = []
+        cuts: list[tuple[int, int, int]] = []  # (index, characters, kept) of each cut cue
+        allowance = float(MAX_TEXT_BURST)
+        previous_end = 0.0
+        for index, cue in enumerate(self.cues):  # in time order, overlaps clipped
+            gap = max(0.0, cue.start_s - previous_end)
+            allowance = min(MAX_TEXT_BURST, allowance + MAX_CHARS_PER_S * gap)
+            allowance += MAX_CHARS_PER_S * (cue.end_s - cue.start_s)
+            previous_end = cue.end_s
+            text = cue.text
+            if len(text) + 1 > allowance:
+                text = _cut(text, math.floor(allowance) - 1)
+                cuts.append((index, len(cue.text), len(text)))
+            if text:
+                allowance -= len(text) + 1
+                bounded.append(Cue(cue.start_s, cue.end_s, text))
+        if cuts:
+            self._report_cuts(cuts)
+        return bounded
+
+    def _report_cuts(self, cuts: list[tuple[int, int, int]]) -> None:
+        """One note for the file, at its first cut cue: a broken file may have thousands."""
+        index, characters, kept = cuts[0]
+        cue = self.cues[index]
+        message = (
+            f"the cue holds {characters:,} characters in {cue.end_s - cue.start_s:.1f} s, far "
+            f"more than anyone says (a transcript may hold {MAX_TEXT_BURST:,} characters plus "
+            f"{MAX_CHARS_PER_S:g} a second)"
+        )
+        repair = f"kept its first {kept:,} characters" if kept else "dropped it"
+        if len(cuts) > 1:
+            repair += f"; {len(cuts) - 1:,} later cue(s) cut as well"
+        self._repair(message, repair, *self.places[index])
 
     def _slip(
         self, size: float, message: str, repair: str, line: int | None, cue: int | None
     ) -> None:
-        """Raise for a slip too big to repair (or any, when strict); else note the repair."""
-        if self.strict or size > MAX_SLIP_S:
+        """Raise for a slip too big to repair; else repair it (see ``_repair``)."""
+        if size > MAX_SLIP_S:
+            raise InputError(self.path, line, message, cue=cue)
+        self._repair(message, repair, line, cue)
+
+    def _repair(self, message: str, repair: str, line: int | None, cue: int | None) -> None:
+        """Note a repair as a warning, or raise the problem as an error when strict."""
+        if self.strict:
             raise InputError(self.path, line, message, cue=cue)
         if self.warnings is not None:
             note = f"{message} (repaired: {repair})"

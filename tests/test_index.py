@@ -167,6 +167,18 @@ def test_part_level_fts_ranks_a_segment_by_its_best_part(index: SegmentIndex) ->
         index.replace_video("c1", "v1", "h", segments, [unit(1)] * 2, "f", "english", [["x"]])
 
 
+def test_text_no_store_can_hold_is_cleaned_in_every_row_written(index: SegmentIndex) -> None:
+    dirty = Segment("v1@0", "c1", "v1", "Lay\x00ers\ud800", "u\x07", 0.0, 60.0, "crop\x00 tool")
+    parts = [["crop\ud800 tool\x1b"]]
+    index.replace_video("c1", "v1", "h", [dirty], [unit(1)], "f", "english", parts)
+
+    [found] = index.all_segments("c1")
+    assert (found.title, found.url, found.text) == ("Layers", "u", "crop tool")
+    stored = index._open().to_arrow()
+    assert stored.column("parts_english").to_pylist() == [["crop tool"]]
+    assert stored.column("text_english").to_pylist() == ["crop tool"]
+
+
 def test_a_hit_only_the_part_search_found_is_fetched_whole(tmp_path: Path) -> None:
     index = SegmentIndex(str(tmp_path / "lancedb"), candidates=2)
     text = "a long talk about many other things and then the crop tool"

@@ -14,6 +14,7 @@ import pytest
 from retrieval.errors import InputError, SettingsError
 from retrieval.index import SegmentIndex
 from retrieval.ingest import (
+    PART_CONTEXT,
     IngestReport,
     choose_language,
     ingest_course,
@@ -23,6 +24,7 @@ from retrieval.ingest import (
 )
 from retrieval.models import Cue, Segment
 from retrieval.segments import SegmentingSettings
+from retrieval.transcripts import MAX_CHARS_PER_S, MAX_TEXT_BURST
 
 SETTINGS = SegmentingSettings(window_s=150, stride_s=120, max_s=180)
 
@@ -193,6 +195,37 @@ def test_a_video_without_transcript_is_reported(tmp_path: Path, index: SegmentIn
     assert report.added == ["v1"]
     assert report.skipped == []
     assert ["v9" in str(problem) for problem in report.warnings] == [True]
+
+
+def test_a_megabyte_cue_is_ingested_cut_to_its_duration_with_a_warning(
+    tmp_path: Path, index: SegmentIndex
+) -> None:
+    megabyte = "palavra " * 131_072
+    talk = vtt((0, 5, "Bom dia."), (5, 65, megabyte), (65, 70, "Voltando ao assunto."))
+    course = write_course(tmp_path / "course", {"v1": talk})
+    embedder = CountingEmbedder()
+
+    report = ingest(course, index, embedder)
+
+    assert report.added == ["v1"]
+    assert [w.where for w in report.warnings] == [f"{course / 'transcripts' / 'v1.vtt'}:6"]
+    allowed = MAX_TEXT_BURST + MAX_CHARS_PER_S * 70  # what 70 s of video may hold
+    segments = index.all_segments("c1")
+    assert sum(len(s.text) for s in segments) <= allowed
+    # every part is embedded once with its neighbours either side
+    assert sum(len(text) for text in embedder.passages) <= (2 * PART_CONTEXT + 1) * allowed
+    assert report.embedded == len(embedder.passages)
+
+
+def test_text_no_store_can_hold_is_cleaned_at_ingest(tmp_path: Path, index: SegmentIndex) -> None:
+    dirty = vtt((0, 5, "Open\x00 the layers\x07 panel."), (5, 9, "Add a mask\x1b."))
+    course = write_course(tmp_path / "course", {"v1": dirty}, rows={"v1": "Layers\x00 \x1b101"})
+
+    report = ingest(course, index, CountingEmbedder())
+
+    assert (report.added, report.skipped) == (["v1"], [])
+    [segment] = index.all_segments("c1")
+    assert (segment.title, segment.text) == ("Layers 101", "Open the layers panel. Add a mask.")
 
 
 def test_language_is_detected_or_taken_as_given(tmp_path: Path, index: SegmentIndex) -> None:

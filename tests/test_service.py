@@ -16,7 +16,7 @@ from bot.errors import (
 )
 from bot.models import Question, Turn
 from bot.ports import Retrieved
-from tests.fakes.core import FakeAnswerModel, WordOverlapRetriever, make_service
+from tests.fakes.core import FakeAnswerModel, WordOverlapRetriever, make_service, says
 
 
 def ask(service, text: str, course: str = "ml", **fields):  # type: ignore[no-untyped-def]
@@ -95,6 +95,33 @@ def test_bad_questions_are_refused_before_anything_is_stored(tmp_path: Path) -> 
     with pytest.raises(UnknownCourseError):
         ask(service, "U-Net", course="chem")
     assert service.store.list_interactions("ml") == []
+
+
+def test_a_question_with_control_characters_is_answered_and_stored_cleaned(
+    tmp_path: Path, database_url: str
+) -> None:
+    # NUL (PostgreSQL rejects it), a lone surrogate (no encoder takes it), ESC, BEL and a
+    # Windows line break, as a broken client might send them.
+    dirty = "\x00Qual a função\ud800 da camada\x1b de saída\r\nda U-Net?\x07 "
+    clean = "Qual a função da camada de saída\nda U-Net?"
+    model = FakeAnswerModel(script=says("A saída\x00 usa softmax\ud800."))
+    retriever = WordOverlapRetriever()
+    service = make_service(
+        tmp_path, answer_model=model, retriever=retriever, database_url=database_url
+    )
+    try:
+        answer = ask(service, dirty)
+        assert not answer.fallback and answer.citations
+        assert retriever.calls == [("ml", clean)]
+        assert [question.text for question in model.calls] == [clean]  # what Claude gets
+        logged = service.store.get_interaction(answer.interaction_id)
+        assert logged is not None
+        assert (logged.question, logged.answer) == (clean, "A saída usa softmax.")
+        with pytest.raises(InvalidQuestionError, match="empty"):
+            ask(service, "\x00\x07\ud800 \x1b\r\n")
+        assert len(service.store.list_interactions("ml")) == 1
+    finally:
+        service.store.close()
 
 
 def test_retrieval_failure_is_logged_and_raised(tmp_path: Path) -> None:

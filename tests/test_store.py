@@ -249,3 +249,31 @@ def test_naive_datetimes_are_refused_with_a_hint(
 
     with pytest.raises(sa.exc.StatementError, match="naive datetime"):
         store.save_interaction(naive)
+
+
+DIRTY = "a\x00b\ud800c\x1bd\r\ne"  # NUL, a lone surrogate, ESC and a Windows line break
+CLEAN = "abcd\ne"
+
+
+def test_text_no_database_can_hold_is_cleaned_in_every_row_written(
+    store: SqlStore, make_interaction: InteractionFactory
+) -> None:
+    interaction = make_interaction(question=DIRTY, answer=DIRTY, error=DIRTY)
+    hit = interaction.retrieved[0]
+    dirty_hit = replace(hit, segment=replace(hit.segment, title=DIRTY, text=DIRTY))
+    interaction = replace(interaction, retrieved=(dirty_hit, *interaction.retrieved[1:]))
+
+    store.save_interaction(interaction)
+    store.save_judgement(Judgement(interaction.id, 2, DIRTY, DIRTY, "judge"), at=T0)
+    store.save_judge_failure(interaction.id, DIRTY, at=T0 + timedelta(minutes=1))
+    [job] = store.claim_jobs(JUDGE_JOB, "w1", limit=1, lease_s=60)
+    assert store.fail_job(job.id, "w1", DIRTY)
+
+    loaded = store.get_interaction(interaction.id)
+    assert loaded is not None
+    assert (loaded.question, loaded.answer, loaded.error) == (CLEAN, CLEAN, CLEAN)
+    assert (loaded.retrieved[0].segment.title, loaded.retrieved[0].segment.text) == (CLEAN, CLEAN)
+    judged, failed = store.judgements_for(interaction.id)
+    assert (judged.criteria, judged.evidence, failed.error) == (CLEAN, CLEAN, CLEAN)
+    found = store.find_job(JUDGE_JOB, interaction.id)
+    assert found is not None and found.last_error == CLEAN

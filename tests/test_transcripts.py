@@ -1,14 +1,20 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pytest
 
+from retrieval import transcripts
 from retrieval.errors import CourseNotIndexedError, IndexMismatchError, InputError
-from retrieval.models import Cue
+from retrieval.models import Cue, Video
+from retrieval.segments import make_segments
 from retrieval.transcripts import (
+    MAX_CHARS_PER_S,
     MAX_SLIP_S,
+    MAX_TEXT_BURST,
+    TRANSCRIPT_SUFFIXES,
     clean_text,
     format_timestamp,
     parse_timestamp,
@@ -16,7 +22,9 @@ from retrieval.transcripts import (
 )
 
 DATA = Path(__file__).parent / "data" / "transcripts"
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT / ".." / "shared" / "data"
+DEMO = ROOT / "bot" / "data" / "demo"
 
 
 def test_webvtt_skips_headers_notes_styles_and_markup() -> None:
@@ -155,6 +163,18 @@ def test_clean_text() -> None:
     assert clean_text("  >> Olá,\n <b>mundo</b>  &lt;3 ") == "Olá, mundo <3"
     assert clean_text("a >> b") == "a b"
     assert clean_text("x -> y") == "x -> y"
+    assert clean_text("a\x00b\x07c\x0cd &#1;e\ud800f") == "abc d ef"
+
+
+def test_text_no_store_can_hold_is_cleaned_in_every_format(tmp_path: Path) -> None:
+    srt = tmp_path / "dirty.srt"
+    srt.write_text("1\r\n00:00:01,000 --> 00:00:04,000\r\nNUL\x00 here,\x1b[1m bold\r\n")
+    items = [{"text": "lone \ud800surrogate, NUL\x00", "start": 0.0, "duration": 2.0}]
+    youtube = tmp_path / "dirty.json"
+    youtube.write_text(json.dumps(items))  # the escapes \\ud800 and \\u0000, as JSON allows
+
+    assert parse_transcript(srt) == [Cue(1.0, 4.0, "NUL here,[1m bold")]
+    assert parse_transcript(youtube) == [Cue(0.0, 2.0, "lone surrogate, NUL")]
 
 
 @pytest.mark.shared
@@ -171,6 +191,86 @@ def test_every_real_transcript_parses(course: str, pattern: str) -> None:
         assert all(c.start_s <= c.end_s and c.text for c in cues), path
         pairs = itertools.pairwise(cues)
         assert all(a.start_s <= b.start_s and a.end_s <= b.start_s for a, b in pairs), path
+
+
+def _timed(tmp_path: Path, *cues: tuple[str, str]) -> Path:
+    path = tmp_path / "dense.vtt"
+    blocks = [f"{timing}\n{text}" for timing, text in cues]
+    path.write_text("WEBVTT\n\n" + "\n\n".join(blocks) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_cue_far_denser_than_speech_is_cut_with_a_warning_naming_its_line(
+    tmp_path: Path,
+) -> None:
+    megabyte = "palavra " * 131_072  # 1 MiB in a one-minute cue
+    path = _timed(
+        tmp_path,
+        ("00:00:00.000 --> 00:00:05.000", "Bom dia."),
+        ("00:00:05.000 --> 00:01:05.000", megabyte),  # the timing line is line 6
+        ("00:01:05.000 --> 00:01:09.000", "Voltando ao assunto."),
+    )
+    warnings: list[InputError] = []
+
+    cues = parse_transcript(path, warnings=warnings)
+
+    assert [w.where for w in warnings] == [f"{path}:6"]
+    assert warnings[0].severity == "warning"
+    assert "1,048,575 characters in 60.0 s" in warnings[0].message
+    assert "kept its first" in warnings[0].message and "later" not in warnings[0].message
+    assert [c.text for c in cues[::2]] == ["Bom dia.", "Voltando ao assunto."]
+    kept = cues[1].text
+    assert megabyte.startswith(kept) and kept.endswith("palavra")  # cut between words
+    assert len(kept) <= MAX_TEXT_BURST + MAX_CHARS_PER_S * 60
+    for segment in make_segments("c", Video("v", "t", "u"), cues):
+        allowed = MAX_TEXT_BURST + MAX_CHARS_PER_S * (segment.end_s - segment.start_s)
+        assert len(segment.text) <= allowed
+    with pytest.raises(InputError, match=r"characters in 60\.0 s") as caught:
+        parse_transcript(path, strict=True)
+    assert caught.value.line == 6
+
+
+def test_many_cues_at_one_instant_share_one_burst_and_one_warning(tmp_path: Path) -> None:
+    items = [{"text": f"legenda {n:04d}", "start": 30.0, "duration": 0.0} for n in range(5000)]
+    path = tmp_path / "instant.json"
+    path.write_text(json.dumps(items), encoding="utf-8")
+    warnings: list[InputError] = []
+
+    cues = parse_transcript(path, warnings=warnings)
+
+    assert sum(len(c.text) + 1 for c in cues) <= MAX_TEXT_BURST
+    first_cut = next(n for n, cue in enumerate(cues) if cue.text != items[n]["text"])
+    assert cues[:first_cut] == [Cue(30.0, 30.0, item["text"]) for item in items[:first_cut]]
+    [warning] = warnings
+    assert warning.cue == first_cut  # its index in the file
+    assert f"{5000 - first_cut - 1:,} later cue(s) cut as well" in warning.message
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        DEMO,
+        DATA.parent / "seed_course",
+        pytest.param(SHARED / "pstuts", marks=pytest.mark.shared),
+        pytest.param(SHARED / "3b1b-ptbr", marks=pytest.mark.shared),
+    ],
+)
+def test_real_transcripts_are_untouched_by_the_text_bound(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = sorted(p for p in (folder / "transcripts").glob("*") if p.suffix in TRANSCRIPT_SUFFIXES)
+    if not files:
+        pytest.skip(f"{folder} is absent")
+    video = Video("v", "t", "u")
+    bounded = []
+    for path in files:
+        warnings: list[InputError] = []
+        bounded.append(make_segments("c", video, parse_transcript(path, warnings=warnings)))
+        assert not [w for w in warnings if "characters" in w.message], path
+    monkeypatch.setattr(transcripts, "MAX_CHARS_PER_S", 1e12)
+    monkeypatch.setattr(transcripts, "MAX_TEXT_BURST", 10**15)
+    unbounded = [make_segments("c", video, parse_transcript(path)) for path in files]
+    assert bounded == unbounded
 
 
 def test_index_errors_say_which_command_to_run() -> None:

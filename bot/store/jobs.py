@@ -20,6 +20,7 @@ from bot.ports import Job
 from bot.store.engine import Database, insert_or_ignore
 from bot.store.records import JobRecord, JobStatus
 from bot.store.schema import jobs
+from retrieval.text import storable_text
 
 DEFAULT_MAX_ATTEMPTS = 5
 
@@ -201,7 +202,7 @@ class JobQueue(Database):
                     status="failed" if when is None else "pending",
                     next_attempt_at=when or now,
                     lease_expires_at=None,
-                    last_error=error,
+                    last_error=storable_text(error),  # e.g. a model's reply quoted
                     updated_at=now,
                 )
             )

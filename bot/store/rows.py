@@ -1,8 +1,14 @@
-"""Pure conversions between the core's values and table rows (dicts / result rows)."""
+"""Pure conversions between the core's values and table rows (dicts / result rows).
+
+Every row written goes through ``storable``: text no database can hold (NUL, lone
+surrogates, control characters) is cleaned where it enters, and again here, the last line of
+defence for what was made inside (Claude's answers, the judge's reasoning, error messages).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
 from typing import Any, cast
 
 from bot.models import (
@@ -16,69 +22,88 @@ from bot.models import (
     VoteValue,
 )
 from bot.store.records import JudgementRecord, JudgementStatus
+from retrieval.text import storable_text
 
 Row = Mapping[Any, Any]  # sqlalchemy RowMapping or a plain dict
 
 
-def interaction_row(interaction: Interaction) -> dict[str, Any]:
+def storable(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with every text value cleaned of what a database cannot hold."""
     return {
-        "id": interaction.id,
-        "created_at": interaction.created_at,
-        "platform": interaction.platform,
-        "course_id": interaction.course_id,
-        "channel": interaction.channel,
-        "thread": interaction.thread,
-        "asker_ref": interaction.asker_ref,
-        "question": interaction.question,
-        "answer": interaction.answer,
-        "abstained": interaction.abstained,
-        "fallback": interaction.fallback,
-        "model": interaction.model,
-        "input_tokens": interaction.usage.input_tokens,
-        "output_tokens": interaction.usage.output_tokens,
-        "embed_ms": interaction.timings.embed_ms,
-        "search_ms": interaction.timings.search_ms,
-        "generate_ms": interaction.timings.generate_ms,
-        "total_ms": interaction.timings.total_ms,
-        "error": interaction.error,
-        "escalated": interaction.escalated,
+        key: storable_text(value) if isinstance(value, str) else value for key, value in row.items()
     }
+
+
+def interaction_row(interaction: Interaction) -> dict[str, Any]:
+    return storable(
+        {
+            "id": interaction.id,
+            "created_at": interaction.created_at,
+            "platform": interaction.platform,
+            "course_id": interaction.course_id,
+            "channel": interaction.channel,
+            "thread": interaction.thread,
+            "asker_ref": interaction.asker_ref,
+            "question": interaction.question,
+            "answer": interaction.answer,
+            "abstained": interaction.abstained,
+            "fallback": interaction.fallback,
+            "model": interaction.model,
+            "input_tokens": interaction.usage.input_tokens,
+            "output_tokens": interaction.usage.output_tokens,
+            "embed_ms": interaction.timings.embed_ms,
+            "search_ms": interaction.timings.search_ms,
+            "generate_ms": interaction.timings.generate_ms,
+            "total_ms": interaction.timings.total_ms,
+            "error": interaction.error,
+            "escalated": interaction.escalated,
+        }
+    )
 
 
 def segment_rows(interaction: Interaction) -> list[dict[str, Any]]:
     return [
-        {
-            "interaction_id": interaction.id,
-            "rank": hit.rank,
-            "segment_id": hit.segment.id,
-            "video_id": hit.segment.video_id,
-            "title": hit.segment.title,
-            "url": hit.segment.url,
-            "start_s": hit.segment.start_s,
-            "end_s": hit.segment.end_s,
-            "text": hit.segment.text,
-            "score": hit.score,
-            "dense_score": hit.dense_score,
-            "cited": hit.cited,
-        }
+        storable(
+            {
+                "interaction_id": interaction.id,
+                "rank": hit.rank,
+                "segment_id": hit.segment.id,
+                "video_id": hit.segment.video_id,
+                "title": hit.segment.title,
+                "url": hit.segment.url,
+                "start_s": hit.segment.start_s,
+                "end_s": hit.segment.end_s,
+                "text": hit.segment.text,
+                "score": hit.score,
+                "dense_score": hit.dense_score,
+                "cited": hit.cited,
+            }
+        )
         for hit in interaction.retrieved
     ]
 
 
 def citation_rows(interaction: Interaction) -> list[dict[str, Any]]:
     return [
-        {
-            "interaction_id": interaction.id,
-            "position": position,
-            "segment_id": citation.segment_id,
-            "video_id": citation.video_id,
-            "title": citation.title,
-            "start_s": citation.start_s,
-            "end_s": citation.end_s,
-            "url": citation.url,
-        }
+        storable(
+            {
+                "interaction_id": interaction.id,
+                "position": position,
+                "segment_id": citation.segment_id,
+                "video_id": citation.video_id,
+                "title": citation.title,
+                "start_s": citation.start_s,
+                "end_s": citation.end_s,
+                "url": citation.url,
+            }
+        )
         for position, citation in enumerate(interaction.citations)
     ]
+
+
+def record_row(record: Vote | JudgementRecord) -> dict[str, Any]:
+    """A record whose fields are its table's columns, as a row of that table."""
+    return storable(asdict(record))
 
 
 def to_retrieved(row: Row, course_id: str) -> RetrievedSegment:

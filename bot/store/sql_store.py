@@ -113,14 +113,7 @@ class SqlStore(JobQueue, DigestLedger):
 
     def save_vote(self, vote: Vote) -> None:
         """Append a vote event; history is kept (value 0 records a retraction)."""
-        row = {
-            "interaction_id": vote.interaction_id,
-            "user_ref": vote.user_ref,
-            "value": vote.value,
-            "is_ta": vote.is_ta,
-            "at": vote.at,
-        }
-        self._insert_for_interaction(votes, row, vote.interaction_id, "vote")
+        self._insert_for_interaction(votes, rows.record_row(vote), vote.interaction_id, "vote")
 
     def votes_for(self, interaction_id: str) -> list[Vote]:
         """Every vote event on the interaction, in time order (see ``current_votes``)."""
@@ -183,18 +176,7 @@ class SqlStore(JobQueue, DigestLedger):
 
     def record_judgement(self, record: JudgementRecord) -> None:
         """Store any judge outcome: any kind, any target, a float score or a failure."""
-        row = {
-            "interaction_id": record.interaction_id,
-            "kind": record.kind,
-            "target": record.target,
-            "status": record.status,
-            "score": record.score,
-            "criteria": record.criteria,
-            "evidence": record.evidence,
-            "model": record.model,
-            "error": record.error,
-            "created_at": record.created_at,
-        }
+        row = rows.record_row(record)
         self._insert_for_interaction(judgements, row, record.interaction_id, "judgement")
 
     def judgement_for(
