@@ -81,6 +81,16 @@ def citation_rows(interaction: Interaction) -> list[dict[str, Any]]:
     ]
 
 
+def vote_row(vote: Vote) -> dict[str, Any]:
+    return {
+        "interaction_id": vote.interaction_id,
+        "user_ref": vote.user_ref,
+        "value": vote.value,
+        "is_ta": vote.is_ta,
+        "at": vote.at,
+    }
+
+
 def to_retrieved(row: Row, course_id: str) -> RetrievedSegment:
     segment = Segment(
         id=row["segment_id"],
