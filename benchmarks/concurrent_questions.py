@@ -60,7 +60,7 @@ from bot.courses import DEMO_COURSE, Courses
 from bot.llm import ClaudeAnswerModel, make_client
 from bot.models import Question
 from bot.service import AssistantService, ServiceOptions
-from bot.store import open_store
+from bot.store import Journal, open_store
 from retrieval.embed import make_embedder
 from retrieval.index import SegmentIndex
 from retrieval.search import Retriever, SearchResult
@@ -219,6 +219,7 @@ async def run_burst(
         retriever=retriever,
         answer_model=ClaudeAnswerModel(client, model="claude-sonnet-5-5"),
         store=store,
+        journal=Journal(Path(tempfile.mkdtemp(prefix="journal-"))),  # empty unless a save fails
         courses=Courses([DEMO_COURSE]),
         pseudonym_secret="bench",
         options=ServiceOptions(k=10),

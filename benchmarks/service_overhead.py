@@ -60,7 +60,7 @@ from bot.models import Question
 from bot.ports import AnswerModel
 from bot.prompts import MAX_HISTORY_TURNS, build_messages, system_prompt
 from bot.service import AssistantService, ServiceOptions
-from bot.store import open_store
+from bot.store import Journal, open_store
 from retrieval.embed import make_embedder
 from retrieval.index import SegmentIndex
 from retrieval.models import Segment
@@ -229,6 +229,7 @@ async def run_config(
         retriever=retriever,
         answer_model=model,
         store=store,
+        journal=Journal(Path(tempfile.mkdtemp(prefix="journal-"))),  # empty unless a save fails
         courses=Courses([Course(id=COURSE_ID, name="Benchmark")]),
         pseudonym_secret="bench",
         options=ServiceOptions(k=10),

@@ -13,7 +13,7 @@ from bot.config import ConfigError, Settings
 from bot.courses import Course, Courses
 from bot.ports import AnswerModel
 from bot.service import AssistantService, ServiceOptions
-from bot.store import SqlStore, open_store
+from bot.store import Journal, SqlStore, open_store
 from retrieval.embed import Embedder, make_embedder
 from retrieval.index import SegmentIndex
 from retrieval.ingest import IngestReport, ingest_course
@@ -127,6 +127,12 @@ def build_store(settings: Settings) -> SqlStore:
     return open_store(settings.database_url)
 
 
+def build_journal(settings: Settings) -> Journal:
+    """Where what the database cannot take waits for it: shared by the processes on this
+    data directory."""
+    return Journal(settings.data_dir / "journal")
+
+
 def pseudonym_secret(settings: Settings, *, allow_local: bool) -> str:
     """PSEUDONYM_SECRET, or for local use (the CLI) a secret kept in the data directory.
 
@@ -154,6 +160,7 @@ def build_service(
     *,
     retrieval: Retrieval | None = None,
     store: SqlStore | None = None,
+    journal: Journal | None = None,
     allow_local_secret: bool = False,
 ) -> AssistantService:
     no_key = "ANTHROPIC_API_KEY is not set"
@@ -163,6 +170,7 @@ def build_service(
         reindexer=retrieval,
         answer_model=build_answer_model(settings),
         store=store or build_store(settings),
+        journal=journal or build_journal(settings),
         courses=courses,
         pseudonym_secret=pseudonym_secret(settings, allow_local=allow_local_secret),
         options=ServiceOptions(

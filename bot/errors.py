@@ -52,6 +52,17 @@ class UnknownInteractionError(BotError, LookupError):
         return f"no interaction {self.interaction_id!r} in the store"
 
 
+class StoreUnavailableError(BotError):
+    """The database cannot be read right now (down, unreachable); ``cause`` says why."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return f"the database cannot be read right now ({self.cause}); try again in a minute"
+
+
 class ClaudeCallError(BotError):
     """A call to Claude that failed after the SDK's own retries.
 

@@ -1,4 +1,5 @@
-"""The clock: the judge sweep every few seconds and, per course, the weekly digest.
+"""The clock: the judge sweep and the journal's replay every few seconds and, per course,
+the weekly digest.
 
 APScheduler 3 (``AsyncIOScheduler``) in the process's event loop. Each course's digest runs
 at ``DIGEST_DAY``/``DIGEST_HOUR`` in the course's own time zone, covers the week that just
@@ -13,9 +14,9 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -26,14 +27,18 @@ from bot.courses import Course
 from bot.digest import build_digest, previous_week_start, week_bounds
 from bot.judge import as_judgement, latest_answer_relevance
 from bot.models import Digest, Interaction, Vote
+from bot.store.journal import ReplayReport
 from bot.store.records import JudgementRecord
 
 log = logging.getLogger(__name__)
 
 JUDGE_JOB_ID = "judge-sweep"
+JOURNAL_JOB_ID = "journal-replay"
 # A clock process down at digest time still sends when it is back within this window;
 # later than that the week's digest is stale and is skipped.
 DIGEST_MISFIRE_GRACE_S = 12 * 3600
+# Every job: one run at a time; runs missed while busy or down collapse into one.
+_ONE_AT_A_TIME: dict[str, Any] = {"coalesce": True, "max_instances": 1}
 
 
 class DigestPoster(Protocol):
@@ -128,6 +133,20 @@ async def _digest_job(
         log.exception("the weekly digest of %s failed; it is retried on the next run", course.id)
 
 
+async def _journal_job(replay: Callable[[], ReplayReport]) -> None:
+    try:
+        report = await asyncio.to_thread(replay)
+    except Exception:
+        log.exception("journal replay failed")
+        return
+    if report.error:
+        log.warning(
+            "journal: %d entries wait for the database, still unreachable: %s",
+            report.left,
+            report.error,
+        )
+
+
 async def _judge_job(sweeper: JudgeSweeper) -> None:
     try:
         await sweeper.run_once()
@@ -149,23 +168,25 @@ def build_scheduler(
     poster: DigestPoster | None = None,
     judge_worker: JudgeSweeper | None = None,
     judge_interval_s: float = 30.0,
+    journal_replay: Callable[[], ReplayReport] | None = None,
+    journal_interval_s: float = 30.0,
     worker_id: str | None = None,
 ) -> AsyncIOScheduler:
-    """A scheduler (not started) with the judge sweep (when a worker is given) and a weekly
-    digest per course (when a poster is given)."""
+    """A scheduler (not started) with the judge sweep (when a worker is given), the replay
+    of the journal into the database (when given) and a weekly digest per course (when a
+    poster is given)."""
     worker_id = worker_id or default_worker_id()
     scheduler = AsyncIOScheduler(timezone=UTC)
-    # One run at a time per job; runs missed while busy or down collapse into one.
-    once = {"coalesce": True, "max_instances": 1}
     if judge_worker is not None:
-        scheduler.add_job(
-            _judge_job,
-            IntervalTrigger(seconds=judge_interval_s),
-            args=(judge_worker,),
-            id=JUDGE_JOB_ID,
-            name="judge sweep",
-            misfire_grace_time=max(1, int(judge_interval_s)),
-            **once,
+        _every(scheduler, judge_interval_s, _judge_job, judge_worker, JUDGE_JOB_ID, "judge sweep")
+    if journal_replay is not None:
+        _every(
+            scheduler,
+            journal_interval_s,
+            _journal_job,
+            journal_replay,
+            JOURNAL_JOB_ID,
+            "journal replay",
         )
     if poster is not None:
         for course in courses:
@@ -176,6 +197,26 @@ def build_scheduler(
                 id=f"digest:{course.id}",
                 name=f"weekly digest of {course.id}",
                 misfire_grace_time=DIGEST_MISFIRE_GRACE_S,
-                **once,
+                **_ONE_AT_A_TIME,
             )
     return scheduler
+
+
+def _every(
+    scheduler: AsyncIOScheduler,
+    interval_s: float,
+    job: Callable[[Any], Awaitable[None]],
+    argument: object,
+    job_id: str,
+    name: str,
+) -> None:
+    """``job(argument)`` every ``interval_s``."""
+    scheduler.add_job(
+        job,
+        IntervalTrigger(seconds=interval_s),
+        args=(argument,),
+        id=job_id,
+        name=name,
+        misfire_grace_time=max(1, int(interval_s)),
+        **_ONE_AT_A_TIME,
+    )

@@ -7,6 +7,7 @@ chat adapter's event loop is never stalled by it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -23,6 +24,7 @@ from bot.errors import (
     AskFailedError,
     BotError,
     InvalidQuestionError,
+    StoreUnavailableError,
     UnknownInteractionError,
 )
 from bot.fallback import extractive_draft
@@ -42,6 +44,14 @@ from bot.models import (
 from bot.ports import AnswerModel, OnText, Reindexer, Retriever, Store
 from bot.pseudonym import pseudonymise
 from bot.scheduler import digest_for_week
+from bot.store.journal import (
+    Entry,
+    Journal,
+    PendingEscalation,
+    PendingInteraction,
+    PendingVote,
+    failure_summary,
+)
 from retrieval.text import storable_text
 
 log = logging.getLogger(__name__)
@@ -69,6 +79,7 @@ class AssistantService:
         retriever: Retriever,
         answer_model: AnswerModel | None,
         store: Store,
+        journal: Journal,
         courses: Courses,
         pseudonym_secret: str,
         options: ServiceOptions | None = None,
@@ -78,6 +89,7 @@ class AssistantService:
         self.retriever = retriever
         self.answer_model = answer_model
         self.store = store
+        self.journal = journal
         self.courses = courses
         self._secret = pseudonym_secret
         self.options = options or ServiceOptions()
@@ -94,7 +106,8 @@ class AssistantService:
         self._retrieval_pool.shutdown(wait=False, cancel_futures=True)
 
     async def ask(self, question: Question, on_text: OnText | None = None) -> Answer:
-        """Answer from the course's lectures; the interaction is committed before returning."""
+        """Answer from the course's lectures; the interaction is committed, or journaled when
+        the database cannot take it, before returning."""
         course = self.courses.get(question.course_id)
         text = _checked_text(question.text)
         question = replace(question, text=text)
@@ -120,7 +133,7 @@ class AssistantService:
         )
         interaction = self._interaction(interaction_id, question, course, hits, draft, timings)
         judge = self.options.judge_enabled and not draft.fallback and not draft.abstained
-        await asyncio.to_thread(self.store.save_interaction, interaction, enqueue_judge=judge)
+        await self._keep_interaction(interaction, judge)
         return Answer(
             interaction_id=interaction_id,
             text=draft.text,
@@ -203,18 +216,58 @@ class AssistantService:
             draft=Draft(text="", error=f"{type(exc).__name__}: {exc}"),
             timings=StageTimings(total_ms=_ms_since(started)),
         )
+        await self._keep_interaction(failed, enqueue_judge=False)
+
+    async def _keep_interaction(self, interaction: Interaction, enqueue_judge: bool) -> None:
+        entry = PendingInteraction(interaction, enqueue_judge)
+        save = self.store.save_interaction
+        await self._keep(entry, lambda: save(interaction, enqueue_judge=enqueue_judge))
+
+    async def _keep(self, entry: Entry, write: Callable[[], object]) -> None:
+        """``write`` to the database, else ``entry`` to the journal. Never raises, so no
+        answer or vote waits on the database coming back."""
+        await asyncio.to_thread(self._keep_now, entry, write)
+
+    def _keep_now(self, entry: Entry, write: Callable[[], object]) -> None:
         try:
-            await asyncio.to_thread(self.store.save_interaction, failed, enqueue_judge=False)
+            if self.journal.has_entries():
+                # Older entries go first (a vote after its answer); if they cannot, nor can this.
+                failure = self.journal.replay(self.store).error
+                if failure:
+                    self._journal(entry, failure)
+                    return
+            write()
+        except Exception as exc:
+            self._journal(entry, failure_summary(exc))
+
+    def _journal(self, entry: Entry, cause: str) -> None:
+        try:
+            self.journal.append(entry)
         except Exception:
-            log.exception("could not log the failed interaction %s", interaction_id)
+            log.exception(
+                "%s is lost: neither the database (%s) nor the journal %s could take it",
+                entry.describe(),
+                cause,
+                self.journal.path,
+            )
+            return
+        log.error(
+            "%s was not saved to the database (%s): journaled in %s until the database takes it",
+            entry.describe(),
+            cause,
+            self.journal.path,
+        )
 
     async def record_feedback(
         self, interaction_id: str, platform: str, user_id: str, value: int, is_ta: bool = False
     ) -> VoteTally:
-        """A 👍 (1), 👎 (-1) or a retraction (0). Every event is kept; each user counts once."""
+        """A 👍 (1), 👎 (-1) or a retraction (0). Every event is kept; each user counts once.
+        With the database unreachable the vote is journaled, and the tally counts the votes
+        this process can see."""
         if value not in (1, -1, 0):
             raise ValueError(f"a vote is 1, -1 or 0, not {value!r}")
-        await self._interaction_or_raise(interaction_id)
+        with contextlib.suppress(StoreUnavailableError):  # kept all the same, checked on replay
+            await self._interaction_or_raise(interaction_id)
         vote = Vote(
             interaction_id=interaction_id,
             user_ref=self._pseudonym(platform, user_id),
@@ -222,20 +275,50 @@ class AssistantService:
             at=self._clock(),
             is_ta=is_ta,
         )
-        await asyncio.to_thread(self.store.save_vote, vote)
-        return tally(await asyncio.to_thread(self.store.votes_for, interaction_id))
+        await self._keep(PendingVote(vote), lambda: self.store.save_vote(vote))
+        return tally(await asyncio.to_thread(self._votes_for, interaction_id))
+
+    def _votes_for(self, interaction_id: str) -> list[Vote]:
+        try:
+            stored = self.store.votes_for(interaction_id)
+        except Exception as exc:
+            log.warning("votes on %s not read: %s", interaction_id, failure_summary(exc))
+            stored = []
+        return stored + self.journal.votes_for(interaction_id)
 
     async def escalate(self, interaction_id: str) -> Interaction:
-        """Mark that a student asked for a human; the adapter tags the course's TAs."""
-        interaction = await self._interaction_or_raise(interaction_id)
-        await asyncio.to_thread(self.store.mark_escalated, interaction_id)
+        """Mark that a student asked for a human; the adapter tags the course's TAs. The mark
+        is journaled when the database cannot take it (StoreUnavailableError when it cannot
+        even say which interaction that is)."""
+        escalation = PendingEscalation(interaction_id)
+
+        def mark() -> None:
+            self.store.mark_escalated(interaction_id)
+
+        try:
+            interaction = await self._interaction_or_raise(interaction_id)
+        except StoreUnavailableError:
+            await self._keep(escalation, mark)
+            raise
+        await self._keep(escalation, mark)
         return interaction
 
     async def interaction(self, interaction_id: str) -> Interaction:
         return await self._interaction_or_raise(interaction_id)
 
     async def _interaction_or_raise(self, interaction_id: str) -> Interaction:
-        found = await asyncio.to_thread(self.store.get_interaction, interaction_id)
+        return await asyncio.to_thread(self._lookup, interaction_id)
+
+    def _lookup(self, interaction_id: str) -> Interaction:
+        """From the database, else from the journal (an answer given while it was down)."""
+        try:
+            found = self.store.get_interaction(interaction_id)
+        except Exception as exc:
+            found = self.journal.interaction(interaction_id)
+            if found is None:
+                raise StoreUnavailableError(failure_summary(exc)) from exc
+        if found is None:
+            found = self.journal.interaction(interaction_id)
         if found is None:
             raise UnknownInteractionError(interaction_id)
         return found
@@ -250,7 +333,7 @@ class AssistantService:
             return ()
         since = None if within is None else self._clock() - within
         earlier = await asyncio.to_thread(
-            self.store.thread_interactions, platform, channel, thread, since
+            self._thread_interactions, platform, channel, thread, since
         )
         turns: list[Turn] = []
         for row in earlier:
@@ -258,6 +341,23 @@ class AssistantService:
             if row.answer:
                 turns.append(Turn("assistant", row.answer))
         return tuple(turns)
+
+    def _thread_interactions(
+        self, platform: str, channel: str, thread: str, since: datetime | None
+    ) -> list[Interaction]:
+        """The database's and the journal's; the journal's alone when the database cannot be
+        read, so a follow-up is still answered."""
+        try:
+            stored = self.store.thread_interactions(platform, channel, thread, since)
+        except Exception as exc:
+            log.warning("thread %s read from the journal only: %s", thread, failure_summary(exc))
+            stored = []
+        if not self.journal.has_entries():
+            return stored
+        known = {i.id for i in stored}
+        pending = self.journal.thread_interactions(platform, channel, thread, since)
+        fresh = [i for i in pending if i.id not in known]
+        return sorted([*stored, *fresh], key=lambda i: (i.created_at, i.id)) if fresh else stored
 
     async def reindex(self, course_id: str) -> str:
         """Re-ingest a course's lectures (TA command); returns a one-line summary."""

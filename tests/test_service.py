@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -137,15 +138,34 @@ def test_retrieval_failure_is_logged_and_raised(tmp_path: Path) -> None:
     assert "index unreachable" in logged.error
 
 
-def test_store_failure_means_no_answer_goes_out(tmp_path: Path) -> None:
+def test_a_failed_save_still_answers_and_journals_the_interaction(tmp_path: Path) -> None:
     service = make_service(tmp_path)
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
     service.store.save_interaction = refuse  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError, match="disk full"):
-        ask(service, "U-Net")
+    answer = ask(service, "U-Net saída")
+    assert answer.citations
+    [entry] = service.journal.entries()
+    assert entry.interaction_id == answer.interaction_id
+
+
+def test_when_even_the_journal_fails_the_answer_still_goes_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = make_service(tmp_path)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    service.store.save_interaction = refuse  # type: ignore[method-assign]
+    service.journal.directory.write_text("a file where the journal's folder should be")
+    answer = ask(service, "U-Net saída")
+    assert answer.citations
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert answer.interaction_id in record.getMessage() and "is lost" in record.getMessage()
+    assert record.exc_info is not None  # the journal's failure, with its traceback
 
 
 def test_feedback_counts_each_user_once_and_retracts(tmp_path: Path) -> None:

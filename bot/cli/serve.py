@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable
 from typing import Any
 
 from bot.app import (
+    build_journal,
     build_judge,
     build_retrieval,
     build_service,
@@ -25,7 +27,7 @@ from bot.courses import Course, Courses, load_courses
 from bot.judge import JudgeOptions, JudgeWorker
 from bot.models import Digest
 from bot.scheduler import build_scheduler, default_worker_id
-from bot.store import SqlStore
+from bot.store import Journal, SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -74,20 +76,23 @@ async def _main(
     settings: Settings, courses: Courses, *, discord: bool, slack: bool, worker: bool
 ) -> None:
     store = build_store(settings)
+    journal = build_journal(settings)
     tasks: list[Awaitable[None]] = []
     service = None
     if discord or slack:
-        service = build_service(settings, courses, retrieval=build_retrieval(settings), store=store)
+        service = build_service(
+            settings, courses, retrieval=build_retrieval(settings), store=store, journal=journal
+        )
         if discord:
             from bot.adapters.discord import run_discord
 
             tasks.append(run_discord(settings, service, courses))
         if slack:
             tasks.append(_run_slack(settings, service, courses))
-    scheduler = _scheduler(settings, courses, store) if worker else None
-    if scheduler is not None:
-        scheduler.start()
-        log.info("worker: judge sweeps and weekly digests scheduled")
+    scheduler = _scheduler(settings, courses, store, journal, worker=worker)
+    scheduler.start()
+    if worker:
+        log.info("worker: judge sweeps, journal replays and weekly digests scheduled")
     freeze_startup_heap()
     try:
         if tasks:
@@ -95,8 +100,7 @@ async def _main(
         else:
             await asyncio.Event().wait()  # the worker alone: the scheduler does the work
     finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        scheduler.shutdown(wait=False)
         if service is not None:
             service.close()
         store.close()
@@ -111,7 +115,14 @@ async def _run_slack(settings: Settings, service: Any, courses: Courses) -> None
         await run_http(service, courses, settings)
 
 
-def _scheduler(settings: Settings, courses: Courses, store: SqlStore) -> Any:
+def _scheduler(
+    settings: Settings, courses: Courses, store: SqlStore, journal: Journal, *, worker: bool
+) -> Any:
+    """The worker's jobs; a chat process only replays the journal (its data directory may
+    be its own), so what it journaled reaches the database even if no one asks again."""
+    replay = functools.partial(journal.replay, store)
+    if not worker:
+        return build_scheduler(settings=settings, store=store, courses=(), journal_replay=replay)
     judge = build_judge(settings)
     if judge is None:
         log.warning(
@@ -138,6 +149,7 @@ def _scheduler(settings: Settings, courses: Courses, store: SqlStore) -> Any:
         courses=digest_courses(settings, courses),
         poster=ChatDigestPoster(settings),
         judge_worker=sweeper,
+        journal_replay=replay,
     )
 
 

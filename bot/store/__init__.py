@@ -1,4 +1,5 @@
-"""The SQL store: interaction log, votes, judgements, job queue and digest claims.
+"""The SQL store: interaction log, votes, judgements, job queue and digest claims, and the
+journal that keeps what the database could not take until it can.
 
 ``open_store(url)`` returns a ready ``SqlStore`` (schema migrated). See ``sql_store``,
 ``jobs``, ``digests`` and ``migrations``.
@@ -10,6 +11,7 @@ from bot.annotations import current_votes  # one rule for standing votes
 from bot.store.digests import DEFAULT_DIGEST_LEASE_S
 from bot.store.engine import DEFAULT_URL, make_engine, normalise_url
 from bot.store.jobs import DEFAULT_MAX_ATTEMPTS, backoff_delay
+from bot.store.journal import Journal, ReplayReport
 from bot.store.migrations import MIGRATIONS, applied_migrations, migrate
 from bot.store.records import (
     ANSWER_RELEVANCE,
@@ -32,7 +34,9 @@ __all__ = [
     "JUDGE_JOB",
     "MIGRATIONS",
     "JobRecord",
+    "Journal",
     "JudgementRecord",
+    "ReplayReport",
     "SqlStore",
     "StoreError",
     "applied_migrations",

@@ -6,6 +6,7 @@ Reads for reports load whole sets in a fixed number of queries (never one per in
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,7 +18,7 @@ from bot.models import Interaction, Judgement, Vote
 from bot.ports import Store
 from bot.store import rows
 from bot.store.digests import DigestLedger
-from bot.store.engine import make_engine
+from bot.store.engine import insert_or_ignore, make_engine
 from bot.store.jobs import DEFAULT_MAX_ATTEMPTS, JobQueue, enqueue
 from bot.store.migrations import migrate
 from bot.store.records import ANSWER_RELEVANCE, JUDGE_JOB, JudgementRecord, StoreError
@@ -45,22 +46,34 @@ class SqlStore(JobQueue, DigestLedger):
     def save_interaction(self, interaction: Interaction, *, enqueue_judge: bool = True) -> None:
         """Write the interaction, its retrieved segments, its citations and (optionally) its
         judge job in one transaction: all of it or none of it."""
-        segment_rows = rows.segment_rows(interaction)
-        citation_rows = rows.citation_rows(interaction)
-        try:
-            with self._writer.begin() as conn:
-                conn.execute(sa.insert(interactions), [rows.interaction_row(interaction)])
-                if segment_rows:
-                    conn.execute(sa.insert(interaction_segments), segment_rows)
-                if citation_rows:
-                    conn.execute(sa.insert(citations), citation_rows)
-                if enqueue_judge:
-                    enqueue(conn, JUDGE_JOB, interaction.id, datetime.now(UTC))
-        except sa.exc.IntegrityError as exc:
-            raise StoreError(
-                f"interaction {interaction.id} was not saved (nothing was written): {exc.orig}."
-                " Check that its id is new and its retrieved ranks are distinct."
-            ) from exc
+        self._write_interaction(interaction, enqueue_judge, unless_stored=False)
+
+    def restore_interaction(self, interaction: Interaction, *, enqueue_judge: bool) -> bool:
+        """``save_interaction`` for the journal's replay, safe to repeat: False, writing
+        nothing, when the interaction is stored already (its first save committed but the
+        reply was lost, or a replay committed it and stopped before clearing the journal)."""
+        return self._write_interaction(interaction, enqueue_judge, unless_stored=True)
+
+    def _write_interaction(
+        self, interaction: Interaction, enqueue_judge: bool, *, unless_stored: bool
+    ) -> bool:
+        what = f"interaction {interaction.id} was not saved (nothing was written)"
+        check = "Check that its id is new and its retrieved ranks are distinct."
+        with _refused(what, check), self._writer.begin() as conn:
+            row = rows.interaction_row(interaction)
+            if not unless_stored:
+                conn.execute(sa.insert(interactions), [row])
+            elif not insert_or_ignore(conn, interactions, row, ["id"]):
+                return False
+            segment_rows = rows.segment_rows(interaction)
+            citation_rows = rows.citation_rows(interaction)
+            if segment_rows:
+                conn.execute(sa.insert(interaction_segments), segment_rows)
+            if citation_rows:
+                conn.execute(sa.insert(citations), citation_rows)
+            if enqueue_judge:
+                enqueue(conn, JUDGE_JOB, interaction.id, datetime.now(UTC))
+        return True
 
     def get_interaction(self, interaction_id: str) -> Interaction | None:
         with self.engine.connect() as conn:
@@ -114,6 +127,18 @@ class SqlStore(JobQueue, DigestLedger):
     def save_vote(self, vote: Vote) -> None:
         """Append a vote event; history is kept (value 0 records a retraction)."""
         self._insert_for_interaction(votes, rows.record_row(vote), vote.interaction_id, "vote")
+
+    def restore_vote(self, vote: Vote) -> bool:
+        """``save_vote`` for the journal's replay, safe to repeat: False, writing nothing,
+        when this very vote event (same user, value and time) is stored already."""
+        row = rows.record_row(vote)
+        same = sa.select(votes.c.id).where(*(votes.c[name] == row[name] for name in row))
+        what = f"vote on interaction {vote.interaction_id} was not saved"
+        with _refused(what, _EXISTS), self._writer.begin() as conn:
+            if conn.execute(same.limit(1)).first() is not None:
+                return False
+            conn.execute(sa.insert(votes), [row])
+        return True
 
     def votes_for(self, interaction_id: str) -> list[Vote]:
         """Every vote event on the interaction, in time order (see ``current_votes``)."""
@@ -219,14 +244,9 @@ class SqlStore(JobQueue, DigestLedger):
     def _insert_for_interaction(
         self, table: sa.Table, row: dict[str, Any], interaction_id: str, what: str
     ) -> None:
-        try:
-            with self._writer.begin() as conn:
-                conn.execute(sa.insert(table), [row])
-        except sa.exc.IntegrityError as exc:
-            raise StoreError(
-                f"{what} on interaction {interaction_id} was not saved: {exc.orig}."
-                " Check that the interaction exists and the values are in range."
-            ) from exc
+        refused = f"{what} on interaction {interaction_id} was not saved"
+        with _refused(refused, _EXISTS), self._writer.begin() as conn:
+            conn.execute(sa.insert(table), [row])
 
     def _load(self, conn: Connection, where: sa.ColumnElement[bool]) -> list[Interaction]:
         """Interactions matching ``where`` with their segments and citations: three queries."""
@@ -250,6 +270,19 @@ class SqlStore(JobQueue, DigestLedger):
             rows.to_interaction(row, segments.get(row["id"], []), cited.get(row["id"], []))
             for row in found
         ]
+
+
+_EXISTS = "Check that the interaction exists and the values are in range."
+
+
+@contextlib.contextmanager
+def _refused(what: str, check: str) -> Iterator[None]:
+    """A write the database refuses for its values (a constraint, a value out of range) as a
+    ``StoreError`` saying what to check: trying again would not help."""
+    try:
+        yield
+    except (sa.exc.IntegrityError, sa.exc.DataError) as exc:
+        raise StoreError(f"{what}: {exc.orig}. {check}") from exc
 
 
 def _rows_for_ids(

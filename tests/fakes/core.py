@@ -17,7 +17,7 @@ from bot.errors import AnswerModelError
 from bot.models import Draft, Hit, Question, Segment, Usage
 from bot.ports import OnText, Retrieved
 from bot.service import AssistantService, ServiceOptions
-from bot.store import open_store
+from bot.store import Journal, open_store
 
 _WORD = re.compile(r"\w+")
 
@@ -184,6 +184,7 @@ def make_service(
         retriever=retriever or WordOverlapRetriever(),
         answer_model=answer_model if answer_model is not None else FakeAnswerModel(),
         store=store,
+        journal=Journal(tmp_path / "journal"),
         courses=courses,
         pseudonym_secret="test-secret",
         options=ServiceOptions(k=10),
