@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from bot.config import load_settings
 from bot.errors import BotError
+from retrieval.cli_help import Commands, HelpFormatter
 from retrieval.errors import RetrievalError
 
 
@@ -19,8 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
         description="Course assistant: answers students from lecture videos, citing the second.",
+        formatter_class=HelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = Commands(parser)
     ask.add_parser(commands)
     ingest.add_parser(commands)
     report.add_parser(commands)

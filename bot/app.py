@@ -55,24 +55,15 @@ class Retrieval:
         return summarise_ingest(report)
 
 
-def summarise_ingest(report: IngestReport, max_warnings: int | None = 3) -> str:
-    """One line for a TA. Warnings are input the ingest repaired (e.g. a caption ending
-    before it starts); listing them lets the TA fix the file before students notice."""
-    parts = [
-        f"{report.segments} segments",
-        f"{len(report.added)} new",
-        f"{len(report.updated)} changed",
-        f"{len(report.unchanged)} unchanged",
-        f"{len(report.removed)} removed",
-    ]
-    if report.skipped:
-        parts.append(f"{len(report.skipped)} skipped: " + "; ".join(map(str, report.skipped)))
-    if report.warnings:
-        shown = report.warnings[:max_warnings] if max_warnings is not None else report.warnings
-        more = "; …" if len(shown) < len(report.warnings) else ""
-        listed = "; ".join(f"{w.where}: {w.message}" for w in shown) + more
-        parts.append(f"{len(report.warnings)} warning(s): {listed}")
-    return ", ".join(parts)
+def summarise_ingest(report: IngestReport, max_problems: int = 3) -> str:
+    """One line for a TA: the counts, then the first problems. Skipped files and warnings (input
+    the ingest repaired, e.g. a caption ending before it starts) are listed so the TA can fix
+    the file before students notice."""
+    problems = report.problem_lines()
+    if not problems or max_problems == 0:
+        return report.summary()
+    more = "; …" if len(problems) > max_problems else ""
+    return f"{report.summary()}: " + "; ".join(problems[:max_problems]) + more
 
 
 def build_retrieval(settings: Settings) -> Retrieval:

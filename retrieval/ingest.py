@@ -5,7 +5,7 @@ video's row in videos.csv, the segmenting settings, the embedder and the languag
 whose hash is already in the index costs nothing (no parsing beyond the language check, no
 embedding); a changed one is replaced atomically; one that left the folder is removed; one
 whose transcript cannot be read is skipped and reported while the rest goes on — and its
-previously indexed version, if any, stays searchable.
+previously indexed version, if any, stays searchable (the report says so).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ PART_MAX_GAP_S = 5.0
 # 0.407, recall@5 0.540 -> 0.552 (benchmarks/retrieval_quality.py); the FTS of parts still
 # indexes each part alone.
 PART_CONTEXT = 1
+KEPT_NOTE = "kept the version indexed earlier"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,33 @@ class IngestReport:
     segments: int = 0  # the course's segments in the index after the ingest
     embedded: int = 0  # parts (about a sentence each) embedded by this ingest
     language: str = ""
+    kept: list[str] = field(default_factory=list)  # skipped videos still indexed as before
+
+    def summary(self) -> str:
+        """The counts, in one line."""
+        counts = [
+            f"{len(self.added)} new",
+            f"{len(self.updated)} changed",
+            f"{len(self.unchanged)} unchanged",
+            f"{len(self.removed)} removed",
+        ]
+        if self.skipped:
+            kept = f" ({len(self.kept)} {KEPT_NOTE})" if self.kept else ""
+            counts.append(f"{len(self.skipped)} skipped{kept}")
+        if self.warnings:
+            counts.append(f"{len(self.warnings)} warning(s)")
+        return (
+            f"{self.segments} segments in the index, {self.embedded} parts embedded now; "
+            + ", ".join(counts)
+        )
+
+    def problem_lines(self, warnings: bool = True) -> list[str]:
+        """One line per problem, ``file:line: message``: the skipped files, then the
+        warnings (e.g. repaired timings) unless ``warnings`` is False."""
+        lines = [f"{p.where}: {p.message}" for p in self.skipped]
+        if warnings:
+            lines += [f"{p.where}: warning: {p.message}" for p in self.warnings]
+        return lines
 
 
 @dataclass(frozen=True)
@@ -96,6 +124,7 @@ def ingest_course(
         for video_id, cues in cues_by_video.items()
     ]
     existing = index.video_hashes(course_id)
+    kept = sorted(v for v in files.transcripts if v not in cues_by_video and v in existing)
     changed = [p for p in parsed if existing.get(p.video.video_id) != p.video_hash]
     changed_ids = {p.video.video_id for p in changed}
     removed = sorted(set(existing) - set(files.transcripts))
@@ -110,12 +139,26 @@ def ingest_course(
         updated=sorted(changed_ids & set(existing)),
         unchanged=sorted(p.video.video_id for p in parsed if p.video.video_id not in changed_ids),
         removed=removed,
-        skipped=[p for p in problems if p.severity == "error"],
+        skipped=_note_kept(
+            [p for p in problems if p.severity == "error"], {files.transcripts[v] for v in kept}
+        ),
         warnings=[p for p in problems if p.severity == "warning"],
         segments=index.count(course_id),
         embedded=embedded,
         language=language,
+        kept=kept,
     )
+
+
+def _note_kept(errors: list[InputError], kept_files: set[Path]) -> list[InputError]:
+    """Say, on the line of each unreadable transcript of an indexed video, that students
+    still search the earlier version: fixing the file is what brings the new one in."""
+    return [
+        InputError(e.path, e.line, f"{e.message} ({KEPT_NOTE})", cue=e.cue)
+        if e.path in kept_files
+        else e
+        for e in errors
+    ]
 
 
 def choose_language(asked: str | None, cue_lists: Iterable[Sequence[Cue]]) -> str:
@@ -238,7 +281,8 @@ def _write_changed(
         wholes = [Cue(s.start_s, s.end_s, s.text) for s in segments if not parts_of(s, parts)]
         plans.append((item, segments, parts + wholes, texts + [w.text for w in wholes]))
     total = sum(len(parts) for _, _, parts, _ in plans)
-    with tqdm(total=total, disable=not progress, unit="part", desc=f"embedding {course_id}") as bar:
+    shown = progress and total > 0  # no empty bar when nothing changed
+    with tqdm(total=total, disable=not shown, unit="part", desc=f"embedding {course_id}") as bar:
         for item, segments, parts, texts in plans:
             part_vectors = _embed(embedder, texts, bar)
             members = [parts_of(segment, parts) for segment in segments]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from retrieval.ingest import IngestReport
 from tests.fakes.anthropic_server import FakeAnthropic, cited_reply
 
 DATA = Path(__file__).parent / "data"
+ROOT = str(Path(__file__).resolve().parents[1])
 
 
 @pytest.mark.parametrize(
@@ -88,24 +92,70 @@ def test_ask_with_claude_cites_the_second(
 
 
 @pytest.mark.slow
-def test_ingest_indexes_the_configured_course_and_reports_skips(
+def test_ingest_lists_problems_one_per_line_and_exits_1_when_a_file_is_skipped(
     in_tmp_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     courses = _course_file(in_tmp_dir)
-    (in_tmp_dir / "lectures" / "transcripts" / "orphan.srt").write_text("1\n", encoding="utf-8")
-    with (in_tmp_dir / "lectures" / "transcripts" / "drop0000002.srt").open("a") as srt:
-        srt.write("\n2\n00:01:45,000 --> 00:01:42,000\nUm caption que termina antes.\n")
+    transcripts = in_tmp_dir / "lectures" / "transcripts"
     monkeypatch.setenv("COURSES_FILE", str(courses))
     assert main(["ingest", "--course", "ml", "--quiet"]) == 0
-    captured = capsys.readouterr()
-    assert captured.out.startswith("ml: ")
-    assert "2 new" in captured.out and "orphan" in captured.out
-    assert "1 warning(s): " in captured.out and "drop0000002.srt:6" in captured.out
-    assert main(["ingest", "--all", "--quiet"]) == 0
-    assert "2 unchanged" in capsys.readouterr().out
+    assert capsys.readouterr() == ("", "")  # quiet and nothing wrong: nothing to say
+
+    (transcripts / "orphan.srt").write_text("1\n", encoding="utf-8")
+    (transcripts / "unet0000001.srt").write_text("not a caption\n", encoding="utf-8")
+    with (transcripts / "drop0000002.srt").open("a") as srt:
+        srt.write("\n2\n00:01:45,000 --> 00:01:42,000\nUm caption que termina antes.\n")
+    assert main(["ingest", "--course", "ml"]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("ml: 2 segments in the index, ")
+    assert "1 changed, 0 unchanged, 0 removed, 2 skipped (1 kept the version" in out
+    err = err.replace(f"{in_tmp_dir}/", "")
+    problems = [line for line in err.splitlines() if line.startswith("lectures/")]
+    assert problems == [
+        "lectures/transcripts/orphan.srt: no row for video_id 'orphan' in videos.csv: add one "
+        "or rename the file",
+        "lectures/transcripts/unet0000001.srt:1: expected a cue: an optional id line then "
+        "'00:00:01,000 --> 00:00:04,000' (kept the version indexed earlier)",
+        "lectures/transcripts/drop0000002.srt:6: warning: end 00:01:42.000 is before start "
+        "00:01:45.000 (repaired: the cue now ends where it starts)",
+    ]
+    assert err.endswith("error: 2 file(s) skipped (listed above): fix them and ingest again; "
+                        "the rest was indexed\n")  # fmt: skip
+
+    assert main(["ingest", "--all", "--quiet"]) == 1  # quiet: the skipped files only
+    out, err = capsys.readouterr()
+    assert out == "" and "warning" not in err
+    err = err.replace(f"{in_tmp_dir}/", "")
+    assert [line.split(":")[0] for line in err.splitlines()] == [
+        "lectures/transcripts/orphan.srt",
+        "lectures/transcripts/unet0000001.srt",
+        "error",
+    ]
 
 
-def test_the_ingest_summary_lists_the_first_warnings_for_a_chat_reply() -> None:
+@pytest.mark.slow
+def test_ingest_quiet_in_a_real_process_prints_only_the_skipped_file(in_tmp_dir: Path) -> None:
+    courses = _course_file(in_tmp_dir)
+    (in_tmp_dir / "lectures" / "transcripts" / "orphan.srt").write_text("1\n", encoding="utf-8")
+    env = {**os.environ, "COURSES_FILE": str(courses), "LOG_LEVEL": "INFO", "PYTHONPATH": ROOT}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "ingest", "--all", "--quiet"],
+        cwd=in_tmp_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.replace(f"{in_tmp_dir}/", "").splitlines() == [
+        "lectures/transcripts/orphan.srt: no row for video_id 'orphan' in videos.csv: add one "
+        "or rename the file",
+        "error: 1 file(s) skipped (listed above): fix them and ingest again; the rest was indexed",
+    ]  # no log lines, no progress bar
+
+
+def test_the_ingest_summary_lists_the_first_problems_for_a_chat_reply() -> None:
     warnings = [
         InputError(
             Path(f"t/v{n}.vtt"), n, "cue ends before it starts (repaired)", severity="warning"
@@ -115,10 +165,20 @@ def test_the_ingest_summary_lists_the_first_warnings_for_a_chat_reply() -> None:
     report = IngestReport(added=["v1"], segments=4, warnings=warnings)
 
     line = summarise_ingest(report)
-    assert line.startswith("4 segments, 1 new,")
-    assert "5 warning(s): t/v1.vtt:1: " in line and "t/v3.vtt:3" in line
+    assert line.startswith("4 segments in the index, 0 parts embedded now; 1 new,")
+    assert ", 5 warning(s): t/v1.vtt:1: warning: cue ends" in line and "t/v3.vtt:3" in line
     assert "t/v4.vtt" not in line and line.endswith("; …")
-    assert "t/v5.vtt:5" in summarise_ingest(report, max_warnings=None)
+    assert summarise_ingest(report, max_problems=0) == report.summary()
+
+
+def test_report_for_an_unknown_course_is_an_error_naming_the_known_ones(
+    in_tmp_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COURSES_FILE", str(_course_file(in_tmp_dir)))
+    assert main(["report", "--course", "nope"]) == 2
+    assert capsys.readouterr().err == "error: unknown course 'nope': COURSES_FILE defines 'ml'\n"
+    assert main(["report", "--course", "ml"]) == 0  # known, nothing logged yet
+    assert "no interactions for course 'ml'" in capsys.readouterr().err
 
 
 def test_freezing_the_startup_heap_hides_it_from_later_collections() -> None:

@@ -27,6 +27,7 @@ from retrieval.segments import SegmentingSettings
 from retrieval.transcripts import MAX_CHARS_PER_S, MAX_TEXT_BURST
 
 SETTINGS = SegmentingSettings(window_s=150, stride_s=120, max_s=180)
+CUE = "an optional id line then '00:00:01.000 --> 00:00:04.000'"
 
 
 class CountingEmbedder:
@@ -170,6 +171,9 @@ def test_a_bad_transcript_is_skipped_and_the_rest_ingested(
     assert "bad" not in index.video_hashes("c1")
     assert all(s.video_id != "bad" for s in index.all_segments("c1"))
     assert not any("mess" in text for text in embedder.passages)
+    assert report.kept == []  # never indexed: nothing earlier to keep
+    assert report.problem_lines() == [f"{course}/transcripts/bad.vtt:6: expected a cue: {CUE}"]
+    assert report.summary().endswith("; 2 new, 0 changed, 0 unchanged, 0 removed, 1 skipped")
 
 
 def test_a_video_that_breaks_later_keeps_its_last_good_version(
@@ -184,6 +188,11 @@ def test_a_video_that_breaks_later_keeps_its_last_good_version(
     assert [Path(error.path).name for error in report.skipped] == ["v1.vtt"]
     assert report.removed == []
     assert {s.video_id for s in index.all_segments("c1")} == {"v1", "v2"}
+    assert report.kept == ["v1"]
+    assert report.problem_lines() == [
+        f"{course}/transcripts/v1.vtt:3: expected a cue: {CUE} (kept the version indexed earlier)"
+    ]
+    assert "1 skipped (1 kept the version indexed earlier)" in report.summary()
 
 
 def test_a_video_without_transcript_is_reported(tmp_path: Path, index: SegmentIndex) -> None:
@@ -195,6 +204,10 @@ def test_a_video_without_transcript_is_reported(tmp_path: Path, index: SegmentIn
     assert report.added == ["v1"]
     assert report.skipped == []
     assert ["v9" in str(problem) for problem in report.warnings] == [True]
+    assert report.problem_lines(warnings=False) == []
+    [line] = report.problem_lines()
+    assert line.startswith(f"{course}/videos.csv:3: warning: video 'v9' has no transcript")
+    assert report.summary().endswith(", 0 removed, 1 warning(s)")
 
 
 def test_a_megabyte_cue_is_ingested_cut_to_its_duration_with_a_warning(

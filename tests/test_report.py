@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import retrieval.__main__ as retrieval_cli
 from bot.cli import evaluate as evaluate_cli
 from bot.cli import report as report_cli
 from bot.cli.evaluate import hit_rate, load_eval_questions, render_summary, summarise
@@ -24,13 +25,23 @@ from bot.models import (
     Citation,
     Interaction,
     Judgement,
+    Question,
     RetrievedSegment,
     Segment,
     StageTimings,
     Usage,
     Vote,
 )
-from bot.report import build_entries, load_entries, render_csv, render_jsonl, render_markdown
+from bot.report import (
+    FORMATS,
+    build_entries,
+    hide_links,
+    load_entries,
+    render,
+    render_csv,
+    render_jsonl,
+    render_markdown,
+)
 from bot.store import JudgementRecord, SqlStore
 from retrieval.evaluate import GoldQuestion
 from tests.fakes.anthropic_server import (
@@ -40,6 +51,7 @@ from tests.fakes.anthropic_server import (
     cited_reply,
     tool_use_reply,
 )
+from tests.fakes.core import FakeAnswerModel, make_service, says
 
 SEED = Path(__file__).parent / "data" / "seed_report.md"
 T0 = datetime(2025, 3, 11, 14, 30, tzinfo=UTC)
@@ -304,6 +316,60 @@ def test_csv_is_one_row_per_interaction(seeded: tuple[SqlStore, Interaction]) ->
     assert render_csv([]) == ""
 
 
+# -- hidden links: every one, in every format, in both kinds of answer ---------------------
+
+CLAUDE_WITH_LINKS = (
+    "A saída usa convolução 1x1 ([Aula 3 · 12:01–14:31](https://youtu.be/mlvid000001?t=721)); "
+    "veja <https://youtu.be/mlvid000001?t=601|o encoder>, <https://youtu.be/x?t=9> e "
+    "https://youtu.be/mlvid000002?t=95."
+)
+
+
+async def _logged(tmp_path: Path, model: FakeAnswerModel) -> SqlStore:
+    service = make_service(tmp_path, answer_model=model)
+    question = Question(
+        course_id="ml", text="Qual a camada de saída da U-Net?", platform="cli", asker="a"
+    )
+    await service.ask(question)
+    assert isinstance(service.store, SqlStore)
+    return service.store
+
+
+@pytest.mark.parametrize(
+    ("model", "shown"),
+    [
+        (FakeAnswerModel(fail=True), "1. Aula 3 · 12:01–14:31 — oculto\n"),  # the fallback
+        (
+            FakeAnswerModel(says(CLAUDE_WITH_LINKS)),
+            "A saída usa convolução 1x1 (Aula 3 · 12:01–14:31); veja o encoder, oculto e oculto.",
+        ),
+    ],
+    ids=["extractive-fallback", "claude-markdown"],
+)
+async def test_hide_urls_hides_every_link_in_every_format(
+    tmp_path: Path, model: FakeAnswerModel, shown: str
+) -> None:
+    store = await _logged(tmp_path, model)
+    entries = load_entries(store, "ml")
+    [answer] = [e.interaction.answer for e in entries]
+    assert "https://youtu.be/" in answer  # links to hide
+    for fmt in FORMATS:
+        visible = render(entries, fmt)
+        hidden = render(entries, fmt, hide_urls=True)
+        assert "youtu.be" in visible, fmt
+        assert "youtu.be" not in hidden and "http" not in hidden, fmt
+        assert shown in (json.loads(hidden)["answer"] if fmt == "jsonl" else hidden), fmt
+
+
+def test_hide_links_keeps_labels_and_the_text_around_them() -> None:
+    assert hide_links("ver [Aula 1](https://youtu.be/a?t=5).") == "ver Aula 1."
+    assert hide_links("ver ![](https://x.org/i.png) e [](https://x.org)") == "ver oculto e oculto"
+    assert hide_links("<https://youtu.be/a?t=5|Aula 1> e <@U123>") == "Aula 1 e <@U123>"
+    assert hide_links("(em https://youtu.be/a?t=5), www.example.org/x!") == "(em oculto), oculto!"
+    plain = "sem links: 12:01–14:48, a<b, [1], (x), e.g./i.e."
+    assert hide_links(plain) == plain
+
+
 # -- the evaluate command: questions in, summary out ---------------------------------------
 
 
@@ -360,12 +426,12 @@ EVAL_COURSE = Path(__file__).parent / "data" / "eval_mini"
 
 
 @pytest.fixture(scope="module")
-def eval_work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def eval_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Shared by the evaluate tests: the second run finds the course already indexed."""
-    return tmp_path_factory.mktemp("eval-work")
+    return tmp_path_factory.mktemp("eval-cache")
 
 
-def _evaluate(work_dir: Path, out: Path, settings: Settings) -> int:
+def _evaluate(cache: Path, out: Path, settings: Settings, *options: str) -> int:
     parser = argparse.ArgumentParser()
     evaluate_cli.add_parser(parser.add_subparsers())
     args = parser.parse_args(
@@ -377,9 +443,9 @@ def _evaluate(work_dir: Path, out: Path, settings: Settings) -> int:
             str(EVAL_COURSE / "questions.jsonl"),
             "--out",
             str(out),
-            "--work-dir",
-            str(work_dir),
-            "--quiet",
+            "--cache-dir",
+            str(cache),
+            *(options or ["--quiet"]),
         ]
     )
     result: int = args.run(args, settings)
@@ -398,7 +464,7 @@ def _claude(request: RecordedRequest) -> Reply:
 
 @pytest.mark.slow
 def test_evaluate_end_to_end_with_claude(
-    eval_work_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    eval_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with FakeAnthropic() as api:
         api.responder = _claude
@@ -407,7 +473,7 @@ def test_evaluate_end_to_end_with_claude(
             anthropic_base_url=api.base_url,
             llm_max_retries=0,
         )
-        assert _evaluate(eval_work_dir, tmp_path / "report.md", settings) == 0
+        assert _evaluate(eval_cache, tmp_path / "report.md", settings) == 0
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert report.startswith("**Pergunta 1**: Qual a função da camada de saída na rede U-Net?\n")
     assert "**Pergunta 3**: O que faz o dropout?\n" in report
@@ -423,12 +489,32 @@ def test_evaluate_end_to_end_with_claude(
 
 @pytest.mark.slow
 def test_evaluate_without_a_key_says_the_judge_was_skipped(
-    eval_work_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    eval_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _evaluate(eval_work_dir, tmp_path / "report.md", Settings()) == 0
+    assert _evaluate(eval_cache, tmp_path / "report.md", Settings()) == 0
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert report.startswith("**Pergunta 1**: ")  # only this run's questions
     assert report.count("**Answer Relevance (AR)**: não avaliada (resposta extrativa)\n") == 3
     summary = capsys.readouterr().out
     assert "- Respostas extrativas (fallback): 3\n" in summary
     assert "- Juiz: não executado: sem ANTHROPIC_API_KEY" in summary
+
+
+@pytest.mark.slow
+def test_evaluate_reuses_the_index_retrieval_eval_built(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real embedder, so the cache key is what a real run computes (the embedder's full
+    name, the retrieval package's default segmenting)."""
+    cache = tmp_path / "cache"
+    gold = ["--questions", str(EVAL_COURSE / "questions.jsonl"), "--limit", "2"]
+    argv = ["eval", "--course-dir", str(EVAL_COURSE), *gold, "--cache-dir", str(cache), "--quiet"]
+    assert retrieval_cli.main(argv, env={}, out=io.StringIO()) == 0
+    capsys.readouterr()
+
+    assert _evaluate(cache, tmp_path / "report.md", Settings(), "-k", "5") == 0
+    out, err = capsys.readouterr()
+    assert "0 parts embedded now; 0 new, 0 changed, 2 unchanged, 0 removed" in err
+    assert "perguntas com gabarito): @1 0.50, @5 0.50\n" in out  # at most 5 segments each
+    [index_dir] = [d for d in (cache / "eval").iterdir() if d.is_dir()]
+    assert {p.name for p in index_dir.iterdir()} == {"lancedb", "eval.sqlite3"}

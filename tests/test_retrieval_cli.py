@@ -52,22 +52,39 @@ def run(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def test_ingest_prints_a_summary_with_the_skipped_file(
-    tmp_path: Path, course: Path, embedders: list[CountingEmbedder]
+def test_ingest_prints_a_summary_lists_the_skipped_file_and_exits_1(
+    tmp_path: Path,
+    course: Path,
+    embedders: list[CountingEmbedder],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     env = {"LANCEDB_URI": str(tmp_path / "db"), "EMBEDDER": "fake-x"}
 
-    code, out = run(["ingest", str(course), "--course", "c1", "--quiet"], env)
+    code, out = run(["ingest", str(course), "--course", "c1"], env)
 
-    assert code == 0
-    assert "course c1 (english): 2 added, 0 updated, 0 unchanged, 0 removed" in out
-    assert "3 segments in the index (4 embedded now)" in out  # 4 sentences
-    assert "skipped 1 file(s):" in out
-    assert "broken.vtt:3: expected a cue" in out
+    assert code == 1
+    assert out == (
+        "course c1 (english): 3 segments in the index, 4 parts embedded now; "
+        "2 new, 0 changed, 0 unchanged, 0 removed, 1 skipped\n"
+    )  # 4 sentences
+    broken = f"{course}/transcripts/broken.vtt:3: expected a cue"
+    assert capsys.readouterr().err.splitlines()[-1].startswith(broken)  # after the progress bar
     assert embedders[0].name == "fake-x"
 
     code, out = run(["ingest", str(course), "--course", "c1", "--quiet"], env)
-    assert "0 added, 0 updated, 2 unchanged" in out and "(0 embedded now)" in out
+    assert (code, out) == (1, "")  # quiet: only the skipped file, on stderr
+    err = capsys.readouterr().err
+    assert err.startswith(broken) and len(err.splitlines()) == 1
+
+    (course / "transcripts" / "broken.vtt").unlink()
+    code, out = run(["ingest", str(course), "--course", "c1"], env)
+    assert code == 0
+    assert "0 parts embedded now; 0 new, 0 changed, 2 unchanged" in out
+    # Nothing to embed: no empty progress bar, only the warning for the row left in videos.csv.
+    assert capsys.readouterr().err == (
+        f"{course}/videos.csv:4: warning: video 'broken' has no transcript (add "
+        "transcripts/broken.vtt, .srt or .json); it will not be searchable\n"
+    )
 
 
 def test_search_prints_rank_score_cosine_title_span_link_and_excerpt(

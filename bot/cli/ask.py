@@ -19,16 +19,22 @@ from bot.citations import citation_label
 from bot.config import Settings
 from bot.courses import Course, load_courses
 from bot.models import Answer, Question
+from retrieval.cli_help import plain
 
 DEFAULT_COURSE = "demo"
 
 
 def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("ask", help="ask a question from the terminal")
+    parser = commands.add_parser(
+        "ask", help="ask a question from the terminal", description=plain(__doc__)
+    )
     parser.add_argument("question", help='e.g. "Qual a função da camada de saída na U-Net?"')
-    parser.add_argument("--course", default=None, help="course id (default: demo, or the only one)")
+    parser.add_argument(
+        "--course",
+        help=f"course id (default: {DEFAULT_COURSE}, or the only course in COURSES_FILE)",
+    )
     parser.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
-    parser.add_argument("--quiet", action="store_true", help="no ingest progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no ingest progress or summary")
     parser.set_defaults(run=run, one_shot=True)
 
 

@@ -1,10 +1,12 @@
 """``python -m bot evaluate --course-dir DIR --questions FILE``: the whole pipeline on a set
 of questions, into the evaluation report and a summary.
 
-The course is ingested into a private index and logged to a private SQLite file (under the
-retrieval package's eval cache, or ``--work-dir``), never the live ones. Each question goes
-through ``AssistantService.ask`` (platform "eval") and then the judge. Without
-ANTHROPIC_API_KEY the answers are extractive fallbacks and the judge is skipped.
+The course is ingested into a private index and logged to a private SQLite file, never the
+live ones: both live in the eval cache (``--cache-dir``) in a folder keyed by the course
+folder, the embedder and the segmenting settings, the same folder ``python -m retrieval eval``
+uses, so whichever runs second embeds nothing. Each question goes through
+``AssistantService.ask`` (platform "eval") and then the judge. Without ANTHROPIC_API_KEY the
+answers are extractive fallbacks and the judge is skipped.
 
 Questions: JSON lines with "question" and, optionally, the gold span ("id", "video_id",
 "start_s", "end_s"; the layout of ../shared/data); a line that is not JSON is a question.
@@ -33,10 +35,16 @@ from bot.models import Question
 from bot.report import ReportEntry, load_entries, render_markdown
 from bot.service import AssistantService
 from bot.store import SqlStore, open_store
-from retrieval.evaluate import GoldQuestion, eval_cache_dir, first_hit_rank
-from retrieval.segments import SegmentingSettings
-
-EVAL_COURSE = "eval"
+from retrieval.cli_help import plain
+from retrieval.embed import make_embedder
+from retrieval.evaluate import (
+    EVAL_COURSE_ID,
+    GoldQuestion,
+    default_cache_root,
+    eval_cache_dir,
+    first_hit_rank,
+)
+from retrieval.settings import RetrievalSettings
 
 
 @dataclass(frozen=True)
@@ -50,16 +58,26 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "evaluate",
         help="answer and judge a question set on a course folder; write the report",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=plain(__doc__),
     )
-    parser.add_argument("--course-dir", type=Path, required=True, help="videos.csv + transcripts/")
-    parser.add_argument("--questions", type=Path, required=True, help="questions (.jsonl)")
-    parser.add_argument("--course", default=EVAL_COURSE, help=f"course id (default {EVAL_COURSE})")
-    parser.add_argument("--language", default=None, help="transcript language (default: detect)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument(
+        "--course-dir", type=Path, required=True, help="folder with videos.csv and transcripts/"
+    )
+    parser.add_argument(
+        "--questions", type=Path, required=True, help="questions, one per line (.jsonl)"
+    )
+    parser.add_argument("--course", default=EVAL_COURSE_ID, help="course id in the private log")
+    parser.add_argument("--language", help="english or portuguese (default: detected)")
+    parser.add_argument("--limit", type=int, help="only the first N questions (default: all)")
+    parser.add_argument(
+        "-k", "--k", type=int, help="segments retrieved per question (default: RETRIEVAL_K)"
+    )
     parser.add_argument("--out", type=Path, help="report file (default: stdout)")
-    parser.add_argument("--work-dir", type=Path, help="private index and log (default: cache)")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help=f"root of the eval indexes and logs (default: {default_cache_root()})",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(run=run)
 
@@ -182,15 +200,25 @@ def private_settings(settings: Settings, work_dir: Path) -> Settings:
     )
 
 
+def eval_work_dir(settings: Settings, course_dir: Path, root: Path | None) -> Path:
+    """The folder ``python -m retrieval eval`` indexes the same course folder in, with the
+    same embedder (its full name, version included) and the retrieval package's default
+    segmenting, which ``build_retrieval`` uses too."""
+    embedder_name = make_embedder(settings.embedder).name  # loads no model
+    return eval_cache_dir(course_dir, embedder_name, RetrievalSettings().segmenting, root)
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import build_retrieval  # loads the embedder: only when evaluating
 
     if not (args.course_dir / "videos.csv").is_file():
         raise ConfigError(f"--course-dir {args.course_dir}: no videos.csv there")
     questions = load_eval_questions(args.questions, args.limit)
-    work_dir = args.work_dir or eval_cache_dir(
-        args.course_dir, settings.embedder, SegmentingSettings()
-    )
+    if args.k is not None:
+        if args.k < 1:
+            raise ConfigError(f"-k/--k {args.k}: retrieve at least 1 segment per question")
+        settings = replace(settings, retrieval_k=args.k)
+    work_dir = eval_work_dir(settings, args.course_dir, args.cache_dir)
     settings = private_settings(settings, work_dir)
     retrieval = build_retrieval(settings)
     language = _ingest(retrieval, args, quiet=args.quiet)
@@ -214,6 +242,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _ingest(retrieval: Any, args: argparse.Namespace, quiet: bool) -> str:
+    from bot.app import summarise_ingest
     from retrieval.ingest import ingest_course
 
     report = ingest_course(
@@ -226,7 +255,7 @@ def _ingest(retrieval: Any, args: argparse.Namespace, quiet: bool) -> str:
         progress=not quiet,
     )
     if not quiet:
-        print(f"ingested {args.course_dir}: {report.segments} segments", file=sys.stderr)
+        print(f"ingested {args.course_dir}: {summarise_ingest(report)}", file=sys.stderr)
     return report.language or args.language or "portuguese"
 
 

@@ -1,5 +1,11 @@
 """``python -m bot ingest``: (re)index the lectures of the courses in the COURSES_FILE, with
-the bot's own settings (LANCEDB_URI, EMBEDDER), so the bot reads exactly what was built."""
+the bot's own settings (LANCEDB_URI, EMBEDDER), so the bot reads exactly what was built.
+
+Prints one summary line per course, then each problem on a line of its own on stderr
+(``file:line: message``). A file that cannot be read is skipped and the rest is indexed;
+when that file's video was indexed before, students keep searching that earlier version.
+Exit status 1 when any file was skipped, so a script or CI notices.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +13,26 @@ import argparse
 import sys
 from typing import Any
 
-from bot.app import build_retrieval, summarise_ingest
+from bot.app import build_retrieval
 from bot.config import ConfigError, Settings
 from bot.courses import load_courses
+from retrieval.cli_help import plain
 
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
-        "ingest", help="index the lectures of one course (--course) or of every course (--all)"
+        "ingest",
+        help="index the lectures of one course (--course) or of every course (--all)",
+        description=plain(__doc__),
     )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--course", help="course id from the COURSES_FILE")
     which.add_argument("--all", action="store_true", help="every course with a course_dir")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print only the files skipped: no progress bar, summary or warnings",
+    )
     parser.set_defaults(run=run, one_shot=True)
 
 
@@ -29,11 +42,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not chosen:
         raise ConfigError("no course in the COURSES_FILE has a course_dir to ingest")
     retrieval = build_retrieval(settings)
-    skipped_any = False
+    skipped = 0
     for course in chosen:
         report = retrieval.ingest(course, progress=not args.quiet)
-        print(f"{course.id}: {summarise_ingest(report, max_warnings=None)}")
-        skipped_any = skipped_any or bool(report.skipped)
-    if skipped_any:
-        print("some files were skipped (see above); the rest was indexed", file=sys.stderr)
+        if not args.quiet:
+            print(f"{course.id}: {report.summary()}", flush=True)
+        for line in report.problem_lines(warnings=not args.quiet):
+            print(line, file=sys.stderr)
+        skipped += len(report.skipped)
+    if skipped:
+        print(
+            f"error: {skipped} file(s) skipped (listed above): fix them and ingest again; "
+            "the rest was indexed",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -1,8 +1,10 @@
 """``python -m bot report --course ID``: export a course's interactions as the evaluation
 report (``md``, the user's layout) or as records (``jsonl``, ``csv``).
 
-Dates are days in the course's time zone (UTC for a course not in COURSES_FILE):
-``--since`` from its 00:00, ``--until`` through its end (inclusive).
+Dates are days in the course's time zone: ``--since`` from its 00:00, ``--until`` through its
+end (inclusive). A course not in COURSES_FILE is an error unless the log holds interactions
+for it (e.g. an evaluation run's log, read with DATABASE_URL); its days are then UTC.
+``--hide-urls`` hides every link, in the answers and the judge's reasoning too.
 """
 
 from __future__ import annotations
@@ -18,34 +20,38 @@ from bot.agreement import agreement
 from bot.config import Settings
 from bot.courses import load_courses
 from bot.errors import ConfigError, UnknownCourseError
-from bot.report import FORMATS, ReportEntry, load_entries, render
-from bot.store import open_store
+from bot.report import FORMATS, HIDDEN_URL, ReportEntry, load_entries, render
+from bot.store import SqlStore, open_store
+from retrieval.cli_help import plain
 
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "report",
         help="export a course's interactions as the evaluation report",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=plain(__doc__),
     )
     parser.add_argument("--course", required=True, help="course id")
-    parser.add_argument("--since", type=_day, help="first day, YYYY-MM-DD (course time zone)")
-    parser.add_argument("--until", type=_day, help="last day, YYYY-MM-DD, inclusive")
     parser.add_argument(
-        "--hide-urls", action="store_true", help="write 'oculto' instead of video links"
+        "--since", type=_day, help="first day, YYYY-MM-DD (default: the first interaction)"
     )
-    parser.add_argument("--format", choices=FORMATS, default="md", help="default: md")
+    parser.add_argument(
+        "--until", type=_day, help="last day, YYYY-MM-DD, inclusive (default: the last one)"
+    )
+    parser.add_argument(
+        "--hide-urls",
+        action="store_true",
+        help=f"replace every link by its label, or by '{HIDDEN_URL}' when it has none",
+    )
+    parser.add_argument("--format", choices=FORMATS, default="md", help="output format")
     parser.add_argument("--out", type=Path, help="write to this file (default: stdout)")
-    parser.add_argument(
-        "--start", type=int, default=1, help="number of the first question (default 1)"
-    )
+    parser.add_argument("--start", type=int, default=1, help="number of the first question")
     parser.add_argument(
         "--pass-score",
         type=int,
         choices=range(4),
         default=None,
-        help="lowest AR score (0-3) annotated C (default JUDGE_PASS_SCORE)",
+        help="lowest AR score (0-3) annotated C (default: JUDGE_PASS_SCORE)",
     )
     parser.set_defaults(run=run)
 
@@ -58,14 +64,14 @@ def _day(text: str) -> date:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    zone = _course_zone(settings, args.course)
-    since = _midnight(args.since, zone) if args.since else None
-    until = _midnight(args.until + timedelta(days=1), zone) if args.until else None
-    if since and until and since >= until:
-        raise ConfigError(f"--since {args.since} is after --until {args.until}")
     pass_score = settings.judge_pass_score if args.pass_score is None else args.pass_score
     store = open_store(settings.database_url)
     try:
+        zone = _course_zone(settings, store, args.course)
+        since = _midnight(args.since, zone) if args.since else None
+        until = _midnight(args.until + timedelta(days=1), zone) if args.until else None
+        if since and until and since >= until:
+            raise ConfigError(f"--since {args.since} is after --until {args.until}")
         entries = load_entries(store, args.course, since, until, pass_score, args.start)
     finally:
         store.close()
@@ -96,11 +102,13 @@ def agreement_summary(entries: Sequence[ReportEntry]) -> str:
     )
 
 
-def _course_zone(settings: Settings, course_id: str) -> tzinfo:
+def _course_zone(settings: Settings, store: SqlStore, course_id: str) -> tzinfo:
     try:
         return load_courses(settings.courses_file).get(course_id).tz
     except UnknownCourseError:
-        return UTC  # e.g. an evaluation run's course, logged but not configured
+        if store.list_interactions(course_id):
+            return UTC  # logged but not configured: an evaluation run's course
+        raise
 
 
 def _midnight(day: date, zone: tzinfo) -> datetime:
