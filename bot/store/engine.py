@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import StaticPool
 
+from bot.store.records import StoreError
+
 DEFAULT_URL = "sqlite:///var/bot.sqlite3"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A server that drops packets (a firewall, a wrong IP) fails the start within this many
+# seconds instead of the system's TCP timeout of minutes.
+PG_CONNECT_TIMEOUT_S = 10
 
 # Passed as an execution option to pick how a SQLite transaction begins. Writers take the
 # write lock up front (IMMEDIATE) so a read-then-write transaction never fails half-way
@@ -34,11 +42,49 @@ def normalise_url(url: str) -> str:
 
 def make_engine(url: str) -> sa.Engine:
     """An engine for ``url`` (see ``normalise_url``); SQLite files get their parent folder,
-    WAL, foreign keys and a busy timeout."""
-    parsed = make_url(normalise_url(url))
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+    WAL, foreign keys and a busy timeout. A URL SQLAlchemy cannot use is a ``StoreError``."""
+    try:
+        parsed = make_url(normalise_url(url))
+        if parsed.get_backend_name() != "sqlite":
+            given = "connect_timeout" in parsed.query
+            timeout = {} if given else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+            return sa.create_engine(parsed, pool_pre_ping=True, connect_args=timeout)
+    except (sa.exc.ArgumentError, ImportError) as error:
+        raise StoreError(
+            f"DATABASE_URL={shown_url(url)} cannot be used: {error}; use e.g. {DEFAULT_URL} "
+            "or postgresql://user:password@host/database (with the postgres extra installed)"
+        ) from error
     return _sqlite_engine(parsed)
+
+
+def shown_url(url: str | URL) -> str:
+    """A database URL as messages may show it: with its password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return re.sub(r"(//[^/:@]*:)[^/@]*@", r"\1***@", str(url))
+
+
+@contextmanager
+def connected(engine: sa.Engine) -> Iterator[Connection]:
+    """A connection to the database. One that cannot be opened at all (server down, unknown
+    host, wrong password, a SQLite file that cannot be created) is a ``StoreError`` naming
+    DATABASE_URL, without its password, and what to check."""
+    try:
+        conn = engine.connect()
+    except sa.exc.DBAPIError as error:
+        cause = str(error.orig).strip().splitlines()[0]
+        where = f"DATABASE_URL={shown_url(engine.url)}"
+        if engine.dialect.name == "sqlite":
+            hint = "check that its folder exists and is writable, or set another file"
+        else:
+            hint = (
+                "check that the server is running and reachable from here, and the host, "
+                "port, user, password and database name in DATABASE_URL"
+            )
+        raise StoreError(f"cannot open the database at {where}: {cause}; {hint}") from error
+    with conn:
+        yield conn
 
 
 def _sqlite_engine(parsed: URL) -> sa.Engine:
@@ -49,7 +95,7 @@ def _sqlite_engine(parsed: URL) -> sa.Engine:
         # One shared connection, or every checkout would see a different empty database.
         options["poolclass"] = StaticPool
     else:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _create_folder(Path(database).expanduser().parent, parsed)
     engine = sa.create_engine(parsed, **options)
 
     @sa.event.listens_for(engine, "connect")
@@ -71,6 +117,17 @@ def _sqlite_engine(parsed: URL) -> sa.Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _create_folder(folder: Path, url: URL) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreError(
+            f"cannot create the folder {folder} for the SQLite database of "
+            f"DATABASE_URL={shown_url(url)}: {error.strerror or error}; set DATABASE_URL to a "
+            f"file in a writable folder, e.g. {DEFAULT_URL}"
+        ) from error
 
 
 def _enable_wal(cursor: Any) -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.store.engine import writer
+from bot.store.engine import connected, writer
 
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = []
@@ -59,7 +59,8 @@ def migrate(engine: sa.Engine, *, until: str | None = None) -> list[str]:
 
 
 def applied_migrations(engine: sa.Engine) -> set[str]:
-    with engine.connect() as conn:
+    # The first connection a process opens: a database it cannot reach fails here, clearly.
+    with connected(engine) as conn:
         if not sa.inspect(conn).has_table("_migrations"):
             return set()
         return _applied(conn)
