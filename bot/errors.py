@@ -122,3 +122,8 @@ class VerdictValidationError(BotError, ValueError):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.problem}"
+
+
+class UnreachableError(BotError, ConnectionError):
+    """A service the bot needs (Discord, Slack) cannot be reached; the message names it and
+    what to check."""

@@ -233,6 +233,8 @@ class FakeDiscord:
         self.interactions: dict[str, Json] = {}  # token -> the interaction payload
         self.identify: Json | None = None
         self.refuse_threads = False  # as when the bot lacks "Create Public Threads"
+        self.refuse_token = False  # as Discord answers a wrong or reset bot token
+        self.refuse_intents = False  # as when Message Content Intent is off in the portal
         self.compression: str | None = None
         self._ws: web.WebSocketResponse | None = None
         self._compressor = _Compressor(None)
@@ -291,6 +293,9 @@ class FakeDiscord:
             await self._send({"op": 11})
         elif op == 2:  # identify
             self.identify = message["d"]
+            if self.refuse_intents and self._ws is not None:
+                await self._ws.close(code=4014, message=b"Disallowed intent(s).")
+                return
             await self._ready()
 
     async def _ready(self) -> None:
@@ -527,6 +532,8 @@ class FakeDiscord:
         return json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
 
     async def _get_me(self, request: web.Request, m: re.Match[str], body: Any) -> web.Response:
+        if self.refuse_token:
+            return json_response({"message": "401: Unauthorized", "code": 0}, status=401)
         return json_response(self.bot.user)
 
     async def _get_application(

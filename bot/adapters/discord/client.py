@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -16,8 +17,9 @@ from bot.adapters.discord.commands import TaCommands, report_command_error
 from bot.adapters.discord.feedback import Feedback
 from bot.adapters.discord.messaging import NO_PINGS
 from bot.adapters.discord.views import HumanButton
-from bot.config import Settings, require
+from bot.config import ConfigError, Settings, require
 from bot.courses import Courses
+from bot.errors import UnreachableError
 from bot.service import AssistantService
 
 log = logging.getLogger(__name__)
@@ -133,7 +135,31 @@ class CourseBot(discord.Client):
 
 
 async def run_discord(settings: Settings, service: AssistantService, courses: Courses) -> None:
-    """Run the bot until it is closed (Ctrl-C or the process stops)."""
+    """Run the bot until it is closed (Ctrl-C or the process stops). A refused token, a
+    privileged intent not turned on, or Discord out of reach at start end it with an error
+    that says what to do; once connected, discord.py reconnects by itself."""
     require(settings, "DISCORD_TOKEN")
     async with CourseBot(service, courses, settings) as bot:
-        await bot.start(settings.discord_token.reveal())
+        await _log_in(bot, settings.discord_token.reveal())
+        try:
+            await bot.connect()
+        except discord.PrivilegedIntentsRequired as error:
+            raise ConfigError(
+                "Discord refused the Message Content intent: turn on Message Content Intent in "
+                "the Developer Portal (your application, Bot, Privileged Gateway Intents)"
+            ) from error
+
+
+async def _log_in(bot: CourseBot, token: str) -> None:
+    try:
+        await bot.login(token)
+    except discord.LoginFailure as error:
+        raise ConfigError(
+            "Discord refused DISCORD_TOKEN: copy the bot's token from the Developer Portal "
+            "(your application, Bot, Reset Token)"
+        ) from error
+    except (aiohttp.ClientError, OSError, discord.DiscordServerError) as error:
+        raise UnreachableError(
+            f"cannot reach Discord ({error}): check this machine's internet access, DNS and "
+            "firewall, or https://discordstatus.com"
+        ) from error
