@@ -5,6 +5,7 @@ Web API. Nothing sleeps: tests wait on recorded calls with short timeouts."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import socket
 import time
@@ -19,9 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import slack_render as render
 from bot.adapters.slack import build_app, post_digest, run_http, run_socket_mode
+from bot.adapters.slack.app import Patience
 from bot.config import Secret, Settings
 from bot.courses import Courses
-from bot.errors import ConfigError
+from bot.errors import ConfigError, UnreachableError
 from bot.models import Digest, DigestSection
 from bot.service import AssistantService
 from tests.fakes.core import (
@@ -542,9 +544,17 @@ async def test_run_http_serves_verified_requests(slack: FakeSlackAPI, tmp_path: 
 
     try:
         await eventually_async(listening)
+        # A timestamp that is not a number is unverified too (bolt alone answered 500).
+        forged = {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=" + "0" * 64}
+        status, _ = await sender.post(b"{}", "application/json", signed=False, headers=forged)
+        assert status == 401
+        assert slack.calls == []
         ts = slack.add_user_message(ML, STUDENT, "o que é dropout?")
         assert (await sender.event(mention_event(ML, ts)))[0] == 200
         await slack.wait_for("chat.update", lambda c: bool(c.params.get("metadata")))
+        # The port is taken now: a second server says which setting to change.
+        with pytest.raises(ConfigError, match=rf"127.0.0.1:{port} .*SLACK_PORT"):
+            await run_http(service, COURSES, settings, host="127.0.0.1", client=client)
     finally:
         await stop(task)
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
@@ -570,3 +580,37 @@ async def test_socket_mode_receives_events_and_acks_them(
         await stop(task)
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
         await run_socket_mode(service, COURSES, Settings(), client=client)
+
+
+async def test_socket_mode_gives_up_after_its_patience_when_slack_is_out_of_reach(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    unreachable = f"http://127.0.0.1:{free_port()}/api/"
+    # No SDK retries of its own: each attempt is one refused connection.
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=unreachable, retry_handlers=[])
+    settings = Settings(slack_app_token=Secret("xapp-1-fake"))
+    patience = Patience(first_wait_s=0.01, longest_wait_s=0.04, give_up_after_s=0.3)
+    caplog.set_level(logging.WARNING)
+
+    with pytest.raises(UnreachableError, match="cannot reach Slack for Socket Mode") as caught:
+        await run_socket_mode(
+            make_service(tmp_path, COURSES), COURSES, settings, client=client, patience=patience
+        )
+
+    warnings = [r for r in caplog.records if r.name == "bot.adapters.slack.app"]
+    waits = [r.args[2] for r in warnings]  # type: ignore[index]
+    assert waits[:4] == [0.01, 0.02, 0.04, 0.04]  # doubling, then capped
+    assert sum(waits) <= 0.3 and len(waits) >= 5
+    assert all(r.levelno == logging.WARNING and not r.exc_info for r in warnings)
+    assert f"after {len(waits) + 1} attempt(s)" in str(caught.value)
+
+
+async def test_socket_mode_with_a_refused_app_token_fails_at_once(
+    slack: FakeSlackAPI, tmp_path: Any
+) -> None:
+    slack.fail("apps.connections.open", "invalid_auth")
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
+    settings = Settings(slack_app_token=Secret("xapp-1-revoked"))
+    with pytest.raises(ConfigError, match=r"Slack refused SLACK_APP_TOKEN \(invalid_auth\)"):
+        await run_socket_mode(make_service(tmp_path, COURSES), COURSES, settings, client=client)
+    assert len(slack.calls_to("apps.connections.open")) == 1

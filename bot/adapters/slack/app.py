@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import slack_render as render
@@ -19,11 +23,13 @@ from bot.adapters.slack.asking import Asking
 from bot.adapters.slack.commands import TaCommands
 from bot.adapters.slack.feedback import Feedback
 from bot.adapters.slack.listeners import ack
-from bot.adapters.slack.middleware import RetriedEvents
+from bot.adapters.slack.middleware import RetriedEvents, refuse_malformed_timestamps
 from bot.adapters.slack.tas import TaCheck
-from bot.config import Settings, require
+from bot.config import ConfigError, Settings, require
 from bot.courses import Courses
+from bot.errors import UnreachableError
 from bot.service import AssistantService
+from bot.store import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,22 @@ PROGRESS_INTERVAL_S = (
     1.5  # chat.update is rate limited; a streaming answer updates at most this often
 )
 REMEMBERED_ANSWERS = 5000
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long Socket Mode keeps trying to reach Slack at start: waits that double from
+    ``first_wait_s`` up to ``longest_wait_s``, until ``give_up_after_s`` have passed."""
+
+    first_wait_s: float = 1.0
+    longest_wait_s: float = 30.0
+    give_up_after_s: float = 120.0
+
+    def wait_s(self, attempt: int) -> float:
+        return backoff_delay(attempt, self.first_wait_s, self.longest_wait_s).total_seconds()
+
+
+SOCKET_MODE_PATIENCE = Patience()
 
 
 def bot_client(settings: Settings) -> AsyncWebClient:
@@ -111,11 +133,19 @@ async def run_http(
     bolt verifies every request's signature with ``SLACK_SIGNING_SECRET`` (401 otherwise)."""
     require(settings, "SLACK_SIGNING_SECRET")
     app = build_app(service, courses, settings, client=client)
-    runner = web.AppRunner(app.web_app(path=path, port=settings.slack_port))
+    web_app = app.web_app(path=path, port=settings.slack_port)
+    web_app.middlewares.append(refuse_malformed_timestamps)
+    runner = web.AppRunner(web_app)
     await runner.setup()
-    await web.TCPSite(runner, host, settings.slack_port).start()
-    log.info("slack: listening on http://%s:%d%s", host, settings.slack_port, path)
     try:
+        try:
+            await web.TCPSite(runner, host, settings.slack_port).start()
+        except OSError as error:
+            raise ConfigError(
+                f"cannot listen on {host}:{settings.slack_port} for Slack's requests "
+                f"({error.strerror or error}): set SLACK_PORT to a free port"
+            ) from error
+        log.info("slack: listening on http://%s:%d%s", host, settings.slack_port, path)
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
@@ -127,12 +157,63 @@ async def run_socket_mode(
     settings: Settings,
     *,
     client: AsyncWebClient | None = None,
+    patience: Patience | None = None,
 ) -> None:
-    """Connect out to Slack over Socket Mode (no public URL needed) until cancelled."""
+    """Connect out to Slack over Socket Mode (no public URL needed) until cancelled.
+
+    While Slack cannot be reached at start, it tries again after waits that double (one
+    warning each) and gives up with an ``UnreachableError`` after ``patience`` (default
+    ``SOCKET_MODE_PATIENCE``); a refused SLACK_APP_TOKEN is a ``ConfigError`` at once.
+    Once connected, the SDK reconnects by itself."""
     require(settings, "SLACK_APP_TOKEN")
     app = build_app(service, courses, settings, client=client)
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.reveal())
     try:
-        await handler.start_async()
+        await _connect(handler.client, patience or SOCKET_MODE_PATIENCE)
+        log.info("slack: connected in Socket Mode")
+        await asyncio.Event().wait()
     finally:
         await handler.close_async()
+
+
+async def _connect(client: SocketModeClient, patience: Patience) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    deadline = started + patience.give_up_after_s
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            # The SDK's own connect() would retry this forever, a traceback each time.
+            opened = await client.web_client.apps_connections_open(app_token=client.app_token)
+            break
+        except SlackApiError as error:
+            raise ConfigError(
+                f"Slack refused SLACK_APP_TOKEN ({error.response.get('error')}): give an "
+                "app-level token (xapp-...) with the connections:write scope, from the app's "
+                "Basic Information page"
+            ) from error
+        except (aiohttp.ClientError, OSError) as error:
+            wait_s = patience.wait_s(attempt)
+            if loop.time() + wait_s > deadline:
+                raise UnreachableError(
+                    f"cannot reach Slack for Socket Mode after {attempt} attempt(s) over "
+                    f"{loop.time() - started:.1f} s ({error}): check this machine's internet "
+                    "access, DNS, firewall and HTTPS_PROXY"
+                ) from error
+            log.warning(
+                "slack: cannot reach Slack (%s); attempt %d, trying again in %.1f s",
+                error,
+                attempt,
+                wait_s,
+            )
+            await asyncio.sleep(wait_s)
+    client.wss_uri = opened["url"]
+    try:
+        # Rare: Slack answered but its websocket cannot be opened (a proxy that blocks wss).
+        await asyncio.wait_for(client.connect(), patience.give_up_after_s)
+    except TimeoutError as error:
+        raise UnreachableError(
+            f"cannot open Slack's Socket Mode websocket in {patience.give_up_after_s:.0f} s: "
+            "check that the firewall or HTTPS_PROXY lets wss:// connections through"
+        ) from error

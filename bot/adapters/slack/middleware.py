@@ -1,4 +1,5 @@
-"""Slack retries an event it thinks we missed (``X-Slack-Retry-Num``): answer it once."""
+"""Requests the app answers before its listeners: Slack's retries of an event it thinks we
+missed (``X-Slack-Retry-Num``) are answered once; a malformed timestamp is refused."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiohttp import web
+from aiohttp.typedefs import Handler
 from slack_bolt.response import BoltResponse
 
 log = logging.getLogger(__name__)
@@ -47,3 +50,16 @@ class RetriedEvents:
             return BoltResponse(status=200, body="")
         await next()
         return None
+
+
+@web.middleware
+async def refuse_malformed_timestamps(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """401, like any unverified request, when ``X-Slack-Request-Timestamp`` is not a number:
+    bolt's signature check would fail on it with a 500. Slack itself never sends one."""
+    stamp = request.headers.get("X-Slack-Request-Timestamp")
+    if stamp is not None:
+        try:
+            int(stamp)
+        except ValueError:
+            return web.json_response({"error": "invalid request"}, status=401)
+    return await handler(request)
