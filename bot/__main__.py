@@ -10,8 +10,15 @@ from collections.abc import Sequence
 
 from bot.config import load_settings
 from bot.errors import BotError
+from bot.store import StoreError
 from retrieval.cli_help import Commands, HelpFormatter
 from retrieval.errors import RetrievalError
+
+log = logging.getLogger(__name__)
+
+# What a wrong setting, file or environment raises; anything else is a bug and keeps its
+# traceback.
+SETUP_ERRORS = (BotError, RetrievalError, StoreError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,11 +52,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         result: int = args.run(args, settings)
         return result
-    except (BotError, RetrievalError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except SETUP_ERRORS as error:
+        return fail(error)
     except KeyboardInterrupt:
         return 130
+
+
+def fail(error: Exception) -> int:
+    """One ``error:`` line saying what to do, exit status 2; the traceback only at
+    LOG_LEVEL=DEBUG, where it helps whoever reports the problem."""
+    log.debug("the error below, with its traceback", exc_info=error)
+    print("error: " + " ".join(str(error).split()), file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable
+from contextlib import ExitStack
 from typing import Any
 
 from bot.app import (
+    Retrieval,
     build_journal,
     build_judge,
     build_retrieval,
@@ -61,49 +63,69 @@ def _run_all(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(
     settings: Settings, *, discord: bool = False, slack: bool = False, worker: bool = False
 ) -> int:
-    needed = ["PSEUDONYM_SECRET"] if (discord or slack) else []
-    needed += ["DISCORD_TOKEN"] if discord else []
-    needed += ["SLACK_BOT_TOKEN"] if slack else []
-    if slack and not settings.slack_app_token:
-        needed.append("SLACK_SIGNING_SECRET")  # HTTP mode verifies every request with it
-    require(settings, *needed)
+    _require_settings(settings, discord=discord, slack=slack)
     courses = load_courses(settings.courses_file)
     asyncio.run(_main(settings, courses, discord=discord, slack=slack, worker=worker))
     return 0
 
 
+def _require_settings(settings: Settings, *, discord: bool, slack: bool) -> None:
+    """Every missing setting the chosen adapters need, named in one error."""
+    needed = ["PSEUDONYM_SECRET"] if (discord or slack) else []
+    needed += ["DISCORD_TOKEN"] if discord else []
+    needed += ["SLACK_BOT_TOKEN"] if slack else []
+    no_slack_mode = slack and not (settings.slack_app_token or settings.slack_signing_secret)
+    if no_slack_mode:
+        needed.append("SLACK_SIGNING_SECRET")
+    try:
+        require(settings, *needed)
+    except ConfigError as missing:
+        if not no_slack_mode:
+            raise
+        raise ConfigError(
+            f"{missing}. Slack runs in Socket Mode with SLACK_APP_TOKEN (an app-level token, "
+            "no public URL needed) or in HTTP mode with SLACK_SIGNING_SECRET: set one of them"
+        ) from None
+
+
 async def _main(
     settings: Settings, courses: Courses, *, discord: bool, slack: bool, worker: bool
 ) -> None:
-    store = build_store(settings)
-    journal = build_journal(settings)
-    tasks: list[Awaitable[None]] = []
-    service = None
-    if discord or slack:
-        service = build_service(
-            settings, courses, retrieval=build_retrieval(settings), store=store, journal=journal
-        )
-        if discord:
-            from bot.adapters.discord import run_discord
+    with ExitStack() as opened:  # closed in reverse, also when the start fails half-way
+        store = build_store(settings)
+        opened.callback(store.close)
+        journal = build_journal(settings)
+        tasks: list[Awaitable[None]] = []
+        if discord or slack:
+            retrieval = await _loaded_retrieval(settings)
+            service = build_service(
+                settings, courses, retrieval=retrieval, store=store, journal=journal
+            )
+            opened.callback(service.close)
+            if discord:
+                from bot.adapters.discord import run_discord
 
-            tasks.append(run_discord(settings, service, courses))
-        if slack:
-            tasks.append(_run_slack(settings, service, courses))
-    scheduler = _scheduler(settings, courses, store, journal, worker=worker)
-    scheduler.start()
-    if worker:
-        log.info("worker: judge sweeps, journal replays and weekly digests scheduled")
-    freeze_startup_heap()
-    try:
+                tasks.append(run_discord(settings, service, courses))
+            if slack:
+                tasks.append(_run_slack(settings, service, courses))
+        scheduler = _scheduler(settings, courses, store, journal, worker=worker)
+        scheduler.start()
+        opened.callback(scheduler.shutdown, wait=False)
+        if worker:
+            log.info("worker: judge sweeps, journal replays and weekly digests scheduled")
+        freeze_startup_heap()
         if tasks:
             await asyncio.gather(*tasks)
         else:
             await asyncio.Event().wait()  # the worker alone: the scheduler does the work
-    finally:
-        scheduler.shutdown(wait=False)
-        if service is not None:
-            service.close()
-        store.close()
+
+
+async def _loaded_retrieval(settings: Settings) -> Retrieval:
+    """The retrieval parts with the embedding model loaded now, so a model that cannot be
+    loaded stops the start with its error instead of failing every question."""
+    retrieval = build_retrieval(settings)
+    await asyncio.to_thread(lambda: retrieval.embedder.dim)
+    return retrieval
 
 
 async def _run_slack(settings: Settings, service: Any, courses: Courses) -> None:
