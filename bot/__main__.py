@@ -53,12 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.run(args, settings)
         return result
     except SETUP_ERRORS as error:
-        return fail(error)
+        return _fail(error)
     except KeyboardInterrupt:
         return 130
 
 
-def fail(error: Exception) -> int:
+def _fail(error: Exception) -> int:
     """One ``error:`` line saying what to do, exit status 2; the traceback only at
     LOG_LEVEL=DEBUG, where it helps whoever reports the problem."""
     log.debug("the error below, with its traceback", exc_info=error)

@@ -256,7 +256,7 @@ class SentenceTransformerEmbedder:
     def _not_loaded(self, exc: Exception) -> str:
         from huggingface_hub import constants
 
-        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        cause = (str(exc).strip() or type(exc).__name__).splitlines()[0]
         if constants.HF_HUB_OFFLINE:
             where = "HF_HUB_OFFLINE is set, so only the local cache was searched"
         else:
