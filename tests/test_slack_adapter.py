@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import slack_render as render
 from bot.adapters.slack import build_app, post_digest, run_http, run_socket_mode
-from bot.config import Secret, Settings
+from bot.config import Settings
 from bot.courses import Courses
 from bot.errors import ConfigError
 from bot.models import Digest, DigestSection
@@ -141,7 +141,7 @@ async def start_bot(tmp_path: Any, slack: FakeSlackAPI) -> AsyncIterator[BotFact
             tmp_path, courses, answer_model=model, retriever=retriever
         )
         client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
-        settings = Settings(slack_signing_secret=Secret(SECRET))
+        settings = Settings(slack_signing_secret=SECRET)
         app = build_app(
             service,
             courses,
@@ -526,7 +526,7 @@ async def stop(task: asyncio.Task[None]) -> None:
 
 async def test_run_http_serves_verified_requests(slack: FakeSlackAPI, tmp_path: Any) -> None:
     port = free_port()
-    settings = Settings(slack_signing_secret=Secret(SECRET), slack_port=port)
+    settings = Settings(slack_signing_secret=SECRET, slack_port=port)
     client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
     service = make_service(tmp_path, COURSES)
     task = asyncio.create_task(
@@ -554,7 +554,7 @@ async def test_run_http_serves_verified_requests(slack: FakeSlackAPI, tmp_path: 
 async def test_socket_mode_receives_events_and_acks_them(
     slack: FakeSlackAPI, tmp_path: Any
 ) -> None:
-    settings = Settings(slack_app_token=Secret("xapp-1-fake"))
+    settings = Settings(slack_app_token="xapp-1-fake")
     client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
     service = make_service(tmp_path, COURSES)
     task = asyncio.create_task(run_socket_mode(service, COURSES, settings, client=client))

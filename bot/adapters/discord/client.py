@@ -136,4 +136,4 @@ async def run_discord(settings: Settings, service: AssistantService, courses: Co
     """Run the bot until it is closed (Ctrl-C or the process stops)."""
     require(settings, "DISCORD_TOKEN")
     async with CourseBot(service, courses, settings) as bot:
-        await bot.start(settings.discord_token.reveal())
+        await bot.start(settings.discord_token.get_secret_value())
