@@ -37,10 +37,8 @@ class Retrieval:
     segmenting: SegmentingSettings
 
     def ingest(self, course: Course, progress: bool = False) -> IngestReport:
-        if course.course_dir is None:
-            raise ConfigError(f"course {course.id!r} has no course_dir in the COURSES_FILE")
         return ingest_course(
-            course.course_dir,
+            course.lectures_dir(),
             course.id,
             self.index,
             self.embedder,
