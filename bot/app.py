@@ -37,10 +37,8 @@ class Retrieval:
     segmenting: SegmentingSettings
 
     def ingest(self, course: Course, progress: bool = False) -> IngestReport:
-        if course.course_dir is None:
-            raise ConfigError(f"course {course.id!r} has no course_dir in the COURSES_FILE")
         return ingest_course(
-            course.course_dir,
+            course.lectures_dir(),
             course.id,
             self.index,
             self.embedder,
@@ -72,7 +70,7 @@ def build_retrieval(settings: Settings) -> Retrieval:
     chosen = RetrievalSettings(
         lancedb_uri=settings.lancedb_uri,
         embedder=settings.embedder,
-        mode=settings.search_mode,  # type: ignore[arg-type]
+        mode=settings.search_mode,
     )
     index = chosen.open_index()
     embedder = make_embedder(chosen.embedder)
@@ -107,7 +105,7 @@ def _claude_client(settings: Settings) -> AsyncAnthropic:
     from bot.llm import make_client
 
     return make_client(
-        settings.anthropic_api_key.reveal(),
+        settings.anthropic_api_key.get_secret_value(),
         base_url=settings.anthropic_base_url or None,
         max_retries=settings.llm_max_retries,
         timeout_s=settings.llm_timeout_s,
@@ -131,7 +129,7 @@ def pseudonym_secret(settings: Settings, *, allow_local: bool) -> str:
     whenever the bot moves.
     """
     if settings.pseudonym_secret:
-        return settings.pseudonym_secret.reveal()
+        return settings.pseudonym_secret.get_secret_value()
     if not allow_local:
         raise ConfigError(
             "missing setting: PSEUDONYM_SECRET — set it in the environment or .env "

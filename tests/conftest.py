@@ -5,26 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
+from bot.config import setting_names
 
 pytest_plugins = ["store_fixtures"]
 
 # Every setting the bot reads, so a developer's own environment never leaks into a test.
-_SETTING_NAMES = [
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_BASE_URL",
-    "BOT_DATA_DIR",
-    "COURSES_FILE",
-    "DATABASE_URL",
-    "DISCORD_TOKEN",
-    "EMBEDDER",
-    "LANCEDB_URI",
-    "PSEUDONYM_SECRET",
-    "SLACK_APP_TOKEN",
-    "SLACK_BOT_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    *(name.upper() for name in Settings.__dataclass_fields__),
-]
+_SETTING_NAMES = setting_names()
 
 
 @pytest.fixture(autouse=True)

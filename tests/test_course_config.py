@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.__main__ import main
 from bot.courses import DEMO_COURSE_DIR, load_courses
 from bot.errors import ConfigError, UnknownCourseError
 
@@ -87,3 +88,106 @@ def test_the_example_file_in_the_repository_loads() -> None:
     course = load_courses(example).get("ml2026")
     assert course.discord.ta_role_ids and course.slack.ta_channel_id
     assert "soluções" in course.policy
+
+
+ONE_COURSE = "[[courses]]\nid = 'ml'\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            ONE_COURSE + "[courses.discord]\nguild_id = 1\nchanel_ids = [2]\n",
+            "course 'ml' [courses.discord]: unknown key 'chanel_ids' (did you mean channel_ids?)",
+        ),
+        (
+            ONE_COURSE + "langauge = 'english'\n",
+            "course 'ml': unknown key 'langauge' (did you mean language?)",
+        ),
+        (
+            ONE_COURSE + "[courses.discrod]\nguild_id = 1\n",
+            "course 'ml': unknown key 'discrod' (did you mean discord?)",
+        ),
+        (
+            ONE_COURSE + "[courses.slack]\nta_usergroup = 'S1'\n",
+            "course 'ml' [courses.slack]: unknown key 'ta_usergroup' "
+            "(did you mean ta_usergroup_id?)",
+        ),
+        ("[[course]]\nid = 'ml'\n", "unknown key 'course' (did you mean courses?)"),
+        (
+            ONE_COURSE + "colour = 'red'\n",
+            "course 'ml': unknown key 'colour' (valid keys: id, name, language, timezone, "
+            "policy, course_dir, discord, slack)",
+        ),
+        (ONE_COURSE + "source = 'x'\n", "course 'ml': unknown key 'source'"),
+        (ONE_COURSE + "discord = 5\n", "course 'ml': discord must be a table"),
+        ("courses = [1]\n", "[[courses]] #1: expected a table of course settings"),
+        (
+            ONE_COURSE + "[[courses]]\nid = 'bio'\n[[courses]]\nid = 'ml'\n",
+            "course 'ml' is defined twice",
+        ),
+        (
+            ONE_COURSE + "language = 'portugese'\n",
+            "course 'ml': language 'portugese' is not one of english, portuguese "
+            "(did you mean portuguese?)",
+        ),
+    ],
+)
+def test_a_mistake_is_an_error_naming_the_file_the_course_and_the_key(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    file = write(tmp_path, text)
+    with pytest.raises(ConfigError) as raised:
+        load_courses(file)
+    assert str(raised.value).startswith(f"{file}: {message}")
+
+
+def test_language_is_read_in_any_case(tmp_path: Path) -> None:
+    courses = load_courses(write(tmp_path, ONE_COURSE + "language = 'English'\n"))
+    assert courses.get("ml").language == "english"
+
+
+def test_course_dir_is_taken_from_the_courses_files_folder_whatever_the_current_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    write(tmp_path / "conf", ONE_COURSE + "course_dir = 'lectures/ml'\n")
+    monkeypatch.chdir(tmp_path)
+    course = load_courses("conf/courses.toml").get("ml")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert course.course_dir == tmp_path / "conf" / "lectures" / "ml"
+    assert course.source == tmp_path / "conf" / "courses.toml"
+
+
+def test_a_course_dir_without_videos_csv_is_told_as_a_courses_file_mistake(
+    tmp_path: Path,
+) -> None:
+    file = write(tmp_path, ONE_COURSE + "course_dir = 'lecturs'\n[[courses]]\nid = 'bio'\n")
+    courses = load_courses(file)
+    with pytest.raises(ConfigError) as raised:
+        courses.get("ml").lectures_dir()
+    assert str(raised.value) == (
+        f"course 'ml': course_dir '{tmp_path / 'lecturs'}' (from {file}) has no videos.csv"
+    )
+    with pytest.raises(ConfigError, match=f"course 'bio' has no course_dir in {file}"):
+        courses.get("bio").lectures_dir()
+    (tmp_path / "lecturs").mkdir()
+    (tmp_path / "lecturs" / "videos.csv").write_text("video_id,title,url\n", encoding="utf-8")
+    assert courses.get("ml").lectures_dir() == tmp_path / "lecturs"
+
+
+def test_ingest_from_a_subfolder_names_the_course_dir_typo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".env").write_text("COURSES_FILE=conf/courses.toml\n", encoding="utf-8")
+    (tmp_path / "conf").mkdir()
+    file = write(tmp_path / "conf", ONE_COURSE + "course_dir = 'lecturs'\n")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    assert main(["ingest", "--course", "ml", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    lectures = tmp_path / "conf" / "lecturs"
+    assert f"course 'ml': course_dir '{lectures}' (from {file}) has no videos.csv" in err
+    assert not (tmp_path / "sub" / "var").exists()

@@ -25,7 +25,7 @@ from bot.adapters.discord_render import (
     digest_chunks,
     ref_from_footer,
 )
-from bot.config import Secret, Settings
+from bot.config import Settings
 from bot.models import Digest, DigestSection, Turn
 from bot.ports import Retrieved
 from bot.service import AssistantService
@@ -49,7 +49,7 @@ BOTH_COURSES = FakeMember(5004, "dupla")
 
 UNET_QUESTION = "Qual a função da camada de saída da U-Net?"
 NO_PINGS = {"parse": []}
-SETTINGS = Settings(discord_token=Secret("fake-token"))
+SETTINGS = Settings(discord_token="fake-token")
 
 
 def guilds() -> list[FakeGuild]:

@@ -18,7 +18,7 @@ import retrieval.__main__ as retrieval_cli
 from bot.cli import evaluate as evaluate_cli
 from bot.cli import report as report_cli
 from bot.cli.evaluate import hit_rate, load_eval_questions, render_summary, summarise
-from bot.config import Secret, Settings
+from bot.config import Settings
 from bot.errors import ConfigError
 from bot.judge_prompts import TOOL_NAME
 from bot.models import (
@@ -469,7 +469,7 @@ def test_evaluate_end_to_end_with_claude(
     with FakeAnthropic() as api:
         api.responder = _claude
         settings = Settings(
-            anthropic_api_key=Secret(api.api_key),
+            anthropic_api_key=api.api_key,
             anthropic_base_url=api.base_url,
             llm_max_retries=0,
         )

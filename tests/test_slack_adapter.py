@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters import slack_render as render
 from bot.adapters.slack import build_app, post_digest, run_http, run_socket_mode
 from bot.adapters.slack.app import Patience
-from bot.config import Secret, Settings
+from bot.config import Settings
 from bot.courses import Courses
 from bot.errors import ConfigError, UnreachableError
 from bot.models import Digest, DigestSection
@@ -143,7 +143,7 @@ async def start_bot(tmp_path: Any, slack: FakeSlackAPI) -> AsyncIterator[BotFact
             tmp_path, courses, answer_model=model, retriever=retriever
         )
         client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
-        settings = Settings(slack_signing_secret=Secret(SECRET))
+        settings = Settings(slack_signing_secret=SECRET)
         app = build_app(
             service,
             courses,
@@ -528,7 +528,7 @@ async def stop(task: asyncio.Task[None]) -> None:
 
 async def test_run_http_serves_verified_requests(slack: FakeSlackAPI, tmp_path: Any) -> None:
     port = free_port()
-    settings = Settings(slack_signing_secret=Secret(SECRET), slack_port=port)
+    settings = Settings(slack_signing_secret=SECRET, slack_port=port)
     client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
     service = make_service(tmp_path, COURSES)
     task = asyncio.create_task(
@@ -564,7 +564,7 @@ async def test_run_http_serves_verified_requests(slack: FakeSlackAPI, tmp_path: 
 async def test_socket_mode_receives_events_and_acks_them(
     slack: FakeSlackAPI, tmp_path: Any
 ) -> None:
-    settings = Settings(slack_app_token=Secret("xapp-1-fake"))
+    settings = Settings(slack_app_token="xapp-1-fake")
     client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
     service = make_service(tmp_path, COURSES)
     task = asyncio.create_task(run_socket_mode(service, COURSES, settings, client=client))
@@ -588,7 +588,7 @@ async def test_socket_mode_gives_up_after_its_patience_when_slack_is_out_of_reac
     unreachable = f"http://127.0.0.1:{free_port()}/api/"
     # No SDK retries of its own: each attempt is one refused connection.
     client = AsyncWebClient(token=BOT_TOKEN, base_url=unreachable, retry_handlers=[])
-    settings = Settings(slack_app_token=Secret("xapp-1-fake"))
+    settings = Settings(slack_app_token="xapp-1-fake")
     patience = Patience(first_wait_s=0.01, longest_wait_s=0.04, give_up_after_s=0.3)
     caplog.set_level(logging.WARNING)
 
@@ -610,7 +610,7 @@ async def test_socket_mode_with_a_refused_app_token_fails_at_once(
 ) -> None:
     slack.fail("apps.connections.open", "invalid_auth")
     client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
-    settings = Settings(slack_app_token=Secret("xapp-1-revoked"))
+    settings = Settings(slack_app_token="xapp-1-revoked")
     with pytest.raises(ConfigError, match=r"Slack refused SLACK_APP_TOKEN \(invalid_auth\)"):
         await run_socket_mode(make_service(tmp_path, COURSES), COURSES, settings, client=client)
     assert len(slack.calls_to("apps.connections.open")) == 1

@@ -22,12 +22,14 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.config import Secret, Settings
+from pydantic import SecretStr
+
+from bot.config import Settings
 from bot.courses import Course, Courses
 from bot.errors import AskFailedError, ConfigError
 from bot.judge import JudgeOptions, JudgeWorker
@@ -192,11 +194,12 @@ def render_summary(summary: EvalSummary) -> str:
 
 def private_settings(settings: Settings, work_dir: Path) -> Settings:
     """The same models and keys, but an index and a log of the evaluation's own."""
-    return replace(
-        settings,
-        lancedb_uri=str(work_dir / "lancedb"),
-        database_url=f"sqlite:///{work_dir / 'eval.sqlite3'}",
-        pseudonym_secret=Secret("evaluation"),
+    return settings.model_copy(
+        update={
+            "lancedb_uri": str(work_dir / "lancedb"),
+            "database_url": f"sqlite:///{work_dir / 'eval.sqlite3'}",
+            "pseudonym_secret": SecretStr("evaluation"),
+        }
     )
 
 
@@ -217,7 +220,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.k is not None:
         if args.k < 1:
             raise ConfigError(f"-k/--k {args.k}: retrieve at least 1 segment per question")
-        settings = replace(settings, retrieval_k=args.k)
+        settings = settings.model_copy(update={"retrieval_k": args.k})
     work_dir = eval_work_dir(settings, args.course_dir, args.cache_dir)
     settings = private_settings(settings, work_dir)
     retrieval = build_retrieval(settings)

@@ -140,7 +140,7 @@ async def run_discord(settings: Settings, service: AssistantService, courses: Co
     that says what to do; once connected, discord.py reconnects by itself."""
     require(settings, "DISCORD_TOKEN")
     async with CourseBot(service, courses, settings) as bot:
-        await _log_in(bot, settings.discord_token.reveal())
+        await _log_in(bot, settings.discord_token.get_secret_value())
         try:
             await bot.connect()
         except discord.PrivilegedIntentsRequired as error:

@@ -31,7 +31,7 @@ async def post_digest(settings: Settings, course: Course, digest: Digest) -> Non
     # No gateway session is opened; the intent only keeps discord.py from warning about it.
     client = discord.Client(intents=discord.Intents(guilds=True), allowed_mentions=NO_PINGS)
     async with client:
-        await client.login(settings.discord_token.reveal())
+        await client.login(settings.discord_token.get_secret_value())
         channel = client.get_partial_messageable(course.discord.ta_channel_id)
         chunks = digest_chunks(digest)
         for position, chunk in enumerate(chunks, 1):

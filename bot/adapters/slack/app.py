@@ -59,7 +59,7 @@ def bot_client(settings: Settings) -> AsyncWebClient:
     """A Web API client for ``SLACK_BOT_TOKEN`` that waits out Slack's 429s (streaming edits
     can hit chat.update's rate limit) instead of failing the answer."""
     require(settings, "SLACK_BOT_TOKEN")
-    client = AsyncWebClient(token=settings.slack_bot_token.reveal())
+    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value())
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
     return client
 
@@ -112,7 +112,7 @@ def build_app(
     app = AsyncApp(
         name="course-assistant",
         client=client,
-        signing_secret=settings.slack_signing_secret.reveal(),
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
         process_before_response=process_before_response,
     )
     SlackAssistant(service, courses).register(app)
@@ -167,7 +167,7 @@ async def run_socket_mode(
     Once connected, the SDK reconnects by itself."""
     require(settings, "SLACK_APP_TOKEN")
     app = build_app(service, courses, settings, client=client)
-    handler = AsyncSocketModeHandler(app, settings.slack_app_token.reveal())
+    handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
     try:
         await _connect(handler.client, patience or SOCKET_MODE_PATIENCE)
         log.info("slack: connected in Socket Mode")
