@@ -156,7 +156,7 @@ def test_an_unreachable_database_stops_every_command_naming_database_url(
             f"postgresql://bot:{PASSWORD}@no-such-host.invalid/bot",
             "cannot open the database at DATABASE_URL=postgresql+psycopg://bot:***@no-such-host",
         ),
-        ("sqlite:///a-file/db/bot.sqlite3", "cannot create the folder a-file/db"),
+        ("sqlite:///a-file/db/bot.sqlite3", "/a-file/db for the SQLite database"),
         (f"pgsql//bot:{PASSWORD}@host/bot", "cannot be used"),
     ],
     ids=["unknown host", "sqlite folder under a file", "not a URL"],
