@@ -64,6 +64,12 @@ def read_videos(csv_path: Path) -> tuple[dict[str, Video], dict[str, int]]:
     lines: dict[str, int] = {}
     line = reader.line_num
     for raw in reader:
+        if None in raw:  # DictReader files the fields beyond the header under None
+            message = (
+                f"{len(columns) + len(raw[None])} fields but the header has {len(columns)}; "
+                "put a title or url that contains a comma in double quotes"
+            )
+            raise InputError(csv_path, line + 1, message)
         row = {
             (key or "").strip(): storable_text(value or "").strip() for key, value in raw.items()
         }

@@ -81,6 +81,11 @@ def test_mismatches_are_collected_as_problems(tmp_path: Path) -> None:
             4,
             "duplicate video_id 'a' (first on line 2)",
         ),
+        (
+            "video_id,title,url\na,A,u\nb,Redes, parte 2,u\n",
+            3,
+            "4 fields but the header has 3; put a title or url that contains a comma in",
+        ),
     ],
 )
 def test_bad_videos_csv_names_file_and_line(
