@@ -52,6 +52,7 @@ from bot.store.journal import (
     PendingVote,
     failure_summary,
 )
+from retrieval.errors import RetrievalError
 from retrieval.text import storable_text
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,15 @@ class AssistantService:
                 self._retrieval_pool, self.retriever.search, course.id, text, self.options.k
             )
         except Exception as exc:
-            log.exception("retrieval failed for interaction %s", interaction_id)
+            # A course not indexed yet is a setup step, told in one line; anything else may
+            # be a bug and keeps its traceback.
+            setup_step = isinstance(exc, RetrievalError)
+            log.error(
+                "retrieval failed for interaction %s: %s",
+                interaction_id,
+                exc,
+                exc_info=None if setup_step else exc,
+            )
             await self._save_failure(interaction_id, question, course, started, exc)
             raise AskFailedError(interaction_id, f"retrieval failed: {exc}") from exc
         hits = tuple(retrieved.hits)

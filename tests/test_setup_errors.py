@@ -149,6 +149,25 @@ def test_an_unreachable_database_stops_every_command_naming_database_url(
     assert "check that the server is running" in line
 
 
+def test_ask_tells_a_database_mistake_before_indexing_the_lectures(
+    main_fails: MainFailing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COURSES_FILE")  # the demo course, whose lectures ask indexes first
+    monkeypatch.setenv("DATABASE_URL", closed_postgres())
+    line = main_fails(["ask", "oi"])
+    assert line.startswith("error: cannot open the database at DATABASE_URL=postgresql")
+    indexed = list(Path("var/lancedb").glob("*.lance"))  # BOT_DATA_DIR defaults to ./var
+    assert indexed == []
+
+
+def test_ask_on_a_course_never_indexed_says_how_to_index_it(main_fails: MainFailing) -> None:
+    line = main_fails(COMMANDS["ask"])
+    assert line == (
+        "error: course 'ml' has no index yet: "
+        "run `python -m retrieval ingest <course_dir> --course ml` first."
+    )
+
+
 @pytest.mark.parametrize(
     ("url", "says"),
     [

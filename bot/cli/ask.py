@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.courses import Course, load_courses
 from bot.models import Answer, Question
 from retrieval.cli_help import plain
+from retrieval.errors import CourseNotIndexedError
 
 DEFAULT_COURSE = "demo"
 
@@ -42,8 +43,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     courses = load_courses(settings.courses_file)
     course = courses.get(args.course or _default_course(courses.ids()))
     retrieval = build_retrieval(settings)
-    _ensure_ingested(retrieval, course, quiet=args.quiet)
+    # The database first: a DATABASE_URL mistake is told before minutes of indexing.
     service = build_service(settings, courses, retrieval=retrieval, allow_local_secret=True)
+    _ensure_ingested(retrieval, course, quiet=args.quiet)
     question = Question(
         course_id=course.id, text=args.question, platform="cli", asker=getpass.getuser()
     )
@@ -64,7 +66,10 @@ def _ensure_ingested(retrieval: Retrieval, course: Course, quiet: bool) -> None:
     Unchanged lectures cost a hash each, so this is cheap after the first run.
     """
     if course.course_dir is None:
-        return  # indexed elsewhere, with `python -m retrieval ingest`
+        # Indexed elsewhere, with `python -m retrieval ingest`: say so now if it was not.
+        if retrieval.index.count(course.id) == 0:
+            raise CourseNotIndexedError(course.id)
+        return
     first = retrieval.index.count(course.id) == 0
     if first and not quiet:
         print(f"Indexing the {course.id!r} lectures (first use)…", file=sys.stderr)
