@@ -14,16 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config import did_you_mean
 from bot.errors import ConfigError, UnknownCourseError
+from bot.prompts import DEFAULT_POLICY
 from retrieval.index_rows import STEMMERS
 
 DEMO_COURSE_DIR = Path(__file__).parent / "data" / "demo"
 # The languages the full-text index can stem: a course's lectures are searched in its own.
 LANGUAGES = tuple(STEMMERS)
 DEFAULT_LANGUAGE = "portuguese"
-DEFAULT_POLICY = (
-    "Explique os conceitos e aponte os trechos das aulas; nunca entregue soluções "
-    "prontas de exercícios, provas ou trabalhos avaliados."
-)
 
 
 @dataclass(frozen=True)

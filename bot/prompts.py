@@ -18,9 +18,10 @@ from bot.models import Hit, Question, Segment, Turn
 # detects it, strips it, and marks the draft abstained. ASCII so no tokenizer mangles it.
 ABSTAIN_MARKER = "[NOT_IN_LECTURES]"
 
+# A course without a `policy` in the courses file gets this one.
 DEFAULT_POLICY = (
-    "Explain the concepts and point to the lecture moments; never hand over solutions to "
-    "graded work (exercises, assignments, exams), even when asked directly."
+    "Explique os conceitos e aponte os trechos das aulas; nunca entregue soluções "
+    "prontas de exercícios, provas ou trabalhos avaliados."
 )
 
 MAX_HISTORY_TURNS = 8
