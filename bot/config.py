@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from retrieval.models import SearchMode
 
 ENV_FILE = ".env"
 _SQLITE_FILE = re.compile(r"^(sqlite[+\w]*:///)([^?]+)(.*)$")
@@ -49,7 +50,7 @@ class Settings(BaseSettings):
     llm_max_retries: Annotated[int, Field(ge=0, le=10)] = 2
     llm_timeout_s: Annotated[float, Field(ge=1.0, le=600.0)] = 60.0
     retrieval_k: Annotated[int, Field(ge=1, le=50)] = 10
-    search_mode: Literal["dense", "fts", "hybrid"] = "hybrid"
+    search_mode: SearchMode = "hybrid"
     # Declared before the paths derived from it: their validators read it.
     data_dir: Path = Field(Path("var"), alias="bot_data_dir")
     database_url: str = Field("", validate_default=True)  # empty: a SQLite file in data_dir
