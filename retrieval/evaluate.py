@@ -106,27 +106,41 @@ def summarize(
 
 def load_questions(path: Path, limit: int | None = None) -> list[GoldQuestion]:
     """Gold questions from a JSON-lines file; blank lines are ignored."""
-    questions: list[GoldQuestion] = []
+    return [
+        gold_question(path, number, question_object(path, number, line))
+        for number, line in question_lines(path, limit)
+    ]
+
+
+def question_lines(path: Path, limit: int | None = None) -> list[tuple[int, str]]:
+    """The non-blank lines of a question file with their line numbers, the first ``limit``."""
+    lines: list[tuple[int, str]] = []
     text = path.read_text(encoding="utf-8")
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        questions.append(_question(path, number, line))
-        if limit is not None and len(questions) >= limit:
+        if line.strip():
+            lines.append((number, line.strip()))
+        if limit is not None and len(lines) >= limit:
             break
-    if not questions:
-        raise InputError(path, None, "no questions found (one JSON object per line expected)")
-    return questions
+    if not lines:
+        raise InputError(path, None, "no questions found (one per line)")
+    return lines
 
 
-def _question(path: Path, number: int, line: str) -> GoldQuestion:
+def question_object(path: Path, number: int, line: str) -> dict[str, Any]:
     try:
         item = json.loads(line)
     except json.JSONDecodeError as error:
         raise InputError(path, number, f"not JSON: {error.msg}") from None
     if not isinstance(item, dict):
         raise InputError(path, number, "expected a JSON object")
-    missing = [key for key in ("question", "video_id", "start_s", "end_s") if key not in item]
+    text = item.get("question")
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(path, number, '"question" must be a non-empty string')
+    return item
+
+
+def gold_question(path: Path, number: int, item: dict[str, Any]) -> GoldQuestion:
+    missing = [key for key in ("video_id", "start_s", "end_s") if key not in item]
     if missing:
         raise InputError(path, number, f"missing field(s): {', '.join(missing)}")
     try:

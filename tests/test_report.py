@@ -19,7 +19,6 @@ from bot.cli import evaluate as evaluate_cli
 from bot.cli import report as report_cli
 from bot.cli.evaluate import hit_rate, load_eval_questions, render_summary, summarise
 from bot.config import Settings
-from bot.errors import ConfigError
 from bot.judge_prompts import TOOL_NAME
 from bot.models import (
     Citation,
@@ -43,6 +42,7 @@ from bot.report import (
     render_markdown,
 )
 from bot.store import JudgementRecord, SqlStore
+from retrieval.errors import InputError
 from retrieval.evaluate import GoldQuestion
 from tests.fakes.anthropic_server import (
     FakeAnthropic,
@@ -386,7 +386,10 @@ def test_eval_questions_with_and_without_gold(tmp_path: Path) -> None:
     assert (third.text, third.gold) == ("O que é uma U-Net?", None)
     assert len(load_eval_questions(path, limit=2)) == 2
     path.write_text('{"question": "ok"}\n{"question": \n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"questions.jsonl:2: not JSON"):
+    with pytest.raises(InputError, match=r"questions.jsonl:2: not JSON"):
+        load_eval_questions(path)
+    path.write_text('{"question": "ok", "video_id": "v1"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"questions.jsonl:1: missing field\(s\): start_s, end_s"):
         load_eval_questions(path)
 
 

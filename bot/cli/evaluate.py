@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -45,6 +44,9 @@ from retrieval.evaluate import (
     default_cache_root,
     eval_cache_dir,
     first_hit_rank,
+    gold_question,
+    question_lines,
+    question_object,
 )
 from retrieval.settings import RetrievalSettings
 
@@ -85,36 +87,19 @@ def add_parser(commands: Any) -> None:
 
 
 def load_eval_questions(path: Path, limit: int | None = None) -> list[EvalQuestion]:
-    questions: list[EvalQuestion] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            questions.append(_eval_question(path, number, line.strip()))
-        if limit is not None and len(questions) >= limit:
-            break
-    if not questions:
-        raise ConfigError(f"{path}: no questions (one per line, JSON or plain text)")
-    return questions
+    """One question per line: plain text, or a JSON object whose gold moment is optional."""
+    return [_eval_question(path, number, line) for number, line in question_lines(path, limit)]
 
 
 def _eval_question(path: Path, number: int, line: str) -> EvalQuestion:
     if not line.startswith("{"):
         return EvalQuestion(f"line{number}", line, None)
-    try:
-        item = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{path}:{number}: not JSON: {error.msg}") from None
-    text = item.get("question")
-    if not isinstance(text, str) or not text.strip():
-        raise ConfigError(f'{path}:{number}: "question" must be a non-empty string')
+    item = question_object(path, number, line)
     qid = str(item.get("id", f"line{number}"))
-    gold = None
-    if all(key in item for key in ("video_id", "start_s", "end_s")):
-        try:
-            start_s, end_s = float(item["start_s"]), float(item["end_s"])
-        except (TypeError, ValueError):
-            raise ConfigError(f"{path}:{number}: start_s and end_s must be seconds") from None
-        gold = GoldQuestion(qid, text, str(item["video_id"]), start_s, end_s)
-    return EvalQuestion(qid, text, gold)
+    has_gold = any(key in item for key in ("video_id", "start_s", "end_s"))
+    return EvalQuestion(
+        qid, item["question"], gold_question(path, number, item) if has_gold else None
+    )
 
 
 # -- the summary (pure) ---------------------------------------------------------------------
