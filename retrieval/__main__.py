@@ -36,7 +36,7 @@ from retrieval.evaluate import (
     load_questions,
     run_eval,
 )
-from retrieval.ingest import IngestReport, ingest_course
+from retrieval.ingest import ingest_course, print_ingest_report
 from retrieval.links import deep_link, format_clock
 from retrieval.models import SEARCH_MODES, Hit
 from retrieval.search import Retriever
@@ -192,15 +192,8 @@ def _ingest(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) 
         language=args.language,
         progress=not args.quiet,
     )
-    if not args.quiet:
-        print(ingest_summary(args.course, report), file=out)
-    for line in report.problem_lines(warnings=not args.quiet):
-        print(line, file=sys.stderr)
+    print_ingest_report(args.course, report, quiet=args.quiet, out=out)
     return 1 if report.skipped else 0
-
-
-def ingest_summary(course_id: str, report: IngestReport) -> str:
-    return f"course {course_id} ({report.language}): {report.summary()}"
 
 
 def _search(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) -> int:
@@ -251,8 +244,7 @@ def _eval(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) ->
     finally:
         cached.save()
     if report.skipped or report.warnings:
-        print(ingest_summary(EVAL_COURSE_ID, report), file=sys.stderr)
-        print(*report.problem_lines(), sep="\n", file=sys.stderr)
+        print_ingest_report(EVAL_COURSE_ID, report, quiet=False, out=sys.stderr)
     if settings.mode != "fts":
         cached.warm_queries([q.question for q in questions])
     retriever = Retriever(index, cached, settings.mode)

@@ -11,9 +11,11 @@ previously indexed version, if any, stays searchable (the report says so).
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 from tqdm import tqdm
@@ -78,6 +80,15 @@ class IngestReport:
         if warnings:
             lines += [f"{p.where}: warning: {p.message}" for p in self.warnings]
         return lines
+
+
+def print_ingest_report(course_id: str, report: IngestReport, *, quiet: bool, out: TextIO) -> None:
+    """What both ingest commands print: the summary line on ``out`` (not when quiet), then
+    each problem on a line of its own on stderr (only the skipped files when quiet)."""
+    if not quiet:
+        print(f"course {course_id} ({report.language}): {report.summary()}", file=out, flush=True)
+    for line in report.problem_lines(warnings=not quiet):
+        print(line, file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -267,14 +278,7 @@ def _write_changed(
     """Segment, embed and write each changed video; the number of parts embedded."""
     plans = []
     for item in changed:
-        segments = make_segments(
-            course_id,
-            item.video,
-            item.cues,
-            window_s=settings.window_s,
-            stride_s=settings.stride_s,
-            max_s=settings.max_s,
-        )
+        segments = make_segments(course_id, item.video, item.cues, settings)
         parts = make_parts(item.cues)
         texts = texts_to_embed(parts)
         # A segment with no part of its own (only empty cues) is embedded whole.

@@ -107,7 +107,7 @@ def test_ingest_lists_problems_one_per_line_and_exits_1_when_a_file_is_skipped(
         srt.write("\n2\n00:01:45,000 --> 00:01:42,000\nUm caption que termina antes.\n")
     assert main(["ingest", "--course", "ml"]) == 1
     out, err = capsys.readouterr()
-    assert out.startswith("ml: 2 segments in the index, ")
+    assert out.startswith("course ml (portuguese): 2 segments in the index, ")
     assert "1 changed, 0 unchanged, 0 removed, 2 skipped (1 kept the version" in out
     err = err.replace(f"{in_tmp_dir}/", "")
     problems = [line for line in err.splitlines() if line.startswith("lectures/")]

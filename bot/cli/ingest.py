@@ -17,6 +17,7 @@ from bot.app import build_retrieval
 from bot.config import ConfigError, Settings
 from bot.courses import load_courses
 from retrieval.cli_help import plain
+from retrieval.ingest import print_ingest_report
 
 
 def add_parser(commands: Any) -> None:
@@ -45,10 +46,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     skipped = 0
     for course in chosen:
         report = retrieval.ingest(course, progress=not args.quiet)
-        if not args.quiet:
-            print(f"{course.id}: {report.summary()}", flush=True)
-        for line in report.problem_lines(warnings=not args.quiet):
-            print(line, file=sys.stderr)
+        print_ingest_report(course.id, report, quiet=args.quiet, out=sys.stdout)
         skipped += len(report.skipped)
     if skipped:
         print(
