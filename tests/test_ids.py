@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
 
 import pytest
 
-from bot.ids import CROCKFORD, UlidGenerator, decode_ulid, encode_ulid, new_ulid, ulid_time
+from bot.ids import CROCKFORD, UlidGenerator, encode_ulid, new_ulid
+
+
+def decode_ulid(ulid: str) -> tuple[int, int]:
+    """(milliseconds, randomness): the reading the ULID spec defines, to check the encoding."""
+    value = 0
+    for char in ulid.upper():
+        value = (value << 5) | CROCKFORD.index(char)
+    return value >> 80, value & (2**80 - 1)
 
 
 def fixed_clock(*times: int) -> UlidGenerator:
@@ -34,12 +41,6 @@ def test_encoding_puts_time_first_and_randomness_last() -> None:
 def test_decoding_inverts_encoding(ms: int, randomness: int) -> None:
     assert decode_ulid(encode_ulid(ms, randomness)) == (ms, randomness)
     assert decode_ulid(encode_ulid(ms, randomness).lower()) == (ms, randomness)
-
-
-@pytest.mark.parametrize("bad", ["", "0" * 25, "0" * 27, "8" + "0" * 25, "0" * 25 + "U"])
-def test_malformed_ids_are_named_in_the_error(bad: str) -> None:
-    with pytest.raises(ValueError, match="not a ULID"):
-        decode_ulid(bad)
 
 
 def test_out_of_range_parts_are_refused() -> None:
@@ -74,13 +75,6 @@ def test_a_full_millisecond_borrows_the_next_one() -> None:
     assert decode_ulid(first) == (10, 2**80 - 1)
     assert decode_ulid(second) == (11, 0)
     assert first < second
-
-
-def test_ulid_time_reads_the_millisecond_back() -> None:
-    moment = datetime(2025, 3, 10, 14, 30, 15, 123000, tzinfo=UTC)
-    ms = int(moment.timestamp() * 1000)
-
-    assert ulid_time(encode_ulid(ms, 99)) == moment
 
 
 def test_threads_never_get_the_same_id() -> None:
