@@ -1,13 +1,14 @@
 """Cutting a video's cues into overlapping time windows: the segments we embed and cite.
 
-The layout follows the seed: a segment spans about 2:45 and a new one starts every 2:00
-(08:00–10:41, 10:01–12:47, 12:01–14:48). A window starts at a cue, takes every cue that
-*starts* less than ``window_s`` after it (so it ends with the last such cue's end, usually a
-little past ``window_s``), then drops trailing cues while the span exceeds ``max_s`` (a
-single cue longer than ``max_s`` is kept whole). The next window starts at the first cue
-starting at or after ``start + stride_s`` — or earlier, at the first cue the window left
-out, so no cue is ever lost. The last window is the one that reaches the video's last cue;
-a window wholly inside the previous one (possible only when ``max_s`` trims) is dropped.
+The seed's report shows segments of about 2:45 starting every 2:00 (08:00–10:41, 10:01–12:47,
+12:01–14:48); ``SegmentingSettings`` holds the defaults every command uses. A window starts at
+a cue, takes every cue that *starts* less than ``window_s`` after it (so it ends with the last
+such cue's end, usually a little past ``window_s``), then drops trailing cues while the span
+exceeds ``max_s`` (a single cue longer than ``max_s`` is kept whole). The next window starts
+at the first cue starting at or after ``start + stride_s``, or earlier, at the first cue the
+window left out, so no cue is ever lost. The last window is the one that reaches the video's
+last cue; a window wholly inside the previous one (possible only when ``max_s`` trims) is
+dropped.
 
 Segment ids are ``<video_id>@<start ms>-<end ms>`` (e.g. ``aula3@721000-888000``): readable
 (where in which video), unique in a course (video ids are unique and windows of a video
@@ -29,8 +30,10 @@ from retrieval.models import Cue, Segment, Video
 
 @dataclass(frozen=True)
 class SegmentingSettings:
-    window_s: float = 150.0
-    stride_s: float = 120.0
+    # 3:00 windows every 2:30 beat 2:30 every 2:00 in every search mode on pstuts dev
+    # (benchmarks/retrieval_quality.py); segments stay at most 3:00 so a citation stays short.
+    window_s: float = 180.0
+    stride_s: float = 150.0
     max_s: float = 180.0
 
     def __post_init__(self) -> None:
@@ -52,12 +55,9 @@ def make_segments(
     course_id: str,
     video: Video,
     cues: Sequence[Cue],
-    window_s: float = 150,
-    stride_s: float = 120,
-    max_s: float = 180,
+    settings: SegmentingSettings = SegmentingSettings(),
 ) -> list[Segment]:
     """The segments of one video, in time order (see the module docstring for the layout)."""
-    settings = SegmentingSettings(window_s, stride_s, max_s)
     ordered = sorted(cues, key=lambda cue: cue.start_s)  # stable: parsers already sort
     segments: list[Segment] = []
     for first, last in window_bounds(ordered, settings):

