@@ -78,12 +78,15 @@ def extractive_draft(
         )
     lines = [texts.found, ""]
     citations = []
+    shown: set[str] = set()  # overlapping windows can hold the same best passage
     for number, hit in enumerate(chosen, start=1):
         citation = citation_for(hit.segment)
         citations.append(citation)
         link = f" — {citation.url}" if citation.url else ""
         lines.append(f"{number}. {citation_label(citation)}{link}")
-        lines.append(f"   “{best_excerpt(hit.segment.text, question.text)}”")
+        excerpt, core = _excerpt(hit.segment.text, question.text, EXCERPT_CHARS, shown)
+        shown.add(core)
+        lines.append(f"   “{excerpt}”")
     return Draft(
         text="\n".join(lines),
         citations=tuple(citations),
@@ -99,31 +102,41 @@ def is_english(language: str) -> bool:
 
 
 def best_excerpt(text: str, question: str, max_chars: int = EXCERPT_CHARS) -> str:
-    """The passage of ``text`` sharing most words with ``question``, about ``max_chars``
-    long, cut at word boundaries; "…" marks where it was cut."""
+    """About ``max_chars`` of ``text`` around the sentence that shares most words with
+    ``question``: whole sentences where the text has them, whole words always; "…" marks
+    where it was cut."""
+    return _excerpt(text, question, max_chars, set())[0]
+
+
+def _excerpt(text: str, question: str, max_chars: int, shown: set[str]) -> tuple[str, str]:
+    """The excerpt, and the passage it is centred on; a passage in ``shown`` is passed over
+    while another one matches."""
     words = text.split()
     if not words:
-        return ""
+        return "", ""
+    sentences = _sentence_spans(text)
     wanted = _terms(question)
     matching = [i for i, word in enumerate(words) if _terms(word) & wanted]
 
-    def rank(span: tuple[int, int]) -> tuple[int, float, int]:
-        # Most distinct shared words; then the matches nearest the middle, so the excerpt
-        # reads around them; then the earlier passage.
+    def rank(span: tuple[int, int]) -> tuple[bool, int, float, int]:
+        # A passage not shown yet; the most distinct shared words; then the matches nearest
+        # the middle, so the excerpt reads around them; then the earlier passage.
         start, end = span
         found = wanted & _terms(" ".join(words[start:end]))
         inside = [i for i in matching if start <= i < end]
         off_centre = abs(sum(inside) / len(inside) - (start + end) / 2) if inside else 0.0
-        return len(found), -off_centre, -start
+        fresh = " ".join(words[start:end]) not in shown
+        return fresh, len(found), -off_centre, -start
 
-    start, end = _grow(max(_candidate_spans(text, words, max_chars), key=rank), words, max_chars)
+    core = max(_candidate_spans(sentences, words, max_chars), key=rank)
+    start, end = _grow(core, sentences, words, max_chars)
     excerpt = " ".join(words[start:end])
     cut_short = len(excerpt) > max_chars  # a single word longer than the room
     if cut_short:
-        excerpt = _cut_at_word(excerpt, max_chars)
+        excerpt = excerpt[:max_chars]
     prefix = "…" if start > 0 else ""
     suffix = "…" if cut_short or end < len(words) else ""
-    return f"{prefix}{excerpt}{suffix}"
+    return f"{prefix}{excerpt}{suffix}", " ".join(words[core[0] : core[1]])
 
 
 def _distinct_segments(hits: Sequence[Hit], limit: int) -> list[Hit]:
@@ -136,32 +149,54 @@ def _distinct_segments(hits: Sequence[Hit], limit: int) -> list[Hit]:
     return chosen
 
 
-def _candidate_spans(text: str, words: list[str], max_chars: int) -> list[tuple[int, int]]:
-    """Word spans to choose from: the sentences, and for a sentence longer than the excerpt
-    (speech transcripts often have no punctuation at all) overlapping windows of it."""
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Each sentence as a span of word indices (speech transcripts often have no punctuation
+    at all: then the whole text is one sentence)."""
     spans = []
     start = 0
     for sentence in _SENTENCE_END.split(text.strip()):
         count = len(sentence.split())
-        spans.extend(_windows(start, start + count, words, max_chars))
+        spans.append((start, start + count))
         start += count
-    return spans or [(0, len(words))]
+    return spans
 
 
-def _windows(start: int, end: int, words: list[str], max_chars: int) -> list[tuple[int, int]]:
-    if _length(words, start, end) <= max_chars:
-        return [(start, end)]
-    size = _words_fitting(words, start, max_chars)
-    step = max(1, size // 4)
-    return [(i, min(i + size, end)) for i in range(start, end, step) if i < end]
+def _candidate_spans(
+    sentences: list[tuple[int, int]], words: list[str], max_chars: int
+) -> list[tuple[int, int]]:
+    """The passages to centre on: each sentence, and for a sentence longer than the excerpt
+    overlapping windows of it."""
+    spans = []
+    for start, end in sentences:
+        if _length(words, start, end) <= max_chars:
+            spans.append((start, end))
+            continue
+        step = max(1, _words_fitting(words, start, max_chars) // 4)
+        spans.extend(
+            (i, min(i + _words_fitting(words, i, max_chars), end)) for i in range(start, end, step)
+        )
+    return spans
 
 
-def _grow(span: tuple[int, int], words: list[str], max_chars: int) -> tuple[int, int]:
-    """Add the following words while the excerpt still fits: the chosen sentence is often
-    shorter than the room we have."""
-    start, end = span
-    while end < len(words) and _length(words, start, end + 1) <= max_chars:
-        end += 1
+def _grow(
+    core: tuple[int, int], sentences: list[tuple[int, int]], words: list[str], max_chars: int
+) -> tuple[int, int]:
+    """Add whole neighbouring sentences while the excerpt fits, the next one first (an
+    explanation tends to follow the words that match), then the one before, alternately;
+    inside a sentence longer than the room, add words the same way."""
+    start, end = core
+    inside = [s for s in sentences if s[0] <= start and end <= s[1]]
+    whole = inside and inside[0] == core
+    steps = sentences if whole else [(i, i + 1) for i in range(len(words))]
+    grown = True
+    while grown:
+        grown = False
+        after = next((s for s in steps if s[0] == end), None)
+        before = next((s for s in steps if s[1] == start), None)
+        for step in (after, before):
+            if step and _length(words, min(start, step[0]), max(end, step[1])) <= max_chars:
+                start, end = min(start, step[0]), max(end, step[1])
+                grown = True
     return start, end
 
 
@@ -174,13 +209,6 @@ def _words_fitting(words: list[str], start: int, max_chars: int) -> int:
     while start + count < len(words) and _length(words, start, start + count + 1) <= max_chars:
         count += 1
     return count
-
-
-def _cut_at_word(text: str, max_chars: int) -> str:
-    cut = text[:max_chars]
-    if " " in cut:
-        cut = cut[: cut.rindex(" ")]
-    return cut.rstrip(" ,;:")
 
 
 def _terms(text: str) -> set[str]:

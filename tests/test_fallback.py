@@ -55,9 +55,22 @@ def test_the_excerpt_is_the_passage_matching_the_question() -> None:
     assert UNET_ASR[start - 1] == " " and UNET_ASR[start + len(body)] == " "
 
 
-def test_with_punctuation_the_best_sentence_is_chosen() -> None:
-    excerpt = best_excerpt(PUNCTUATED, "O que o dropout faz com os neurônios?")
-    assert excerpt.startswith("…O dropout desativa neurônios aleatoriamente durante o treino.")
+def test_with_punctuation_the_excerpt_is_whole_sentences_around_the_best_one() -> None:
+    question = "O que o dropout faz com os neurônios?"
+    assert best_excerpt(PUNCTUATED, question, max_chars=100) == (
+        "…O dropout desativa neurônios aleatoriamente durante o treino. "
+        "Isso reduz o overfitting da rede.…"
+    )
+    assert best_excerpt(PUNCTUATED, question, max_chars=70) == (
+        "…O dropout desativa neurônios aleatoriamente durante o treino.…"
+    )
+    assert best_excerpt(PUNCTUATED, question) == PUNCTUATED  # it all fits: no cut at all
+
+
+def test_the_sentence_after_the_match_comes_before_the_one_before_it() -> None:
+    text = "Antes disso. Backpropagation usa a regra da cadeia. Cada peso recebe sua parte."
+    excerpt = best_excerpt(text, "como funciona backpropagation", max_chars=70)
+    assert excerpt == "…Backpropagation usa a regra da cadeia. Cada peso recebe sua parte."
 
 
 def test_accents_and_plurals_still_match() -> None:
@@ -108,6 +121,18 @@ def test_at_most_max_segments_distinct_segments_in_rank_order() -> None:
     ]
     draft = extractive_draft(QUESTION, hits, "no key", "pt", max_segments=2)
     assert [c.segment_id for c in draft.citations] == ["a", "c"]
+
+
+def test_overlapping_windows_never_show_the_same_excerpt_twice() -> None:
+    shared = "A camada de saída tem três canais, um por categoria."
+    hits = [
+        make_hit(1, "a", 0, f"Primeiro o encoder reduz a imagem. {shared}"),
+        make_hit(2, "b", 150, f"{shared} Depois treinamos a rede com a camada de saída nova."),
+    ]
+    draft = extractive_draft(QUESTION, hits, "no key", "pt")
+    excerpts = [line.strip() for line in draft.text.splitlines() if line.startswith("   “")]
+    assert len(excerpts) == 2 and excerpts[0] != excerpts[1]
+    assert shared in excerpts[0] and "Depois treinamos" in excerpts[1]
 
 
 def test_no_hits_is_a_plain_abstention() -> None:
