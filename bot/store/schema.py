@@ -4,67 +4,17 @@ definitions agree, so edit both together: add a migration, then mirror it here."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 
-
-class UtcDateTime(sa.types.TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out, on every backend.
-
-    SQLite keeps the naive UTC text, so comparing and ordering the text is comparing time."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(
-                f"naive datetime {value.isoformat()} given to the store: "
-                "pass an aware one, e.g. datetime.now(UTC)"
-            )
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _id_type() -> sa.types.TypeEngine[int]:
-    # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGSERIAL.
-    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
+from bot.store.columns import INTERACTION_COLUMNS
+from bot.store.sqltypes import UtcDateTime, id_type
 
 metadata = sa.MetaData()
 
 interactions = sa.Table(
     "interactions",
     metadata,
-    sa.Column("id", sa.String(26), primary_key=True),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("platform", sa.String(32), nullable=False),
-    sa.Column("course_id", sa.String(200), nullable=False),
-    sa.Column("channel", sa.Text, nullable=False),
-    sa.Column("thread", sa.Text, nullable=False),
-    sa.Column("asker_ref", sa.Text, nullable=False),
-    sa.Column("question", sa.Text, nullable=False),
-    sa.Column("answer", sa.Text, nullable=False),
-    sa.Column("abstained", sa.Boolean, nullable=False),
-    sa.Column("fallback", sa.Boolean, nullable=False),
-    sa.Column("model", sa.Text, nullable=False),
-    sa.Column("input_tokens", sa.Integer, nullable=False),
-    sa.Column("output_tokens", sa.Integer, nullable=False),
-    sa.Column("embed_ms", sa.Float, nullable=False),
-    sa.Column("search_ms", sa.Float, nullable=False),
-    sa.Column("generate_ms", sa.Float, nullable=False),
-    sa.Column("total_ms", sa.Float, nullable=False),
-    sa.Column("error", sa.Text, nullable=False),
-    sa.Column("escalated", sa.Boolean, nullable=False, server_default=sa.false()),  # m003
+    *(column.sql_column() for column in INTERACTION_COLUMNS),
     sa.Index("ix_interactions_course_created", "course_id", "created_at"),
     sa.Index("ix_interactions_thread", "platform", "channel", "thread", "created_at"),  # m005
 )
@@ -102,7 +52,7 @@ citations = sa.Table(
 votes = sa.Table(
     "votes",
     metadata,
-    sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
     sa.Column("interaction_id", sa.String(26), sa.ForeignKey("interactions.id"), nullable=False),
     sa.Column("user_ref", sa.Text, nullable=False),
     sa.Column("value", sa.SmallInteger, nullable=False),
@@ -114,7 +64,7 @@ votes = sa.Table(
 judgements = sa.Table(
     "judgements",
     metadata,
-    sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
     sa.Column("interaction_id", sa.String(26), sa.ForeignKey("interactions.id"), nullable=False),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("target", sa.Text, nullable=False),
@@ -131,7 +81,7 @@ judgements = sa.Table(
 jobs = sa.Table(  # m002
     "jobs",
     metadata,
-    sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("ref", sa.Text, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
