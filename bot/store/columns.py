@@ -33,7 +33,7 @@ class InteractionColumn:
     # Written by a person or a model, so it may hold links (the report can hide them).
     free_text: bool = False
     primary_key: bool = False
-    server_default: sa.ColumnElement[Any] | None = None
+    server_default: sa.TextClause | None = None
 
     def value(self, interaction: Interaction) -> Any:
         return getattr(getattr(interaction, self.part) if self.part else interaction, self.name)
@@ -60,7 +60,7 @@ INTERACTION_COLUMNS: tuple[InteractionColumn, ...] = (
     InteractionColumn("answer", sa.Text(), free_text=True),
     InteractionColumn("abstained", sa.Boolean()),
     InteractionColumn("fallback", sa.Boolean()),
-    InteractionColumn("escalated", sa.Boolean(), server_default=sa.false()),  # m003
+    InteractionColumn("escalated", sa.Boolean(), server_default=sa.text("FALSE")),  # m003
     InteractionColumn("error", sa.Text(), free_text=True),
     InteractionColumn("model", sa.Text()),
     InteractionColumn("input_tokens", sa.Integer(), "usage"),

@@ -1,6 +1,8 @@
 """The current shape of the tables, for queries. Migrations create them (see migrations.py);
-nothing calls ``metadata.create_all``. A test checks that the migrated database and these
-definitions agree, so edit both together: add a migration, then mirror it here."""
+nothing calls ``metadata.create_all`` but the test that checks the two agree: it builds a
+database from these definitions and compares it, as reflected, with a migrated one (columns,
+types, keys, indexes, UNIQUE and CHECK constraints). So edit both together: add a migration,
+then mirror it here."""
 
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ votes = sa.Table(
     sa.Column("value", sa.SmallInteger, nullable=False),
     sa.Column("is_ta", sa.Boolean, nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("value IN (-1, 0, 1)", name="ck_votes_value"),
     sa.Index("ix_votes_interaction_at", "interaction_id", "at"),
 )
 
@@ -75,6 +78,10 @@ judgements = sa.Table(
     sa.Column("model", sa.Text, nullable=False),
     sa.Column("error", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint(
+        "(status = 'ok' AND score IS NOT NULL) OR (status = 'failed' AND score IS NULL)",
+        name="ck_judgements_status_score",
+    ),
     sa.Index("ix_judgements_interaction_kind", "interaction_id", "kind"),
 )
 
@@ -93,6 +100,7 @@ jobs = sa.Table(  # m002
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("kind", "ref", name="uq_jobs_kind_ref"),
+    sa.CheckConstraint("status IN ('pending', 'running', 'done', 'failed')", name="ck_jobs_status"),
     sa.Index("ix_jobs_status_next_attempt", "status", "next_attempt_at"),
 )
 
@@ -106,4 +114,5 @@ digests = sa.Table(  # m004
     sa.Column("claimed_at", UtcDateTime, nullable=False),
     sa.Column("lease_expires_at", UtcDateTime, nullable=False),
     sa.Column("sent_at", UtcDateTime, nullable=True),
+    sa.CheckConstraint("status IN ('claimed', 'sent')", name="ck_digests_status"),
 )
