@@ -23,15 +23,16 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from bot.annotations import Label, VoteTally, automated_annotation, tally
 from bot.citations import citation_label, deep_link, format_hms
 from bot.judge import as_judgement, latest_answer_relevance
 from bot.models import Interaction, Judgement, RetrievedSegment, Vote
+from bot.ports import LogReads
 from bot.store.columns import INTERACTION_COLUMNS
 from bot.store.records import CONTEXT_RELEVANCE, GROUNDEDNESS, JudgementRecord
 
@@ -119,20 +120,8 @@ def build_entries(
     ]
 
 
-class ReportStore(Protocol):
-    """The bulk reads the report needs (``bot.store.SqlStore`` has them)."""
-
-    def list_interactions(
-        self, course_id: str, since: datetime | None = None, until: datetime | None = None
-    ) -> list[Interaction]: ...
-    def votes_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[Vote]]: ...
-    def judgements_for_many(
-        self, interaction_ids: Iterable[str]
-    ) -> dict[str, list[JudgementRecord]]: ...
-
-
 def load_entries(
-    store: ReportStore,
+    store: LogReads,
     course_id: str,
     since: datetime | None = None,
     until: datetime | None = None,

@@ -127,13 +127,13 @@ def postgres_store(_postgres_session_store: SqlStore) -> Iterator[SqlStore]:
     try:
         yield store
     finally:
-        store.max_attempts = DEFAULT_MAX_ATTEMPTS
+        store.jobs.max_attempts = DEFAULT_MAX_ATTEMPTS
         _empty(store)
 
 
 def _empty(store: SqlStore) -> None:
     # DELETE, not TRUNCATE: on a few rows it is ~20x faster.
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
 

@@ -52,7 +52,7 @@ def test_the_store_recognises_what_it_holds_already(
 
     assert store.get_interaction(interaction.id) == interaction
     assert [v.value for v in store.votes_for(interaction.id)] == [1, 0]
-    job = store.find_job(JUDGE_JOB, interaction.id)
+    job = store.jobs.find_job(JUDGE_JOB, interaction.id)
     assert job is not None and job.attempts == 0
 
 

@@ -226,8 +226,8 @@ def test_upgrading_from_the_first_schema_keeps_the_rows(engine: sa.Engine) -> No
     judged = store.judgement_for("01JOLD0000000000000000000B")
     assert judged is not None and judged.score == 2
     # m002 queued a judge job for what was logged before jobs existed and is not judged yet.
-    assert store.find_job(JUDGE_JOB, "01JOLD0000000000000000000A") is not None
-    assert store.find_job(JUDGE_JOB, "01JOLD0000000000000000000B") is None
+    assert store.jobs.find_job(JUDGE_JOB, "01JOLD0000000000000000000A") is not None
+    assert store.jobs.find_job(JUDGE_JOB, "01JOLD0000000000000000000B") is None
 
 
 def test_two_processes_migrating_at_once_apply_each_migration_once(database_url: str) -> None:

@@ -190,7 +190,7 @@ def test_golden_through_the_cli(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    database_url = seeded[0].engine.url.render_as_string(hide_password=False)
+    database_url = seeded[0].db.engine.url.render_as_string(hide_password=False)
     out = tmp_path / "report.md"
     args = argparse.ArgumentParser()
     commands = args.add_subparsers()
