@@ -2,8 +2,9 @@
 (``store.jobs``, ``jobs.py``) and the digest claims (``store.digests``, ``digests.py``) as
 parts that share its database.
 
-Synchronous, like its ports (``bot.ports``); the async core calls it through ``asyncio.to_thread``.
-Reads for reports load whole sets in a fixed number of queries (never one per interaction).
+Synchronous, like its ports (``bot.ports``); the async core calls it through
+``asyncio.to_thread``. Reads for reports load whole sets in a fixed number of queries (never
+one per interaction).
 """
 
 from __future__ import annotations
