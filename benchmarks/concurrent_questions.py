@@ -238,7 +238,7 @@ async def run_burst(
     finally:
         await client.close()
         logging.getLogger("asyncio").removeHandler(slow)
-        sql.engine.dispose()
+        sql.close()
     spans = retriever.spans
     first = min(s for s, _, _ in spans) - base
     return Burst(

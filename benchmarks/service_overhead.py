@@ -238,7 +238,7 @@ async def run_config(
     await measure(service, store, questions, args.warmup)
     for _ in range(args.runs):
         result.runs.append(await measure(service, store, questions, args.asks))
-    sql.engine.dispose()
+    sql.close()
     return result
 
 

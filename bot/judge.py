@@ -29,7 +29,7 @@ from typing import Protocol
 from bot.errors import JudgeError, JudgeMalformedError
 from bot.judge_prompts import JudgeVerdict
 from bot.models import Interaction, Judgement
-from bot.ports import Job
+from bot.ports import Job, JudgeStore
 from bot.store.records import (
     ANSWER_RELEVANCE,
     CONTEXT_RELEVANCE,
@@ -49,38 +49,6 @@ class Verdicts(Protocol):
     async def answer_relevance(self, question: str, answer: str) -> JudgeVerdict: ...
     async def context_relevance(self, question: str, segment_text: str) -> JudgeVerdict: ...
     async def groundedness(self, answer: str, cited_texts: Sequence[str]) -> JudgeVerdict: ...
-
-
-class JudgeStore(Protocol):
-    """The parts of ``bot.store.SqlStore`` the worker uses."""
-
-    def claim_jobs(
-        self, kind: str, worker_id: str, limit: int, lease_s: float, now: datetime | None = None
-    ) -> list[Job]: ...
-    def extend_lease(
-        self, job_id: int, worker_id: str, lease_s: float, now: datetime | None = None
-    ) -> bool: ...
-    def complete_job(self, job_id: int, worker_id: str, now: datetime | None = None) -> bool: ...
-    def retry_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        error: str,
-        next_attempt_at: datetime,
-        now: datetime | None = None,
-    ) -> bool: ...
-    def fail_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        error: str,
-        *,
-        permanent: bool = False,
-        now: datetime | None = None,
-    ) -> bool: ...
-    def get_interaction(self, interaction_id: str) -> Interaction | None: ...
-    def judgements_for(self, interaction_id: str) -> list[JudgementRecord]: ...
-    def record_judgement(self, record: JudgementRecord) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -145,7 +113,7 @@ class JudgeWorker:
         """Claim a batch of due jobs and judge them concurrently; returns how many were claimed.
         ``now`` (tests) stands for the clock in every lease decision of this sweep."""
         jobs = await asyncio.to_thread(
-            self.store.claim_jobs,
+            self.store.jobs.claim_jobs,
             JUDGE_JOB,
             self.worker_id,
             self.options.batch,
@@ -183,7 +151,7 @@ class JudgeWorker:
         interaction = await asyncio.to_thread(self.store.get_interaction, job.ref)
         if interaction is None:
             await asyncio.to_thread(
-                self.store.fail_job,
+                self.store.jobs.fail_job,
                 job.id,
                 self.worker_id,
                 f"interaction {job.ref} does not exist",
@@ -200,7 +168,7 @@ class JudgeWorker:
         if api_errors:
             await self._retry(job, str(api_errors[0]), now, pending=_pending(tasks, outcomes))
             return
-        await asyncio.to_thread(self.store.complete_job, job.id, self.worker_id, now)
+        await asyncio.to_thread(self.store.jobs.complete_job, job.id, self.worker_id, now)
 
     async def _missing_tasks(self, interaction: Interaction) -> list[Task]:
         """The verdicts the interaction still needs: an outcome saved by an earlier attempt
@@ -264,7 +232,7 @@ class JudgeWorker:
         """Save only while holding the job: renewing the lease first means no other worker
         can have claimed it, so two workers never both save an interaction's verdicts."""
         held = await asyncio.to_thread(
-            self.store.extend_lease, job.id, self.worker_id, self.options.lease_s, now
+            self.store.jobs.extend_lease, job.id, self.worker_id, self.options.lease_s, now
         )
         if not held:
             log.warning(
@@ -290,7 +258,7 @@ class JudgeWorker:
         )
         when = (now or datetime.now(UTC)) + timedelta(seconds=delay)
         log.info("judge job %s retries at %s: %s", job.id, when.isoformat(), error)
-        await asyncio.to_thread(self.store.retry_job, job.id, self.worker_id, error, when, now)
+        await asyncio.to_thread(self.store.jobs.retry_job, job.id, self.worker_id, error, when, now)
 
     async def _give_up(
         self, job: Job, error: str, now: datetime | None, pending: Sequence[Task]
@@ -302,7 +270,7 @@ class JudgeWorker:
         records = [self._record(job.ref, task, None, reason) for task in pending]
         if await self._save_if_held(job, records, now):
             await asyncio.to_thread(
-                self.store.fail_job, job.id, self.worker_id, reason, permanent=True, now=now
+                self.store.jobs.fail_job, job.id, self.worker_id, reason, permanent=True, now=now
             )
 
 

@@ -1,5 +1,6 @@
-"""The small interfaces the service depends on. Real implementations live in
-``bot.llm`` (Claude), ``bot.store`` (SQL) and ``retrieval``; tests register fakes."""
+"""The small interfaces the core depends on: the service, the judge worker, the report and
+the clock. Real implementations live in ``bot.llm`` (Claude), ``bot.store`` (SQL) and
+``retrieval``; tests register fakes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from bot.courses import Course
-from bot.models import Draft, Hit, Interaction, Judgement, Question, Vote
+from bot.models import Draft, Hit, Interaction, Question, Vote
 
 if TYPE_CHECKING:
     from bot.store.records import JudgementRecord
@@ -62,28 +63,96 @@ class Job:
     attempts: int
 
 
-class Store(Protocol):
-    """Synchronous; the async core calls it through ``asyncio.to_thread``."""
+# -- the store, as each of its users sees it -------------------------------------------------
+# ``bot.store.SqlStore`` is all of them (``sql_store.py`` has mypy check it). Each user's
+# protocol names what that user calls, composed from the smaller ones, never restated.
 
-    def save_interaction(self, interaction: Interaction, *, enqueue_judge: bool = True) -> None: ...
-    def restore_interaction(self, interaction: Interaction, *, enqueue_judge: bool) -> bool: ...
+
+class InteractionLookup(Protocol):
     def get_interaction(self, interaction_id: str) -> Interaction | None: ...
+
+
+class ReplayTarget(Protocol):
+    """The idempotent writes the journal's replay makes (``bot.store.journal``)."""
+
+    def restore_interaction(self, interaction: Interaction, *, enqueue_judge: bool) -> bool: ...
+    def restore_vote(self, vote: Vote) -> bool: ...
+    def mark_escalated(self, interaction_id: str) -> None: ...
+
+
+class LogReads(Protocol):
+    """The bulk reads a report or a digest is built from."""
+
     def list_interactions(
         self, course_id: str, since: datetime | None = None, until: datetime | None = None
-    ) -> list[Interaction]: ...
-    def mark_escalated(self, interaction_id: str) -> None: ...
-    def save_vote(self, vote: Vote) -> None: ...
-    def restore_vote(self, vote: Vote) -> bool: ...
-    def votes_for(self, interaction_id: str) -> list[Vote]: ...
-    def save_judgement(self, judgement: Judgement) -> None: ...
-    def judgement_for(self, interaction_id: str) -> Judgement | None: ...
-    def thread_interactions(
-        self, platform: str, channel: str, thread: str, since: datetime | None = None
-    ) -> list[Interaction]: ...
-    def interactions_between(
-        self, course_id: str, start: datetime, end: datetime
     ) -> list[Interaction]: ...
     def votes_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[Vote]]: ...
     def judgements_for_many(
         self, interaction_ids: Iterable[str]
     ) -> dict[str, list[JudgementRecord]]: ...
+
+
+class Store(InteractionLookup, ReplayTarget, LogReads, Protocol):
+    """What the service calls. Synchronous; the async core calls it through
+    ``asyncio.to_thread``. It hands itself to the journal's replay (``ReplayTarget``) and
+    reads a digest's week for its preview (``LogReads``)."""
+
+    def save_interaction(self, interaction: Interaction, *, enqueue_judge: bool = True) -> None: ...
+    def thread_interactions(
+        self, platform: str, channel: str, thread: str, since: datetime | None = None
+    ) -> list[Interaction]: ...
+    def save_vote(self, vote: Vote) -> None: ...
+    def votes_for(self, interaction_id: str) -> list[Vote]: ...
+
+
+class JobLeases(Protocol):
+    """The job queue as a worker uses it: claim jobs, keep their leases, end them."""
+
+    def claim_jobs(
+        self, kind: str, worker_id: str, limit: int, lease_s: float, now: datetime | None = None
+    ) -> list[Job]: ...
+    def extend_lease(
+        self, job_id: int, worker_id: str, lease_s: float, now: datetime | None = None
+    ) -> bool: ...
+    def complete_job(self, job_id: int, worker_id: str, now: datetime | None = None) -> bool: ...
+    def retry_job(
+        self,
+        job_id: int,
+        worker_id: str,
+        error: str,
+        next_attempt_at: datetime,
+        now: datetime | None = None,
+    ) -> bool: ...
+    def fail_job(
+        self,
+        job_id: int,
+        worker_id: str,
+        error: str,
+        *,
+        permanent: bool = False,
+        now: datetime | None = None,
+    ) -> bool: ...
+
+
+class JudgeStore(InteractionLookup, Protocol):
+    """What the judge worker calls: its jobs, the interaction, its judge outcomes."""
+
+    @property
+    def jobs(self) -> JobLeases: ...
+    def judgements_for(self, interaction_id: str) -> list[JudgementRecord]: ...
+    def record_judgement(self, record: JudgementRecord) -> None: ...
+
+
+class DigestClaims(Protocol):
+    """The claims that keep a weekly digest from being sent twice."""
+
+    def claim_digest(self, course_id: str, week_start: datetime, worker_id: str) -> bool: ...
+    def mark_digest_sent(self, course_id: str, week_start: datetime, worker_id: str) -> bool: ...
+    def release_digest(self, course_id: str, week_start: datetime, worker_id: str) -> bool: ...
+
+
+class DigestStore(LogReads, Protocol):
+    """What the clock calls to send a digest: its claims, then the week's reads."""
+
+    @property
+    def digests(self) -> DigestClaims: ...

@@ -23,15 +23,17 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from bot.annotations import Label, VoteTally, automated_annotation, tally
 from bot.citations import citation_label, deep_link, format_hms
 from bot.judge import as_judgement, latest_answer_relevance
 from bot.models import Interaction, Judgement, RetrievedSegment, Vote
+from bot.ports import LogReads
+from bot.store.columns import INTERACTION_COLUMNS
 from bot.store.records import CONTEXT_RELEVANCE, GROUNDEDNESS, JudgementRecord
 
 Format = Literal["md", "jsonl", "csv"]
@@ -118,20 +120,8 @@ def build_entries(
     ]
 
 
-class ReportStore(Protocol):
-    """The bulk reads the report needs (``bot.store.SqlStore`` has them)."""
-
-    def list_interactions(
-        self, course_id: str, since: datetime | None = None, until: datetime | None = None
-    ) -> list[Interaction]: ...
-    def votes_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[Vote]]: ...
-    def judgements_for_many(
-        self, interaction_ids: Iterable[str]
-    ) -> dict[str, list[JudgementRecord]]: ...
-
-
 def load_entries(
-    store: ReportStore,
+    store: LogReads,
     course_id: str,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -258,26 +248,7 @@ def entry_record(entry: ReportEntry, hide_urls: bool = False) -> dict[str, Any]:
     grounded = entry.scores(GROUNDEDNESS).get("")
     return {
         "number": entry.number,
-        "id": interaction.id,
-        "created_at": interaction.created_at.isoformat(),
-        "course_id": interaction.course_id,
-        "platform": interaction.platform,
-        "channel": interaction.channel,
-        "thread": interaction.thread,
-        "asker_ref": interaction.asker_ref,
-        "question": shown(interaction.question),
-        "answer": shown(interaction.answer),
-        "abstained": interaction.abstained,
-        "fallback": interaction.fallback,
-        "escalated": interaction.escalated,
-        "error": shown(interaction.error),
-        "model": interaction.model,
-        "input_tokens": interaction.usage.input_tokens,
-        "output_tokens": interaction.usage.output_tokens,
-        "embed_ms": interaction.timings.embed_ms,
-        "search_ms": interaction.timings.search_ms,
-        "generate_ms": interaction.timings.generate_ms,
-        "total_ms": interaction.timings.total_ms,
+        **_interaction_fields(interaction, shown),
         "segments": [
             {
                 "rank": r.rank,
@@ -320,6 +291,19 @@ def entry_record(entry: ReportEntry, hide_urls: bool = False) -> dict[str, Any]:
         "judge_error": shown(record.error) if record and record.status != "ok" else None,
         "groundedness": grounded,
     }
+
+
+def _interaction_fields(interaction: Interaction, shown: Callable[[str], str]) -> dict[str, Any]:
+    """The interaction's own columns as JSON values: free text through ``shown``."""
+    fields: dict[str, Any] = {}
+    for column in INTERACTION_COLUMNS:
+        value = column.value(interaction)
+        if column.free_text:
+            value = shown(value)
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        fields[column.name] = value
+    return fields
 
 
 def render_jsonl(entries: Sequence[ReportEntry], hide_urls: bool = False) -> str:

@@ -3,8 +3,8 @@ the weekly digest.
 
 APScheduler 3 (``AsyncIOScheduler``) in the process's event loop. Each course's digest runs
 at ``DIGEST_DAY``/``DIGEST_HOUR`` in the course's own time zone, covers the week that just
-ended, and is posted only after ``store.claim_digest`` succeeded: two clock processes (or a
-restart) never send the same digest twice. ``build_scheduler`` does not start it: the
+ended, and is posted only after ``store.digests.claim_digest`` succeeded: two clock processes
+(or a restart) never send the same digest twice. ``build_scheduler`` does not start it: the
 caller (``python -m bot worker``/``run``) starts it in its running loop.
 """
 
@@ -26,9 +26,9 @@ from bot.config import Settings
 from bot.courses import Course
 from bot.digest import build_digest, previous_week_start, week_bounds
 from bot.judge import as_judgement, latest_answer_relevance
-from bot.models import Digest, Interaction, Vote
+from bot.models import Digest
+from bot.ports import DigestStore, LogReads
 from bot.store.journal import ReplayReport
-from bot.store.records import JudgementRecord
 
 log = logging.getLogger(__name__)
 
@@ -51,37 +51,17 @@ class JudgeSweeper(Protocol):
     async def run_once(self, now: datetime | None = None) -> int: ...
 
 
-class DigestReads(Protocol):
-    """The reads a digest is built from (``bot.ports.Store`` has them)."""
-
-    def interactions_between(
-        self, course_id: str, start: datetime, end: datetime
-    ) -> list[Interaction]: ...
-    def votes_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[Vote]]: ...
-    def judgements_for_many(
-        self, interaction_ids: Iterable[str]
-    ) -> dict[str, list[JudgementRecord]]: ...
-
-
-class DigestStore(DigestReads, Protocol):
-    """The reads plus the claims that keep a digest from being sent twice (``SqlStore``)."""
-
-    def claim_digest(self, course_id: str, week_start: datetime, worker_id: str) -> bool: ...
-    def mark_digest_sent(self, course_id: str, week_start: datetime, worker_id: str) -> bool: ...
-    def release_digest(self, course_id: str, week_start: datetime, worker_id: str) -> bool: ...
-
-
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def digest_for_week(
-    store: DigestReads, course: Course, week_start: date, pass_score: int, *, chart: bool = True
+    store: LogReads, course: Course, week_start: date, pass_score: int, *, chart: bool = True
 ) -> Digest:
     """Read the week's interactions, votes and judgements and build the digest (blocking:
     call it through ``asyncio.to_thread``). The service's digest preview can use it too."""
     start, end = week_bounds(course, week_start)
-    interactions = store.interactions_between(course.id, start, end)
+    interactions = store.list_interactions(course.id, start, end)
     ids = [i.id for i in interactions]
     votes = store.votes_for_many(ids)
     judgements = {}
@@ -108,7 +88,7 @@ async def send_weekly_digest(
     now = now or datetime.now(UTC)
     week = previous_week_start(course, now)
     start, _ = week_bounds(course, week)
-    claimed = await asyncio.to_thread(store.claim_digest, course.id, start, worker_id)
+    claimed = await asyncio.to_thread(store.digests.claim_digest, course.id, start, worker_id)
     if not claimed:
         log.info("digest of %s for the week of %s: sent or claimed elsewhere", course.id, week)
         return False
@@ -116,9 +96,9 @@ async def send_weekly_digest(
         digest = await asyncio.to_thread(digest_for_week, store, course, week, pass_score)
         await poster.post(course, digest)
     except BaseException:
-        await asyncio.to_thread(store.release_digest, course.id, start, worker_id)
+        await asyncio.to_thread(store.digests.release_digest, course.id, start, worker_id)
         raise
-    if not await asyncio.to_thread(store.mark_digest_sent, course.id, start, worker_id):
+    if not await asyncio.to_thread(store.digests.mark_digest_sent, course.id, start, worker_id):
         log.warning("digest of %s for %s was posted but its claim had lapsed", course.id, week)
     log.info("posted the digest of %s for the week of %s", course.id, week)
     return True

@@ -90,6 +90,16 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def other_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A second empty database of the same kind as ``database_url``."""
+    if sa.make_url(database_url).get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'other' / 'bot.sqlite3'}"
+        return
+    with _fresh_postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
 def sqlite_store(sqlite_url: str) -> Iterator[SqlStore]:
     opened = open_store(sqlite_url)
     try:
@@ -117,13 +127,13 @@ def postgres_store(_postgres_session_store: SqlStore) -> Iterator[SqlStore]:
     try:
         yield store
     finally:
-        store.max_attempts = DEFAULT_MAX_ATTEMPTS
+        store.jobs.max_attempts = DEFAULT_MAX_ATTEMPTS
         _empty(store)
 
 
 def _empty(store: SqlStore) -> None:
     # DELETE, not TRUNCATE: on a few rows it is ~20x faster.
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
 

@@ -41,27 +41,27 @@ def run_together(count: int, work: Callable[[int], object]) -> list[object]:
 
 
 def test_enqueue_is_idempotent(store: SqlStore) -> None:
-    assert store.enqueue_job("judge", "i1", at=T0) is True
-    assert store.enqueue_job("judge", "i1", at=T0) is False
-    assert store.enqueue_job("reindex", "i1", at=T0) is True
+    assert store.jobs.enqueue_job("judge", "i1", at=T0) is True
+    assert store.jobs.enqueue_job("judge", "i1", at=T0) is False
+    assert store.jobs.enqueue_job("reindex", "i1", at=T0) is True
 
-    claimed = store.claim_jobs("judge", "w1", limit=10, lease_s=60, now=s(1))
+    claimed = store.jobs.claim_jobs("judge", "w1", limit=10, lease_s=60, now=s(1))
     assert [(job.kind, job.ref, job.attempts) for job in claimed] == [("judge", "i1", 1)]
 
 
 def test_only_due_jobs_are_claimed_up_to_the_limit_and_not_twice(store: SqlStore) -> None:
     for i in range(3):
-        store.enqueue_job("judge", f"due{i}", at=s(i))
-    store.enqueue_job("judge", "later", at=s(3600))
+        store.jobs.enqueue_job("judge", f"due{i}", at=s(i))
+    store.jobs.enqueue_job("judge", "later", at=s(3600))
 
-    first = store.claim_jobs("judge", "w1", limit=2, lease_s=60, now=s(10))
-    second = store.claim_jobs("judge", "w2", limit=10, lease_s=60, now=s(11))
-    third = store.claim_jobs("judge", "w3", limit=10, lease_s=60, now=s(12))
+    first = store.jobs.claim_jobs("judge", "w1", limit=2, lease_s=60, now=s(10))
+    second = store.jobs.claim_jobs("judge", "w2", limit=10, lease_s=60, now=s(11))
+    third = store.jobs.claim_jobs("judge", "w3", limit=10, lease_s=60, now=s(12))
 
     assert [job.ref for job in first] == ["due0", "due1"]  # oldest first
     assert [job.ref for job in second] == ["due2"]
     assert third == []
-    record = store.get_job(first[0].id)
+    record = store.jobs.get_job(first[0].id)
     assert record is not None
     assert (record.status, record.lease_owner, record.lease_expires_at) == ("running", "w1", s(70))
 
@@ -69,97 +69,99 @@ def test_only_due_jobs_are_claimed_up_to_the_limit_and_not_twice(store: SqlStore
 def test_an_expired_lease_is_claimed_again_and_the_old_worker_cannot_complete(
     store: SqlStore,
 ) -> None:
-    store.enqueue_job("judge", "i1", at=T0)
-    [job] = store.claim_jobs("judge", "dead", limit=1, lease_s=60, now=s(0))
+    store.jobs.enqueue_job("judge", "i1", at=T0)
+    [job] = store.jobs.claim_jobs("judge", "dead", limit=1, lease_s=60, now=s(0))
 
-    assert store.claim_jobs("judge", "w2", limit=1, lease_s=60, now=s(59)) == []
-    [again] = store.claim_jobs("judge", "w2", limit=1, lease_s=60, now=s(60))
+    assert store.jobs.claim_jobs("judge", "w2", limit=1, lease_s=60, now=s(59)) == []
+    [again] = store.jobs.claim_jobs("judge", "w2", limit=1, lease_s=60, now=s(60))
 
     assert again == Job(job.id, "judge", "i1", attempts=2)
-    assert store.complete_job(job.id, "dead", now=s(61)) is False
-    assert store.complete_job(job.id, "w2", now=s(61)) is True
-    assert store.complete_job(job.id, "w2", now=s(62)) is False  # done once
-    record = store.get_job(job.id)
+    assert store.jobs.complete_job(job.id, "dead", now=s(61)) is False
+    assert store.jobs.complete_job(job.id, "w2", now=s(61)) is True
+    assert store.jobs.complete_job(job.id, "w2", now=s(62)) is False  # done once
+    record = store.jobs.get_job(job.id)
     assert record is not None and record.status == "done"
-    assert store.claim_jobs("judge", "w3", limit=1, lease_s=60, now=s(10_000)) == []
+    assert store.jobs.claim_jobs("judge", "w3", limit=1, lease_s=60, now=s(10_000)) == []
 
 
 def test_completing_after_the_lease_expired_fails_even_if_nobody_took_it(store: SqlStore) -> None:
-    store.enqueue_job("judge", "i1", at=T0)
-    [job] = store.claim_jobs("judge", "slow", limit=1, lease_s=60, now=s(0))
+    store.jobs.enqueue_job("judge", "i1", at=T0)
+    [job] = store.jobs.claim_jobs("judge", "slow", limit=1, lease_s=60, now=s(0))
 
-    assert store.complete_job(job.id, "slow", now=s(60)) is False
-    record = store.get_job(job.id)
+    assert store.jobs.complete_job(job.id, "slow", now=s(60)) is False
+    record = store.jobs.get_job(job.id)
     assert record is not None and record.status == "running"
 
 
 def test_a_lease_can_be_extended_by_its_holder_only(store: SqlStore) -> None:
-    store.enqueue_job("judge", "i1", at=T0)
-    [job] = store.claim_jobs("judge", "w1", limit=1, lease_s=60, now=s(0))
+    store.jobs.enqueue_job("judge", "i1", at=T0)
+    [job] = store.jobs.claim_jobs("judge", "w1", limit=1, lease_s=60, now=s(0))
 
-    assert store.extend_lease(job.id, "w2", lease_s=300, now=s(30)) is False
-    assert store.extend_lease(job.id, "w1", lease_s=300, now=s(30)) is True
-    assert store.claim_jobs("judge", "w2", limit=1, lease_s=60, now=s(200)) == []
-    assert store.complete_job(job.id, "w1", now=s(320)) is True
+    assert store.jobs.extend_lease(job.id, "w2", lease_s=300, now=s(30)) is False
+    assert store.jobs.extend_lease(job.id, "w1", lease_s=300, now=s(30)) is True
+    assert store.jobs.claim_jobs("judge", "w2", limit=1, lease_s=60, now=s(200)) == []
+    assert store.jobs.complete_job(job.id, "w1", now=s(320)) is True
 
 
 def test_retry_waits_for_the_given_time_and_keeps_the_error(store: SqlStore) -> None:
-    store.enqueue_job("judge", "i1", at=T0)
-    [job] = store.claim_jobs("judge", "w1", limit=1, lease_s=60, now=s(0))
+    store.jobs.enqueue_job("judge", "i1", at=T0)
+    [job] = store.jobs.claim_jobs("judge", "w1", limit=1, lease_s=60, now=s(0))
 
-    assert store.retry_job(job.id, "w2", "not mine", s(100), now=s(1)) is False
-    assert store.retry_job(job.id, "w1", "429 rate limited", s(100), now=s(1)) is True
+    assert store.jobs.retry_job(job.id, "w2", "not mine", s(100), now=s(1)) is False
+    assert store.jobs.retry_job(job.id, "w1", "429 rate limited", s(100), now=s(1)) is True
 
-    record = store.get_job(job.id)
+    record = store.jobs.get_job(job.id)
     assert record is not None
     assert (record.status, record.last_error, record.next_attempt_at) == (
         "pending",
         "429 rate limited",
         s(100),
     )
-    assert store.claim_jobs("judge", "w1", limit=1, lease_s=60, now=s(99)) == []
-    assert [j.attempts for j in store.claim_jobs("judge", "w1", 1, 60, now=s(100))] == [2]
+    assert store.jobs.claim_jobs("judge", "w1", limit=1, lease_s=60, now=s(99)) == []
+    assert [j.attempts for j in store.jobs.claim_jobs("judge", "w1", 1, 60, now=s(100))] == [2]
 
 
 def test_failures_back_off_then_give_up_after_max_attempts(store: SqlStore) -> None:
-    store.max_attempts = 3
-    store.enqueue_job("judge", "i1", at=T0)
+    store.jobs.max_attempts = 3
+    store.jobs.enqueue_job("judge", "i1", at=T0)
     now = T0
     for attempt in (1, 2):
-        [job] = store.claim_jobs("judge", "w1", limit=1, lease_s=60, now=now)
+        [job] = store.jobs.claim_jobs("judge", "w1", limit=1, lease_s=60, now=now)
         assert job.attempts == attempt
-        assert store.fail_job(job.id, "w1", f"boom {attempt}", now=now) is True
-        record = store.get_job(job.id)
+        assert store.jobs.fail_job(job.id, "w1", f"boom {attempt}", now=now) is True
+        record = store.jobs.get_job(job.id)
         assert record is not None and record.status == "pending"
         assert record.next_attempt_at == now + backoff_delay(attempt)
         now = record.next_attempt_at
 
-    [job] = store.claim_jobs("judge", "w1", limit=1, lease_s=60, now=now)
-    assert store.fail_job(job.id, "w1", "boom 3", now=now) is True
+    [job] = store.jobs.claim_jobs("judge", "w1", limit=1, lease_s=60, now=now)
+    assert store.jobs.fail_job(job.id, "w1", "boom 3", now=now) is True
 
-    record = store.get_job(job.id)
+    record = store.jobs.get_job(job.id)
     assert record is not None and (record.status, record.last_error) == ("failed", "boom 3")
-    assert store.claim_jobs("judge", "w1", limit=1, lease_s=60, now=now + timedelta(days=9)) == []
+    assert (
+        store.jobs.claim_jobs("judge", "w1", limit=1, lease_s=60, now=now + timedelta(days=9)) == []
+    )
 
 
 def test_a_permanent_failure_gives_up_at_once(store: SqlStore) -> None:
-    store.enqueue_job("judge", "gone", at=T0)
-    [job] = store.claim_jobs("judge", "w1", limit=1, lease_s=60, now=s(0))
+    store.jobs.enqueue_job("judge", "gone", at=T0)
+    [job] = store.jobs.claim_jobs("judge", "w1", limit=1, lease_s=60, now=s(0))
 
-    assert store.fail_job(job.id, "w1", "interaction deleted", permanent=True, now=s(1))
+    assert store.jobs.fail_job(job.id, "w1", "interaction deleted", permanent=True, now=s(1))
 
-    record = store.get_job(job.id)
+    record = store.jobs.get_job(job.id)
     assert record is not None and record.status == "failed" and record.attempts == 1
 
 
 def test_a_job_whose_workers_keep_dying_is_given_up(store: SqlStore) -> None:
-    store.max_attempts = 2
-    store.enqueue_job("judge", "poison", at=T0)
-    store.claim_jobs("judge", "w1", limit=1, lease_s=60, now=s(0))
-    store.claim_jobs("judge", "w2", limit=1, lease_s=60, now=s(60))
+    store.jobs.max_attempts = 2
+    store.jobs.enqueue_job("judge", "poison", at=T0)
+    store.jobs.claim_jobs("judge", "w1", limit=1, lease_s=60, now=s(0))
+    store.jobs.claim_jobs("judge", "w2", limit=1, lease_s=60, now=s(60))
 
-    assert store.claim_jobs("judge", "w3", limit=1, lease_s=60, now=s(120)) == []
-    record = store.find_job("judge", "poison")
+    assert store.jobs.claim_jobs("judge", "w3", limit=1, lease_s=60, now=s(120)) == []
+    record = store.jobs.find_job("judge", "poison")
     assert record is not None and record.status == "failed" and "lease expired" in record.last_error
 
 
@@ -171,11 +173,11 @@ def test_backoff_doubles_and_is_capped() -> None:
 def test_concurrent_workers_never_claim_the_same_job(store: SqlStore) -> None:
     total = 60
     for i in range(total):
-        store.enqueue_job("judge", f"i{i}", at=T0)
+        store.jobs.enqueue_job("judge", f"i{i}", at=T0)
 
     def drain(worker: int) -> list[int]:
         mine: list[int] = []
-        while batch := store.claim_jobs("judge", f"w{worker}", limit=3, lease_s=600, now=s(1)):
+        while batch := store.jobs.claim_jobs("judge", f"w{worker}", limit=3, lease_s=600, now=s(1)):
             mine.extend(job.id for job in batch)
         return mine
 
@@ -187,32 +189,32 @@ def test_concurrent_workers_never_claim_the_same_job(store: SqlStore) -> None:
 
 
 def test_a_digest_is_claimed_by_one_worker_and_sent_once(store: SqlStore) -> None:
-    assert store.claim_digest("mc102", WEEK, "clock-a", now=s(0)) is True
-    assert store.claim_digest("mc102", WEEK, "clock-b", now=s(1)) is False
-    assert store.claim_digest("mc102", WEEK, "clock-a", now=s(2)) is True  # it holds it
-    assert store.claim_digest("mc103", WEEK, "clock-b", now=s(2)) is True  # another course
+    assert store.digests.claim_digest("mc102", WEEK, "clock-a", now=s(0)) is True
+    assert store.digests.claim_digest("mc102", WEEK, "clock-b", now=s(1)) is False
+    assert store.digests.claim_digest("mc102", WEEK, "clock-a", now=s(2)) is True  # it holds it
+    assert store.digests.claim_digest("mc103", WEEK, "clock-b", now=s(2)) is True  # another course
 
-    assert store.mark_digest_sent("mc102", WEEK, "clock-b", now=s(3)) is False
-    assert store.mark_digest_sent("mc102", WEEK, "clock-a", now=s(3)) is True
+    assert store.digests.mark_digest_sent("mc102", WEEK, "clock-b", now=s(3)) is False
+    assert store.digests.mark_digest_sent("mc102", WEEK, "clock-a", now=s(3)) is True
 
-    assert store.digest_sent_at("mc102", WEEK) == s(3)
-    assert store.claim_digest("mc102", WEEK, "clock-b", now=s(10**7)) is False
-    assert store.claim_digest("mc102", WEEK, "clock-a", now=s(10**7)) is False
+    assert store.digests.digest_sent_at("mc102", WEEK) == s(3)
+    assert store.digests.claim_digest("mc102", WEEK, "clock-b", now=s(10**7)) is False
+    assert store.digests.claim_digest("mc102", WEEK, "clock-a", now=s(10**7)) is False
 
 
 def test_a_lapsed_or_released_digest_claim_can_be_taken(store: SqlStore) -> None:
-    assert store.claim_digest("mc102", WEEK, "dead", lease_s=60, now=s(0)) is True
-    assert store.claim_digest("mc102", WEEK, "clock-b", now=s(59)) is False
-    assert store.claim_digest("mc102", WEEK, "clock-b", now=s(60)) is True
-    assert store.mark_digest_sent("mc102", WEEK, "dead", now=s(61)) is False
+    assert store.digests.claim_digest("mc102", WEEK, "dead", lease_s=60, now=s(0)) is True
+    assert store.digests.claim_digest("mc102", WEEK, "clock-b", now=s(59)) is False
+    assert store.digests.claim_digest("mc102", WEEK, "clock-b", now=s(60)) is True
+    assert store.digests.mark_digest_sent("mc102", WEEK, "dead", now=s(61)) is False
 
-    assert store.release_digest("mc102", WEEK, "clock-b") is True
-    assert store.digest_sent_at("mc102", WEEK) is None
-    assert store.claim_digest("mc102", WEEK, "clock-c", now=s(62)) is True
+    assert store.digests.release_digest("mc102", WEEK, "clock-b") is True
+    assert store.digests.digest_sent_at("mc102", WEEK) is None
+    assert store.digests.claim_digest("mc102", WEEK, "clock-c", now=s(62)) is True
 
 
 def test_concurrent_digest_claims_have_one_winner(store: SqlStore) -> None:
     def claim(worker: int) -> bool:
-        return store.claim_digest("mc102", WEEK, f"clock-{worker}", now=s(0))
+        return store.digests.claim_digest("mc102", WEEK, f"clock-{worker}", now=s(0))
 
     assert sorted(run_together(4, claim)) == [False, False, False, True]  # type: ignore[type-var]

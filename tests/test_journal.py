@@ -11,7 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.models import Interaction, Vote
+from bot.models import (
+    Citation,
+    Interaction,
+    RetrievedSegment,
+    Segment,
+    StageTimings,
+    Usage,
+    Vote,
+)
 from bot.store import JUDGE_JOB, Journal, SqlStore
 from bot.store.journal import (
     PendingEscalation,
@@ -20,6 +28,7 @@ from bot.store.journal import (
     decode,
     encode,
 )
+from tests.fakes.values import interaction as an_interaction
 from tests.store_fixtures import InteractionFactory
 
 AT = datetime(2025, 3, 10, 14, 31, 2, 654321, tzinfo=UTC)
@@ -38,6 +47,48 @@ def test_entries_read_back_as_they_were_written(make_interaction: InteractionFac
         assert decode(line) == entry
 
 
+# A line as written before the columns had one definition: a journal written by an earlier
+# version of the bot must still read back after the store's code changes.
+EARLIER_LINE = (
+    '{"v": 1, "kind": "interaction", "enqueue_judge": true, "interaction": {"id": '
+    '"01JOLD0000000000000000000A", "created_at": "2025-03-03T09:00:00+00:00", "platform": '
+    '"slack", "course_id": "mc102", "channel": "C1", "thread": "t1", "asker_ref": "u_1", '
+    '"question": "O que é recursão?", "answer": "É quando...", "abstained": false, "fallback": '
+    'false, "model": "claude", "input_tokens": 10, "output_tokens": 5, "embed_ms": 1.0, '
+    '"search_ms": 2.0, "generate_ms": 3.0, "total_ms": 6.0, "error": "", "escalated": true}, '
+    '"segments": [{"interaction_id": "01JOLD0000000000000000000A", "rank": 0, "segment_id": '
+    '"seg-1", "video_id": "v1", "title": "Aula 1", "url": "https://youtu.be/v1", "start_s": '
+    '0.0, "end_s": 30.0, "text": "texto", "score": 0.9, "dense_score": 0.8, "cited": true}], '
+    '"citations": [{"interaction_id": "01JOLD0000000000000000000A", "position": 0, '
+    '"segment_id": "seg-1", "video_id": "v1", "title": "Aula 1", "start_s": 0.0, "end_s": '
+    '30.0, "url": "https://youtu.be/v1?t=0"}]}'
+)
+
+
+def test_a_line_an_earlier_version_wrote_reads_back() -> None:
+    segment = Segment("seg-1", "mc102", "v1", "Aula 1", "https://youtu.be/v1", 0.0, 30.0, "texto")
+    citation = Citation("seg-1", "v1", "Aula 1", 0.0, 30.0, "https://youtu.be/v1?t=0")
+    expected = an_interaction(
+        "01JOLD0000000000000000000A",
+        datetime(2025, 3, 3, 9, 0, tzinfo=UTC),
+        platform="slack",
+        course_id="mc102",
+        channel="C1",
+        thread="t1",
+        asker_ref="u_1",
+        question="O que é recursão?",
+        answer="É quando...",
+        model="claude",
+        usage=Usage(10, 5),
+        timings=StageTimings(1.0, 2.0, 3.0, 6.0),
+        retrieved=(RetrievedSegment(0, 0.9, segment, cited=True, dense_score=0.8),),
+        citations=(citation,),
+        escalated=True,
+    )
+    assert decode(EARLIER_LINE) == PendingInteraction(expected, enqueue_judge=True)
+    assert json.loads(encode(decode(EARLIER_LINE))) == json.loads(EARLIER_LINE)
+
+
 def test_the_store_recognises_what_it_holds_already(
     store: SqlStore, make_interaction: InteractionFactory
 ) -> None:
@@ -52,7 +103,7 @@ def test_the_store_recognises_what_it_holds_already(
 
     assert store.get_interaction(interaction.id) == interaction
     assert [v.value for v in store.votes_for(interaction.id)] == [1, 0]
-    job = store.find_job(JUDGE_JOB, interaction.id)
+    job = store.jobs.find_job(JUDGE_JOB, interaction.id)
     assert job is not None and job.attempts == 0
 
 

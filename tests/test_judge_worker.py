@@ -75,7 +75,7 @@ def records(
 
 
 def job_status(store: SqlStore, interaction_id: str) -> str:
-    job = store.find_job(JUDGE_JOB, interaction_id)
+    job = store.jobs.find_job(JUDGE_JOB, interaction_id)
     assert job is not None
     return job.status
 
@@ -126,7 +126,7 @@ async def test_overload_storm_retries_later_with_backoff_not_failed(
     judge_worker = worker(sqlite_store, api)
 
     assert await judge_worker.run_once(now) == 1
-    job = sqlite_store.find_job(JUDGE_JOB, interaction.id)
+    job = sqlite_store.jobs.find_job(JUDGE_JOB, interaction.id)
     assert job is not None
     assert (job.status, job.attempts) == ("pending", 1)
     assert "529 overloaded_error" in job.last_error
@@ -202,7 +202,7 @@ async def test_crash_after_save_is_completed_without_asking_again(
 ) -> None:
     interaction = make_interaction()
     sqlite_store.save_interaction(interaction)
-    assert len(sqlite_store.claim_jobs(JUDGE_JOB, "crashed", limit=1, lease_s=LEASE_S)) == 1
+    assert len(sqlite_store.jobs.claim_jobs(JUDGE_JOB, "crashed", limit=1, lease_s=LEASE_S)) == 1
     sqlite_store.save_judgement(Judgement(interaction.id, 2, CRITERIA, EVIDENCE))
     later = datetime.now(UTC) + timedelta(seconds=LEASE_S + 1)
     assert await worker(sqlite_store, api, "heir").run_once(later) == 1
@@ -217,13 +217,13 @@ async def test_abstentions_and_fallbacks_are_not_judged(
     skipped = [make_interaction(abstained=True), make_interaction(fallback=True)]
     for interaction in skipped:
         sqlite_store.save_interaction(interaction)
-    sqlite_store.enqueue_job(JUDGE_JOB, "01JNOSUCHINTERACTION000000")
+    sqlite_store.jobs.enqueue_job(JUDGE_JOB, "01JNOSUCHINTERACTION000000")
     assert await worker(sqlite_store, api).run_once() == 3
     assert api.requests == []
     for interaction in skipped:
         assert sqlite_store.judgements_for(interaction.id) == []
         assert job_status(sqlite_store, interaction.id) == "done"
-    missing = sqlite_store.find_job(JUDGE_JOB, "01JNOSUCHINTERACTION000000")
+    missing = sqlite_store.jobs.find_job(JUDGE_JOB, "01JNOSUCHINTERACTION000000")
     assert missing is not None and missing.status == "failed"
 
 

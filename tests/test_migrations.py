@@ -4,7 +4,7 @@ two processes starting at once; and the engine settings."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from bot.store import (
 from bot.store.schema import metadata
 
 ALL = [fn.__name__ for fn in MIGRATIONS]
+Shape = dict[str, dict[str, object]]  # table -> what the database says of it
 
 
 @pytest.fixture
@@ -62,21 +63,112 @@ def test_a_blank_database_gets_every_migration_once(engine: sa.Engine) -> None:
     assert applied_migrations(engine) == set(ALL)
 
 
-def test_the_migrated_database_matches_the_schema_module(engine: sa.Engine) -> None:
-    migrate(engine)
+def database_shape(engine: sa.Engine) -> Shape:
+    """Per table, what the database itself says of its columns (type, nullability, default),
+    keys, indexes and UNIQUE and CHECK constraints: two databases built differently (by the
+    migrations, from ``schema.metadata``) agree when these are equal."""
     inspector = sa.inspect(engine)
-
-    assert set(inspector.get_table_names()) == set(metadata.tables) | {"_migrations"}
-    for name, table in metadata.tables.items():
-        columns = {c["name"]: c["nullable"] for c in inspector.get_columns(name)}
-        assert columns == {c.name: c.nullable for c in table.columns}, name
-        indexes = {
-            (ix["name"], tuple(ix["column_names"]))
-            for ix in inspector.get_indexes(name)
-            if not ix.get("duplicates_constraint")  # PostgreSQL lists a UNIQUE's index too
+    shape: Shape = {}
+    for name in sorted(set(inspector.get_table_names()) - {"_migrations"}):
+        shape[name] = {
+            "columns": {
+                c["name"]: (str(c["type"]), c["nullable"], _sql(c["default"]))
+                for c in inspector.get_columns(name)
+            },
+            "primary key": inspector.get_pk_constraint(name)["constrained_columns"],
+            "foreign keys": sorted(
+                (
+                    tuple(fk["constrained_columns"]),
+                    fk["referred_table"],
+                    tuple(fk["referred_columns"]),
+                )
+                for fk in inspector.get_foreign_keys(name)
+            ),
+            "unique": sorted(
+                (u["name"], tuple(u["column_names"]))
+                for u in inspector.get_unique_constraints(name)
+            ),
+            "indexes": sorted(
+                (ix["name"], tuple(ix["column_names"]), bool(ix["unique"]))
+                for ix in inspector.get_indexes(name)
+                if not ix.get("duplicates_constraint")  # PostgreSQL lists a UNIQUE's index too
+            ),
+            "checks": sorted(
+                (ck["name"], _sql(ck["sqltext"])) for ck in inspector.get_check_constraints(name)
+            ),
         }
-        declared = {(ix.name, tuple(c.name for c in ix.columns)) for ix in table.indexes}
-        assert indexes == declared, name
+    return shape
+
+
+def _sql(text: str | None) -> str | None:
+    return None if text is None else " ".join(text.split())
+
+
+def migrated_and_declared(
+    engine: sa.Engine, declared: sa.MetaData, url: str
+) -> tuple[Shape, Shape]:
+    """The shape of ``engine``'s database once migrated, and of the database at ``url`` once
+    ``declared`` was created in it."""
+    migrate(engine)
+    other = make_engine(url)
+    try:
+        declared.create_all(other)
+        return database_shape(engine), database_shape(other)
+    finally:
+        other.dispose()
+
+
+def test_the_migrated_database_matches_the_schema_module(
+    engine: sa.Engine, other_database_url: str
+) -> None:
+    migrated, expected = migrated_and_declared(engine, metadata, other_database_url)
+
+    assert list(migrated) == list(expected)
+    for name in expected:
+        assert migrated[name] == expected[name], name
+    assert any(shape["checks"] for shape in expected.values())  # they are read at all
+
+
+def _without_constraint(table: sa.Table, name: str) -> None:
+    [found] = [c for c in table.constraints | set(table.indexes) if c.name == name]
+    if isinstance(found, sa.Index):
+        table.indexes.discard(found)
+    else:
+        table.constraints.discard(found)
+
+
+def _narrower_check(table: sa.Table, name: str) -> None:
+    _without_constraint(table, name)
+    table.append_constraint(sa.CheckConstraint("status IN ('pending', 'running')", name=name))
+
+
+@pytest.mark.parametrize(
+    ("table", "constraint", "plant", "where"),
+    [
+        ("jobs", "ck_jobs_status", _narrower_check, "checks"),
+        ("votes", "ck_votes_value", _without_constraint, "checks"),
+        ("jobs", "uq_jobs_kind_ref", _without_constraint, "unique"),
+        ("interactions", "ix_interactions_thread", _without_constraint, "indexes"),
+    ],
+)
+def test_the_drift_check_sees_a_planted_mismatch(
+    engine: sa.Engine,
+    other_database_url: str,
+    table: str,
+    constraint: str,
+    plant: Callable[[sa.Table, str], None],
+    where: str,
+) -> None:
+    drifted = sa.MetaData()
+    for original in metadata.sorted_tables:
+        original.to_metadata(drifted)
+    plant(drifted.tables[table], constraint)
+    migrated, expected = migrated_and_declared(engine, drifted, other_database_url)
+
+    assert migrated[table][where] != expected[table][where]
+    assert {n: s for n, s in migrated.items() if n != table} == {
+        n: s for n, s in expected.items() if n != table
+    }
 
 
 def test_an_unknown_target_migration_is_refused(engine: sa.Engine) -> None:
@@ -134,8 +226,8 @@ def test_upgrading_from_the_first_schema_keeps_the_rows(engine: sa.Engine) -> No
     judged = store.judgement_for("01JOLD0000000000000000000B")
     assert judged is not None and judged.score == 2
     # m002 queued a judge job for what was logged before jobs existed and is not judged yet.
-    assert store.find_job(JUDGE_JOB, "01JOLD0000000000000000000A") is not None
-    assert store.find_job(JUDGE_JOB, "01JOLD0000000000000000000B") is None
+    assert store.jobs.find_job(JUDGE_JOB, "01JOLD0000000000000000000A") is not None
+    assert store.jobs.find_job(JUDGE_JOB, "01JOLD0000000000000000000B") is None
 
 
 def test_two_processes_migrating_at_once_apply_each_migration_once(database_url: str) -> None:

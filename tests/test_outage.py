@@ -49,7 +49,7 @@ def sqlite_outage(sqlite_url: str) -> Iterator[Outage]:
     def query_only(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         dbapi_connection.execute(f"PRAGMA query_only = {int(read_only.is_set())}")
 
-    sa.event.listen(store.engine, "checkout", query_only)
+    sa.event.listen(store.db.engine, "checkout", query_only)
     try:
         yield Outage(store, down=read_only.set, up=read_only.clear)
     finally:
@@ -120,8 +120,8 @@ def test_an_answer_given_while_the_database_is_down_is_journaled_then_saved_once
         [answer.interaction_id, abstained.interaction_id, later.interaction_id]
     )
     assert outage.store.get_interaction(answer.interaction_id) == journaled[0].interaction  # type: ignore[union-attr]
-    assert outage.store.find_job(JUDGE_JOB, answer.interaction_id) is not None
-    assert outage.store.find_job(JUDGE_JOB, abstained.interaction_id) is None  # as it would be
+    assert outage.store.jobs.find_job(JUDGE_JOB, answer.interaction_id) is not None
+    assert outage.store.jobs.find_job(JUDGE_JOB, abstained.interaction_id) is None  # as it would be
     assert not service.journal.has_entries()
 
 
@@ -149,7 +149,7 @@ async def test_the_worker_replays_the_journal_once_the_database_is_back(
         scheduler.shutdown(wait=False)
 
     assert [i.id for i in outage.store.list_interactions("ml")] == [answer.interaction_id]
-    job = outage.store.find_job(JUDGE_JOB, answer.interaction_id)
+    job = outage.store.jobs.find_job(JUDGE_JOB, answer.interaction_id)
     assert job is not None and job.status == "pending"
 
 
@@ -237,7 +237,7 @@ def test_a_crash_between_the_commit_and_the_journal_removal_writes_nothing_twice
     assert (second.written, second.already, second.left) == (0, 2, 0)
     assert [i.id for i in outage.store.list_interactions("ml")] == [answer.interaction_id]
     assert len(outage.store.votes_for(answer.interaction_id)) == 1
-    assert outage.store.find_job(JUDGE_JOB, answer.interaction_id) is not None
+    assert outage.store.jobs.find_job(JUDGE_JOB, answer.interaction_id) is not None
     assert not service.journal.has_entries()
 
 

@@ -190,7 +190,7 @@ def test_golden_through_the_cli(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    database_url = seeded[0].engine.url.render_as_string(hide_password=False)
+    database_url = seeded[0].db.engine.url.render_as_string(hide_password=False)
     out = tmp_path / "report.md"
     args = argparse.ArgumentParser()
     commands = args.add_subparsers()
@@ -314,6 +314,26 @@ def test_csv_is_one_row_per_interaction(seeded: tuple[SqlStore, Interaction]) ->
     assert row["citation_urls"] == interaction.citations[0].url
     assert (row["manual_annotation"], row["automated_annotation"]) == ("C", "C")
     assert render_csv([]) == ""
+
+
+# The export's layout is a contract with whoever reads the files: same columns, same order.
+CSV_HEADER = (
+    "number,id,created_at,course_id,platform,channel,thread,asker_ref,question,answer,"
+    "abstained,fallback,escalated,error,model,input_tokens,output_tokens,embed_ms,search_ms,"
+    "generate_ms,total_ms,votes_up,votes_down,ta_vote,manual_annotation,ar_status,ar_score,ar,"
+    "automated_annotation,ar_criteria,ar_evidence,judge_model,judge_error,groundedness,"
+    "segment_ids,segment_scores,segment_dense_scores,cited_segment_ids,citation_urls"
+)
+
+
+def test_csv_and_jsonl_keep_their_columns_in_order(seeded: tuple[SqlStore, Interaction]) -> None:
+    store, _ = seeded
+    entries = load_entries(store, "dl")
+    assert render_csv(entries).splitlines()[0] == CSV_HEADER
+    # JSON Lines nests the lists that CSV joins into its last five columns.
+    flat = CSV_HEADER.split(",")[:-5]
+    keys = list(json.loads(render_jsonl(entries)))
+    assert keys == [*flat[:21], "segments", "citations", *flat[21:]]
 
 
 # -- hidden links: every one, in every format, in both kinds of answer ---------------------

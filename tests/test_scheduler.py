@@ -80,7 +80,7 @@ async def test_two_processes_post_the_digest_once(store: SqlStore) -> None:
     assert again is False
     assert len(poster.posted) == 1
     start = datetime(2025, 3, 10, tzinfo=SP)
-    assert store.digest_sent_at("mc102", start) is not None
+    assert store.digests.digest_sent_at("mc102", start) is not None
 
 
 async def test_failed_post_releases_the_claim_for_the_next_try(store: SqlStore) -> None:

@@ -24,7 +24,7 @@ InteractionFactory = Callable[..., Interaction]
 
 
 def count_rows(store: SqlStore, table: sa.Table) -> int:
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
 
@@ -55,9 +55,9 @@ def test_saving_queues_a_judge_job_unless_told_not_to(
     store.save_interaction(judged)
     store.save_interaction(unjudged, enqueue_judge=False)
 
-    job = store.find_job(JUDGE_JOB, judged.id)
+    job = store.jobs.find_job(JUDGE_JOB, judged.id)
     assert job is not None and job.status == "pending" and job.attempts == 0
-    assert store.find_job(JUDGE_JOB, unjudged.id) is None
+    assert store.jobs.find_job(JUDGE_JOB, unjudged.id) is None
 
 
 def test_a_failing_row_midway_leaves_nothing(
@@ -74,7 +74,7 @@ def test_a_failing_row_midway_leaves_nothing(
         store.save_interaction(bad)
 
     assert store.get_interaction(bad.id) is None
-    assert store.find_job(JUDGE_JOB, bad.id) is None
+    assert store.jobs.find_job(JUDGE_JOB, bad.id) is None
     assert count_rows(store, interactions) == 1
     assert count_rows(store, interaction_segments) == len(good.retrieved)
     assert count_rows(store, citations) == len(good.citations)
@@ -103,7 +103,7 @@ def test_interactions_are_listed_by_course_in_time_order_within_a_half_open_wind
     day = timedelta(days=1)
 
     listed = store.list_interactions("mc102")
-    window = store.interactions_between("mc102", T0 + day, T0 + 2 * day)
+    window = store.list_interactions("mc102", T0 + day, T0 + 2 * day)
 
     assert listed == [saved[T0], saved[T0 + day], saved[T0 + 2 * day]]
     assert [i.created_at for i in store.list_interactions("mc102", since=T0 + day)] == [
@@ -266,8 +266,8 @@ def test_text_no_database_can_hold_is_cleaned_in_every_row_written(
     store.save_interaction(interaction)
     store.save_judgement(Judgement(interaction.id, 2, DIRTY, DIRTY, "judge"), at=T0)
     store.save_judge_failure(interaction.id, DIRTY, at=T0 + timedelta(minutes=1))
-    [job] = store.claim_jobs(JUDGE_JOB, "w1", limit=1, lease_s=60)
-    assert store.fail_job(job.id, "w1", DIRTY)
+    [job] = store.jobs.claim_jobs(JUDGE_JOB, "w1", limit=1, lease_s=60)
+    assert store.jobs.fail_job(job.id, "w1", DIRTY)
 
     loaded = store.get_interaction(interaction.id)
     assert loaded is not None
@@ -275,5 +275,5 @@ def test_text_no_database_can_hold_is_cleaned_in_every_row_written(
     assert (loaded.retrieved[0].segment.title, loaded.retrieved[0].segment.text) == (CLEAN, CLEAN)
     judged, failed = store.judgements_for(interaction.id)
     assert (judged.criteria, judged.evidence, failed.error) == (CLEAN, CLEAN, CLEAN)
-    found = store.find_job(JUDGE_JOB, interaction.id)
+    found = store.jobs.find_job(JUDGE_JOB, interaction.id)
     assert found is not None and found.last_error == CLEAN

@@ -1,8 +1,9 @@
 """The SQL store: interaction log, votes, judgements, job queue and digest claims, and the
 journal that keeps what the database could not take until it can.
 
-``open_store(url)`` returns a ready ``SqlStore`` (schema migrated). See ``sql_store``,
-``jobs``, ``digests`` and ``migrations``.
+``open_store(url)`` returns a ready ``SqlStore`` (schema migrated), whose parts ``jobs`` and
+``digests`` share its database. See ``sql_store``, ``jobs``, ``digests``, ``columns`` and
+``migrations``.
 """
 
 from __future__ import annotations

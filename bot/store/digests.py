@@ -18,7 +18,12 @@ from bot.store.schema import digests
 DEFAULT_DIGEST_LEASE_S = 3600.0
 
 
-class DigestLedger(Database):
+class DigestLedger:
+    """The digest claims of one database; ``SqlStore.digests`` is the store's."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
     def claim_digest(
         self,
         course_id: str,
@@ -33,7 +38,7 @@ class DigestLedger(Database):
         now = now or datetime.now(UTC)
         expires = now + timedelta(seconds=lease_s)
         claim = {"claimed_by": worker_id, "claimed_at": now, "lease_expires_at": expires}
-        with self._writer.begin() as conn:
+        with self._db.writer.begin() as conn:
             row = {"course_id": course_id, "week_start": week_start, "status": "claimed", **claim}
             if insert_or_ignore(conn, digests, row, ["course_id", "week_start"]):
                 return True
@@ -53,7 +58,7 @@ class DigestLedger(Database):
     ) -> bool:
         """Record that ``worker_id`` sent it; False if its claim was taken over meanwhile.
         An expired claim still counts: the digest was sent, so it must never go again."""
-        with self._writer.begin() as conn:
+        with self._db.writer.begin() as conn:
             result = conn.execute(
                 sa.update(digests)
                 .where(
@@ -67,7 +72,7 @@ class DigestLedger(Database):
 
     def release_digest(self, course_id: str, week_start: datetime, worker_id: str) -> bool:
         """Give the claim up after a failed send, so the next tick may try at once."""
-        with self._writer.begin() as conn:
+        with self._db.writer.begin() as conn:
             result = conn.execute(
                 sa.delete(digests).where(
                     self._key(course_id, week_start),
@@ -78,7 +83,7 @@ class DigestLedger(Database):
             return result.rowcount == 1
 
     def digest_sent_at(self, course_id: str, week_start: datetime) -> datetime | None:
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             return conn.execute(
                 sa.select(digests.c.sent_at).where(
                     self._key(course_id, week_start), digests.c.status == "sent"

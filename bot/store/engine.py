@@ -151,11 +151,12 @@ def writer(engine: sa.Engine) -> sa.Engine:
 
 
 class Database:
-    """Holds the engine and its writing twin; the store's parts share one of these."""
+    """The engine and its writing twin: ``SqlStore`` and its parts (``jobs``, ``digests``)
+    share one, so they share one pool and one set of SQLite settings."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        self._writer = writer(engine)
+        self.writer = writer(engine)
 
     def close(self) -> None:
         self.engine.dispose()

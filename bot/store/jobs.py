@@ -58,12 +58,16 @@ def _skip_locked_ids(where: sa.ColumnElement[bool], limit: int | None = None) ->
     return query.with_for_update(skip_locked=True).scalar_subquery()
 
 
-class JobQueue(Database):
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+class JobQueue:
+    """The queue of one database; ``SqlStore.jobs`` is the store's."""
+
+    def __init__(self, db: Database, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> None:
+        self._db = db
+        self.max_attempts = max_attempts
 
     def enqueue_job(self, kind: str, ref: str, *, at: datetime | None = None) -> bool:
         """Queue a job once: True if new, False if (kind, ref) was already queued (any status)."""
-        with self._writer.begin() as conn:
+        with self._db.writer.begin() as conn:
             return enqueue(conn, kind, ref, _utc_now(at))
 
     def claim_jobs(
@@ -79,7 +83,7 @@ class JobQueue(Database):
         now = _utc_now(now)
         expired = sa.and_(jobs.c.status == "running", jobs.c.lease_expires_at <= now)
         due = sa.and_(jobs.c.status == "pending", jobs.c.next_attempt_at <= now)
-        with self._writer.begin() as conn:
+        with self._db.writer.begin() as conn:
             # A job whose worker keeps dying mid-way would otherwise be claimed forever.
             worn_out = sa.and_(jobs.c.kind == kind, expired, jobs.c.attempts >= self.max_attempts)
             conn.execute(
@@ -111,7 +115,7 @@ class JobQueue(Database):
         """Mark the job done if ``worker_id`` still holds its lease; False if the lease was lost
         (expired or taken by another worker), in which case the result must not be kept."""
         now = _utc_now(now)
-        with self._writer.begin() as conn:
+        with self._db.writer.begin() as conn:
             result = conn.execute(
                 sa.update(jobs)
                 .where(self._held(job_id, worker_id, now))
@@ -124,7 +128,7 @@ class JobQueue(Database):
     ) -> bool:
         """Keep a long job: push the lease to now + ``lease_s`` if it is still held."""
         now = _utc_now(now)
-        with self._writer.begin() as conn:
+        with self._db.writer.begin() as conn:
             result = conn.execute(
                 sa.update(jobs)
                 .where(self._held(job_id, worker_id, now))
@@ -171,7 +175,7 @@ class JobQueue(Database):
         return self._find(sa.and_(jobs.c.kind == kind, jobs.c.ref == ref))
 
     def _find(self, where: sa.ColumnElement[bool]) -> JobRecord | None:
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             row = conn.execute(sa.select(jobs).where(where)).mappings().first()
         if row is None:
             return None
@@ -186,7 +190,7 @@ class JobQueue(Database):
         next_attempt: Callable[[int], datetime | None],
     ) -> bool:
         now = _utc_now(now)
-        with self._writer.begin() as conn:
+        with self._db.writer.begin() as conn:
             attempts = conn.execute(
                 sa.select(jobs.c.attempts)
                 .where(self._held(job_id, worker_id, now))

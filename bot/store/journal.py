@@ -24,23 +24,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from bot.models import Interaction, Vote
+from bot.ports import ReplayTarget
 from bot.store import rows
 from bot.store.records import StoreError
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-
-
-class ReplayTarget(Protocol):
-    """The idempotent writes a replay needs (``SqlStore`` has them)."""
-
-    def restore_interaction(self, interaction: Interaction, *, enqueue_judge: bool) -> bool: ...
-    def restore_vote(self, vote: Vote) -> bool: ...
-    def mark_escalated(self, interaction_id: str) -> None: ...
 
 
 @dataclass(frozen=True)

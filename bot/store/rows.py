@@ -11,16 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any, cast
 
-from bot.models import (
-    Citation,
-    Interaction,
-    RetrievedSegment,
-    Segment,
-    StageTimings,
-    Usage,
-    Vote,
-    VoteValue,
-)
+from bot.models import Citation, Interaction, RetrievedSegment, Segment, Vote, VoteValue
+from bot.store.columns import interaction_from, interaction_values
 from bot.store.records import JudgementRecord, JudgementStatus
 from retrieval.text import storable_text
 
@@ -35,30 +27,7 @@ def storable(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def interaction_row(interaction: Interaction) -> dict[str, Any]:
-    return storable(
-        {
-            "id": interaction.id,
-            "created_at": interaction.created_at,
-            "platform": interaction.platform,
-            "course_id": interaction.course_id,
-            "channel": interaction.channel,
-            "thread": interaction.thread,
-            "asker_ref": interaction.asker_ref,
-            "question": interaction.question,
-            "answer": interaction.answer,
-            "abstained": interaction.abstained,
-            "fallback": interaction.fallback,
-            "model": interaction.model,
-            "input_tokens": interaction.usage.input_tokens,
-            "output_tokens": interaction.usage.output_tokens,
-            "embed_ms": interaction.timings.embed_ms,
-            "search_ms": interaction.timings.search_ms,
-            "generate_ms": interaction.timings.generate_ms,
-            "total_ms": interaction.timings.total_ms,
-            "error": interaction.error,
-            "escalated": interaction.escalated,
-        }
-    )
+    return storable(interaction_values(interaction))
 
 
 def segment_rows(interaction: Interaction) -> list[dict[str, Any]]:
@@ -140,27 +109,10 @@ def to_citation(row: Row) -> Citation:
 def to_interaction(row: Row, segments: Sequence[Row], citations: Sequence[Row]) -> Interaction:
     """The ``Interaction`` for its row and its segment and citation rows (in rank/position
     order)."""
-    return Interaction(
-        id=row["id"],
-        created_at=row["created_at"],
-        platform=row["platform"],
-        course_id=row["course_id"],
-        channel=row["channel"],
-        thread=row["thread"],
-        asker_ref=row["asker_ref"],
-        question=row["question"],
-        answer=row["answer"],
-        abstained=bool(row["abstained"]),
-        fallback=bool(row["fallback"]),
-        model=row["model"],
-        usage=Usage(row["input_tokens"], row["output_tokens"]),
-        timings=StageTimings(
-            row["embed_ms"], row["search_ms"], row["generate_ms"], row["total_ms"]
-        ),
-        error=row["error"],
-        retrieved=tuple(to_retrieved(segment, row["course_id"]) for segment in segments),
-        citations=tuple(to_citation(citation) for citation in citations),
-        escalated=bool(row["escalated"]),
+    return interaction_from(
+        row,
+        retrieved=[to_retrieved(segment, row["course_id"]) for segment in segments],
+        citations=[to_citation(citation) for citation in citations],
     )
 
 

@@ -1,70 +1,22 @@
 """The current shape of the tables, for queries. Migrations create them (see migrations.py);
-nothing calls ``metadata.create_all``. A test checks that the migrated database and these
-definitions agree, so edit both together: add a migration, then mirror it here."""
+nothing calls ``metadata.create_all`` but the test that checks the two agree: it builds a
+database from these definitions and compares it, as reflected, with a migrated one (columns,
+types, keys, indexes, UNIQUE and CHECK constraints). So edit both together: add a migration,
+then mirror it here."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 
-
-class UtcDateTime(sa.types.TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out, on every backend.
-
-    SQLite keeps the naive UTC text, so comparing and ordering the text is comparing time."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(
-                f"naive datetime {value.isoformat()} given to the store: "
-                "pass an aware one, e.g. datetime.now(UTC)"
-            )
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _id_type() -> sa.types.TypeEngine[int]:
-    # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGSERIAL.
-    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
+from bot.store.columns import INTERACTION_COLUMNS
+from bot.store.sqltypes import UtcDateTime, id_type
 
 metadata = sa.MetaData()
 
 interactions = sa.Table(
     "interactions",
     metadata,
-    sa.Column("id", sa.String(26), primary_key=True),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("platform", sa.String(32), nullable=False),
-    sa.Column("course_id", sa.String(200), nullable=False),
-    sa.Column("channel", sa.Text, nullable=False),
-    sa.Column("thread", sa.Text, nullable=False),
-    sa.Column("asker_ref", sa.Text, nullable=False),
-    sa.Column("question", sa.Text, nullable=False),
-    sa.Column("answer", sa.Text, nullable=False),
-    sa.Column("abstained", sa.Boolean, nullable=False),
-    sa.Column("fallback", sa.Boolean, nullable=False),
-    sa.Column("model", sa.Text, nullable=False),
-    sa.Column("input_tokens", sa.Integer, nullable=False),
-    sa.Column("output_tokens", sa.Integer, nullable=False),
-    sa.Column("embed_ms", sa.Float, nullable=False),
-    sa.Column("search_ms", sa.Float, nullable=False),
-    sa.Column("generate_ms", sa.Float, nullable=False),
-    sa.Column("total_ms", sa.Float, nullable=False),
-    sa.Column("error", sa.Text, nullable=False),
-    sa.Column("escalated", sa.Boolean, nullable=False, server_default=sa.false()),  # m003
+    *(column.sql_column() for column in INTERACTION_COLUMNS),
     sa.Index("ix_interactions_course_created", "course_id", "created_at"),
     sa.Index("ix_interactions_thread", "platform", "channel", "thread", "created_at"),  # m005
 )
@@ -102,19 +54,20 @@ citations = sa.Table(
 votes = sa.Table(
     "votes",
     metadata,
-    sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
     sa.Column("interaction_id", sa.String(26), sa.ForeignKey("interactions.id"), nullable=False),
     sa.Column("user_ref", sa.Text, nullable=False),
     sa.Column("value", sa.SmallInteger, nullable=False),
     sa.Column("is_ta", sa.Boolean, nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("value IN (-1, 0, 1)", name="ck_votes_value"),
     sa.Index("ix_votes_interaction_at", "interaction_id", "at"),
 )
 
 judgements = sa.Table(
     "judgements",
     metadata,
-    sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
     sa.Column("interaction_id", sa.String(26), sa.ForeignKey("interactions.id"), nullable=False),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("target", sa.Text, nullable=False),
@@ -125,13 +78,17 @@ judgements = sa.Table(
     sa.Column("model", sa.Text, nullable=False),
     sa.Column("error", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint(
+        "(status = 'ok' AND score IS NOT NULL) OR (status = 'failed' AND score IS NULL)",
+        name="ck_judgements_status_score",
+    ),
     sa.Index("ix_judgements_interaction_kind", "interaction_id", "kind"),
 )
 
 jobs = sa.Table(  # m002
     "jobs",
     metadata,
-    sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("ref", sa.Text, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
@@ -143,6 +100,7 @@ jobs = sa.Table(  # m002
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("kind", "ref", name="uq_jobs_kind_ref"),
+    sa.CheckConstraint("status IN ('pending', 'running', 'done', 'failed')", name="ck_jobs_status"),
     sa.Index("ix_jobs_status_next_attempt", "status", "next_attempt_at"),
 )
 
@@ -156,4 +114,5 @@ digests = sa.Table(  # m004
     sa.Column("claimed_at", UtcDateTime, nullable=False),
     sa.Column("lease_expires_at", UtcDateTime, nullable=False),
     sa.Column("sent_at", UtcDateTime, nullable=True),
+    sa.CheckConstraint("status IN ('claimed', 'sent')", name="ck_digests_status"),
 )

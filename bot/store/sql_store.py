@@ -1,7 +1,10 @@
-"""``SqlStore``: the interaction log, votes, judgements, jobs and digest claims in SQL.
+"""``SqlStore``: the interaction log, votes and judgements in SQL, holding the job queue
+(``store.jobs``, ``jobs.py``) and the digest claims (``store.digests``, ``digests.py``) as
+parts that share its database.
 
-Synchronous, like the ``Store`` port; the async core calls it through ``asyncio.to_thread``.
-Reads for reports load whole sets in a fixed number of queries (never one per interaction).
+Synchronous, like its ports (``bot.ports``); the async core calls it through
+``asyncio.to_thread``. Reads for reports load whole sets in a fixed number of queries (never
+one per interaction).
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.models import Interaction, Judgement, Vote
-from bot.ports import Store
+from bot.ports import DigestStore, JudgeStore, Store
 from bot.store import rows
 from bot.store.digests import DigestLedger
-from bot.store.engine import insert_or_ignore, make_engine
+from bot.store.engine import Database, insert_or_ignore, make_engine
 from bot.store.jobs import DEFAULT_MAX_ATTEMPTS, JobQueue, enqueue
 from bot.store.migrations import migrate
 from bot.store.records import ANSWER_RELEVANCE, JUDGE_JOB, JudgementRecord, StoreError
@@ -36,10 +39,17 @@ def open_store(url: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> SqlStor
     return SqlStore(engine, max_attempts=max_attempts)
 
 
-class SqlStore(JobQueue, DigestLedger):
+class SqlStore:
+    """The interaction log, votes and judgements; and, sharing its database, the job queue
+    (``jobs``) and the digest claims (``digests``)."""
+
     def __init__(self, engine: sa.Engine, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> None:
-        super().__init__(engine)
-        self.max_attempts = max_attempts
+        self.db = Database(engine)
+        self.jobs = JobQueue(self.db, max_attempts=max_attempts)
+        self.digests = DigestLedger(self.db)
+
+    def close(self) -> None:
+        self.db.close()
 
     # -- interactions ---------------------------------------------------------------------
 
@@ -59,7 +69,7 @@ class SqlStore(JobQueue, DigestLedger):
     ) -> bool:
         what = f"interaction {interaction.id} was not saved (nothing was written)"
         check = "Check that its id is new and its retrieved ranks are distinct."
-        with _refused(what, check), self._writer.begin() as conn:
+        with _refused(what, check), self.db.writer.begin() as conn:
             row = rows.interaction_row(interaction)
             if not unless_stored:
                 conn.execute(sa.insert(interactions), [row])
@@ -76,7 +86,7 @@ class SqlStore(JobQueue, DigestLedger):
         return True
 
     def get_interaction(self, interaction_id: str) -> Interaction | None:
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             found = self._load(conn, interactions.c.id == interaction_id)
         return found[0] if found else None
 
@@ -89,14 +99,8 @@ class SqlStore(JobQueue, DigestLedger):
             where.append(interactions.c.created_at >= since)
         if until is not None:
             where.append(interactions.c.created_at < until)
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return self._load(conn, sa.and_(*where))
-
-    def interactions_between(
-        self, course_id: str, start: datetime, end: datetime
-    ) -> list[Interaction]:
-        """The half-open window [start, end), e.g. a digest's week."""
-        return self.list_interactions(course_id, start, end)
 
     def thread_interactions(
         self, platform: str, channel: str, thread: str, since: datetime | None = None
@@ -109,11 +113,11 @@ class SqlStore(JobQueue, DigestLedger):
             interactions.c.thread == thread,
             sa.true() if since is None else interactions.c.created_at >= since,
         )
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return self._load(conn, where)
 
     def mark_escalated(self, interaction_id: str) -> None:
-        with self._writer.begin() as conn:
+        with self.db.writer.begin() as conn:
             result = conn.execute(
                 sa.update(interactions)
                 .where(interactions.c.id == interaction_id)
@@ -134,7 +138,7 @@ class SqlStore(JobQueue, DigestLedger):
         row = rows.record_row(vote)
         same = sa.select(votes.c.id).where(*(votes.c[name] == row[name] for name in row))
         what = f"vote on interaction {vote.interaction_id} was not saved"
-        with _refused(what, _EXISTS), self._writer.begin() as conn:
+        with _refused(what, _EXISTS), self.db.writer.begin() as conn:
             if conn.execute(same.limit(1)).first() is not None:
                 return False
             conn.execute(sa.insert(votes), [row])
@@ -237,7 +241,7 @@ class SqlStore(JobQueue, DigestLedger):
         """Each asked interaction id (once, in the order asked) with its rows of ``table``
         converted, in ``order``; an empty list for ids without rows."""
         ids = list(dict.fromkeys(interaction_ids))
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             grouped = rows.group_by_interaction(_rows_for_ids(conn, table, ids, order))
         return {id_: [convert(row) for row in grouped.get(id_, [])] for id_ in ids}
 
@@ -245,7 +249,7 @@ class SqlStore(JobQueue, DigestLedger):
         self, table: sa.Table, row: dict[str, Any], interaction_id: str, what: str
     ) -> None:
         refused = f"{what} on interaction {interaction_id} was not saved"
-        with _refused(refused, _EXISTS), self._writer.begin() as conn:
+        with _refused(refused, _EXISTS), self.db.writer.begin() as conn:
             conn.execute(sa.insert(table), [row])
 
     def _load(self, conn: Connection, where: sa.ColumnElement[bool]) -> list[Interaction]:
@@ -295,5 +299,7 @@ def _rows_for_ids(
         yield from conn.execute(query).mappings()
 
 
-if TYPE_CHECKING:
-    _implements_the_port: type[Store] = SqlStore  # mypy flags any drift from bot.ports.Store
+if TYPE_CHECKING:  # mypy flags any drift from the ports its users see
+    _for_the_service: type[Store] = SqlStore
+    _for_the_judge_worker: type[JudgeStore] = SqlStore
+    _for_the_clock: type[DigestStore] = SqlStore
