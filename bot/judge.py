@@ -28,15 +28,16 @@ from typing import Protocol
 
 from bot.errors import JudgeError, JudgeMalformedError
 from bot.judge_prompts import JudgeVerdict
-from bot.models import Interaction, Judgement
-from bot.ports import Job
-from bot.store.records import (
+from bot.models import (
     ANSWER_RELEVANCE,
     CONTEXT_RELEVANCE,
     GROUNDEDNESS,
     JUDGE_JOB,
+    Interaction,
     JudgementRecord,
 )
+from bot.outcome import is_judged
+from bot.ports import Job
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +111,6 @@ class Task:
     kind: str
     target: str
     ask: Callable[[], Awaitable[JudgeVerdict]]
-
-
-def should_judge(interaction: Interaction) -> bool:
-    failed = bool(interaction.error) and not interaction.answer
-    return not (interaction.abstained or interaction.fallback or failed)
 
 
 def cited_texts(interaction: Interaction) -> list[str]:
@@ -191,7 +187,7 @@ class JudgeWorker:
                 now=now,
             )
             return
-        tasks = await self._missing_tasks(interaction) if should_judge(interaction) else []
+        tasks = await self._missing_tasks(interaction) if is_judged(interaction) else []
         outcomes = await asyncio.gather(*(self._obtain(interaction.id, t) for t in tasks))
         records = [r for r in outcomes if isinstance(r, JudgementRecord)]
         api_errors = [e for e in outcomes if isinstance(e, JudgeError)]
@@ -308,13 +304,3 @@ class JudgeWorker:
 
 def _pending(tasks: Sequence[Task], outcomes: Sequence[object]) -> list[Task]:
     return [t for t, o in zip(tasks, outcomes, strict=True) if isinstance(o, JudgeError)]
-
-
-def latest_answer_relevance(records: Sequence[JudgementRecord]) -> JudgementRecord | None:
-    """The latest answer-relevance outcome (a score or a failure) among an interaction's."""
-    found = [r for r in records if r.kind == ANSWER_RELEVANCE and r.target == ""]
-    return found[-1] if found else None
-
-
-def as_judgement(record: JudgementRecord | None) -> Judgement | None:
-    return record.as_judgement() if record is not None and record.status == "ok" else None

@@ -6,13 +6,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from bot.courses import Course
-from bot.models import Draft, Hit, Interaction, Judgement, Question, Vote
-
-if TYPE_CHECKING:
-    from bot.store.records import JudgementRecord
+from bot.models import Draft, Hit, Interaction, Judgement, JudgementRecord, Question, Vote
 
 # Called with the answer text so far, for adapters that show progress while Claude writes.
 OnText = Callable[[str], Awaitable[None]]

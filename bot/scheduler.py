@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -24,11 +24,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Settings
 from bot.courses import Course
-from bot.digest import build_digest, previous_week_start, week_bounds
-from bot.judge import as_judgement, latest_answer_relevance
-from bot.models import Digest, Interaction, Vote
+from bot.digest import DigestReads, digest_for_week, previous_week_start, week_bounds
+from bot.models import Digest
 from bot.store.journal import ReplayReport
-from bot.store.records import JudgementRecord
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +49,6 @@ class JudgeSweeper(Protocol):
     async def run_once(self, now: datetime | None = None) -> int: ...
 
 
-class DigestReads(Protocol):
-    """The reads a digest is built from (``bot.ports.Store`` has them)."""
-
-    def interactions_between(
-        self, course_id: str, start: datetime, end: datetime
-    ) -> list[Interaction]: ...
-    def votes_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[Vote]]: ...
-    def judgements_for_many(
-        self, interaction_ids: Iterable[str]
-    ) -> dict[str, list[JudgementRecord]]: ...
-
-
 class DigestStore(DigestReads, Protocol):
     """The reads plus the claims that keep a digest from being sent twice (``SqlStore``)."""
 
@@ -73,25 +59,6 @@ class DigestStore(DigestReads, Protocol):
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def digest_for_week(
-    store: DigestReads, course: Course, week_start: date, pass_score: int, *, chart: bool = True
-) -> Digest:
-    """Read the week's interactions, votes and judgements and build the digest (blocking:
-    call it through ``asyncio.to_thread``). The service's digest preview can use it too."""
-    start, end = week_bounds(course, week_start)
-    interactions = store.interactions_between(course.id, start, end)
-    ids = [i.id for i in interactions]
-    votes = store.votes_for_many(ids)
-    judgements = {}
-    for interaction_id, records in store.judgements_for_many(ids).items():
-        judgement = as_judgement(latest_answer_relevance(records))
-        if judgement is not None:
-            judgements[interaction_id] = judgement
-    return build_digest(
-        course, week_start, interactions, votes, judgements, pass_score, chart=chart
-    )
 
 
 async def send_weekly_digest(

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.models import Interaction, Vote
-from bot.store import JUDGE_JOB, Journal, SqlStore
+from bot.models import JUDGE_JOB, Interaction, Vote
+from bot.store import Journal, SqlStore
 from bot.store.journal import (
     PendingEscalation,
     PendingInteraction,

@@ -12,16 +12,15 @@ import pytest
 from bot.judge import JudgeOptions, JudgeWorker, retry_delay
 from bot.judge_prompts import TOOL_NAME
 from bot.llm import ClaudeJudge, make_client
-from bot.models import Judgement
-from bot.store import (
+from bot.models import (
     ANSWER_RELEVANCE,
     CONTEXT_RELEVANCE,
     GROUNDEDNESS,
     JUDGE_JOB,
-    SqlStore,
-    open_store,
+    Judgement,
+    JudgementRecord,
 )
-from bot.store.records import JudgementRecord
+from bot.store import SqlStore, open_store
 from tests.fakes.anthropic_server import (
     FakeAnthropic,
     RecordedRequest,

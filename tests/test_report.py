@@ -25,6 +25,7 @@ from bot.models import (
     Citation,
     Interaction,
     Judgement,
+    JudgementRecord,
     Question,
     RetrievedSegment,
     Segment,
@@ -42,7 +43,7 @@ from bot.report import (
     render_jsonl,
     render_markdown,
 )
-from bot.store import JudgementRecord, SqlStore
+from bot.store import SqlStore
 from retrieval.evaluate import GoldQuestion
 from tests.fakes.anthropic_server import (
     FakeAnthropic,

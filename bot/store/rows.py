@@ -14,6 +14,8 @@ from typing import Any, cast
 from bot.models import (
     Citation,
     Interaction,
+    JudgementRecord,
+    JudgementStatus,
     RetrievedSegment,
     Segment,
     StageTimings,
@@ -21,7 +23,6 @@ from bot.models import (
     Vote,
     VoteValue,
 )
-from bot.store.records import JudgementRecord, JudgementStatus
 from retrieval.text import storable_text
 
 Row = Mapping[Any, Any]  # sqlalchemy RowMapping or a plain dict

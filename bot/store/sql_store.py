@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.models import Interaction, Judgement, Vote
+from bot.models import ANSWER_RELEVANCE, JUDGE_JOB, Interaction, Judgement, JudgementRecord, Vote
+from bot.outcome import current_judgement
 from bot.ports import Store
 from bot.store import rows
 from bot.store.digests import DigestLedger
 from bot.store.engine import insert_or_ignore, make_engine
 from bot.store.jobs import DEFAULT_MAX_ATTEMPTS, JobQueue, enqueue
 from bot.store.migrations import migrate
-from bot.store.records import ANSWER_RELEVANCE, JUDGE_JOB, JudgementRecord, StoreError
+from bot.store.records import StoreError
 from bot.store.schema import citations, interaction_segments, interactions, judgements, votes
 
 T = TypeVar("T")
@@ -207,13 +208,8 @@ class SqlStore(JobQueue, DigestLedger):
     def judgement_for(
         self, interaction_id: str, *, kind: str = ANSWER_RELEVANCE, target: str = ""
     ) -> Judgement | None:
-        """The latest successful judgement of that kind and target, if any."""
-        scored = [
-            record
-            for record in self.judgements_for(interaction_id)
-            if record.kind == kind and record.target == target and record.status == "ok"
-        ]
-        return scored[-1].as_judgement() if scored else None
+        """The current judgement of that kind and target (``bot.outcome``), if any."""
+        return current_judgement(self.judgements_for(interaction_id), kind, target)
 
     def judgements_for(self, interaction_id: str) -> list[JudgementRecord]:
         """Every judge outcome on the interaction (all kinds, failures too), oldest first."""
