@@ -1,5 +1,5 @@
-"""The clock: the judge sweep and the journal's replay every few seconds and, per course,
-the weekly digest.
+"""The clock: the journal's replay every few seconds and, per course, the weekly digest.
+(The judge worker keeps its own pace: ``bot.judge``.)
 
 APScheduler 3 (``AsyncIOScheduler``) in the process's event loop. Each course's digest runs
 at ``DIGEST_DAY``/``DIGEST_HOUR`` in the course's own time zone, covers the week that just
@@ -30,7 +30,6 @@ from bot.store.journal import ReplayReport
 
 log = logging.getLogger(__name__)
 
-JUDGE_JOB_ID = "judge-sweep"
 JOURNAL_JOB_ID = "journal-replay"
 # A clock process down at digest time still sends when it is back within this window;
 # later than that the week's digest is stale and is skipped.
@@ -43,10 +42,6 @@ class DigestPoster(Protocol):
     """Posts a digest to a course's TA channel (the chat adapters implement it)."""
 
     async def post(self, course: Course, digest: Digest) -> None: ...
-
-
-class JudgeSweeper(Protocol):
-    async def run_once(self, now: datetime | None = None) -> int: ...
 
 
 class DigestStore(DigestReads, Protocol):
@@ -114,13 +109,6 @@ async def _journal_job(replay: Callable[[], ReplayReport]) -> None:
         )
 
 
-async def _judge_job(sweeper: JudgeSweeper) -> None:
-    try:
-        await sweeper.run_once()
-    except Exception:
-        log.exception("judge sweep failed")
-
-
 def digest_trigger(course: Course, settings: Settings) -> CronTrigger:
     return CronTrigger(
         day_of_week=settings.digest_day, hour=settings.digest_hour, minute=0, timezone=course.tz
@@ -133,19 +121,14 @@ def build_scheduler(
     store: DigestStore,
     courses: Iterable[Course],
     poster: DigestPoster | None = None,
-    judge_worker: JudgeSweeper | None = None,
-    judge_interval_s: float = 30.0,
     journal_replay: Callable[[], ReplayReport] | None = None,
     journal_interval_s: float = 30.0,
     worker_id: str | None = None,
 ) -> AsyncIOScheduler:
-    """A scheduler (not started) with the judge sweep (when a worker is given), the replay
-    of the journal into the database (when given) and a weekly digest per course (when a
-    poster is given)."""
+    """A scheduler (not started) with the replay of the journal into the database (when
+    given) and a weekly digest per course (when a poster is given)."""
     worker_id = worker_id or default_worker_id()
     scheduler = AsyncIOScheduler(timezone=UTC)
-    if judge_worker is not None:
-        _every(scheduler, judge_interval_s, _judge_job, judge_worker, JUDGE_JOB_ID, "judge sweep")
     if journal_replay is not None:
         _every(
             scheduler,

@@ -20,7 +20,7 @@ from bot.ports import Store
 from bot.store import rows
 from bot.store.digests import DigestLedger
 from bot.store.engine import insert_or_ignore, make_engine
-from bot.store.jobs import DEFAULT_MAX_ATTEMPTS, JobQueue, enqueue
+from bot.store.jobs import JobQueue, enqueue
 from bot.store.migrations import migrate
 from bot.store.records import StoreError
 from bot.store.schema import citations, interaction_segments, interactions, judgements, votes
@@ -30,18 +30,14 @@ T = TypeVar("T")
 _IN_CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 
 
-def open_store(url: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> SqlStore:
+def open_store(url: str) -> SqlStore:
     """Open (creating if needed) the database at ``url`` and bring its schema up to date."""
     engine = make_engine(url)
     migrate(engine)
-    return SqlStore(engine, max_attempts=max_attempts)
+    return SqlStore(engine)
 
 
 class SqlStore(JobQueue, DigestLedger):
-    def __init__(self, engine: sa.Engine, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> None:
-        super().__init__(engine)
-        self.max_attempts = max_attempts
-
     # -- interactions ---------------------------------------------------------------------
 
     def save_interaction(self, interaction: Interaction, *, enqueue_judge: bool = True) -> None:
