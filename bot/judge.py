@@ -211,6 +211,12 @@ class JudgeWorker:
             return
         await asyncio.to_thread(self.store.complete_job, job.id, self.worker_id, now)
 
+    async def _still_missing(self, interaction_id: str) -> list[Task]:
+        interaction = await asyncio.to_thread(self.store.get_interaction, interaction_id)
+        if interaction is None or not is_judged(interaction):
+            return []
+        return await self._missing_tasks(interaction)
+
     async def _missing_tasks(self, interaction: Interaction) -> list[Task]:
         """The verdicts the interaction still needs: an outcome saved by an earlier attempt
         (a score or a recorded failure) is never asked for again."""
@@ -288,7 +294,7 @@ class JudgeWorker:
         return True
 
     async def _retry(
-        self, job: Job, error: str, now: datetime | None, pending: Sequence[Task] = ()
+        self, job: Job, error: str, now: datetime | None, pending: Sequence[Task] | None = None
     ) -> None:
         if job.attempts >= self.options.max_attempts:
             await self._give_up(job, error, now, pending)
@@ -302,12 +308,15 @@ class JudgeWorker:
         await asyncio.to_thread(self.store.retry_job, job.id, self.worker_id, error, when, now)
 
     async def _give_up(
-        self, job: Job, error: str, now: datetime | None, pending: Sequence[Task]
+        self, job: Job, error: str, now: datetime | None, pending: Sequence[Task] | None
     ) -> None:
-        """Out of attempts: record each missing verdict as a judge failure (so reports show
-        it as failed rather than pending) and fail the job."""
+        """Out of attempts: record each missing verdict (``pending``; None: whatever is still
+        missing) as a judge failure, so reports show it as failed rather than pending, and
+        fail the job."""
         reason = f"gave up after {job.attempts} attempt(s): {error}"
         log.warning("judge job %s (interaction %s) %s", job.id, job.ref, reason)
+        if pending is None:
+            pending = await self._still_missing(job.ref)
         records = [self._record(job.ref, task, None, reason) for task in pending]
         if await self._save_if_held(job, records, now):
             await asyncio.to_thread(self.store.fail_job, job.id, self.worker_id, reason, now)

@@ -18,15 +18,16 @@ from bot.store import SqlStore
 from tests.store_fixtures import InteractionFactory
 
 LEASE_S = 60.0
+OVERLOADED = JudgeError("529 overloaded_error: Overloaded", 529)
 
 
 @dataclass
 class FakeVerdicts:
-    """Answer relevance 3 for every question, or a ``JudgeError`` while ``down``; the
-    questions in ``held`` wait for ``release``."""
+    """Answer relevance 3 for every question, or ``error`` raised when set; the questions
+    in ``held`` wait for ``release``."""
 
     model: str = "fake-judge"
-    down: bool = False
+    error: Exception | None = None
     held: set[str] = field(default_factory=set)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     answered: list[str] = field(default_factory=list)
@@ -40,8 +41,8 @@ class FakeVerdicts:
             await asyncio.sleep(0)  # let the other jobs in flight run
             if question in self.held:
                 await self.release.wait()
-            if self.down:
-                raise JudgeError("529 overloaded_error: Overloaded", 529)
+            if self.error is not None:
+                raise self.error
             self.answered.append(question)
             return JudgeVerdict(3, "criteria", "evidence")
         finally:
@@ -67,7 +68,7 @@ async def test_the_worker_alone_decides_when_a_job_is_given_up(
     the report says "falha do juiz", never "pendente" for a job no one will finish."""
     interaction = make_interaction()
     sqlite_store.save_interaction(interaction)
-    judge_worker = worker(sqlite_store, FakeVerdicts(down=True), max_attempts=7)
+    judge_worker = worker(sqlite_store, FakeVerdicts(error=OVERLOADED), max_attempts=7)
     now = datetime.now(UTC)
     for attempt in range(1, 8):
         assert await judge_worker.drain(now) == 1
@@ -80,6 +81,22 @@ async def test_the_worker_alone_decides_when_a_job_is_given_up(
     assert job.status == "failed"
     [failure] = sqlite_store.judgements_for(interaction.id)
     assert failure.error.startswith("gave up after 7 attempt(s): the judge could not reach")
+    assert judge_status(interaction, [failure]) == "judge_failed"
+
+
+async def test_a_bug_on_the_last_attempt_is_recorded_as_a_judge_failure(
+    sqlite_store: SqlStore, make_interaction: InteractionFactory
+) -> None:
+    interaction = make_interaction()
+    sqlite_store.save_interaction(interaction)
+    judge = FakeVerdicts(error=RuntimeError("a bug in the judge"))
+
+    assert await worker(sqlite_store, judge, max_attempts=1).drain() == 1
+
+    job = sqlite_store.find_job(JUDGE_JOB, interaction.id)
+    assert job is not None and job.status == "failed"
+    [failure] = sqlite_store.judgements_for(interaction.id)
+    assert failure.error == "gave up after 1 attempt(s): RuntimeError: a bug in the judge"
     assert judge_status(interaction, [failure]) == "judge_failed"
 
 

@@ -44,13 +44,11 @@ def _utc_now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
 
-def _skip_locked_ids(where: sa.ColumnElement[bool], limit: int | None = None) -> Any:
-    """Ids matching ``where``, locked for us and skipping rows other workers hold (PostgreSQL;
-    SQLite renders no locking clause and relies on its write lock)."""
+def _skip_locked_ids(where: sa.ColumnElement[bool], limit: int) -> Any:
+    """Up to ``limit`` ids matching ``where``, locked for us and skipping rows other workers
+    hold (PostgreSQL; SQLite renders no locking clause and relies on its write lock)."""
     query = sa.select(jobs.c.id).where(where).order_by(jobs.c.next_attempt_at, jobs.c.id)
-    if limit is not None:
-        query = query.limit(limit)
-    return query.with_for_update(skip_locked=True).scalar_subquery()
+    return query.limit(limit).with_for_update(skip_locked=True).scalar_subquery()
 
 
 class JobQueue(Database):
