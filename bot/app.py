@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
 from bot.courses import Course, Courses
+from bot.judge import JudgeOptions, JudgeStore, JudgeWorker
 from bot.ports import AnswerModel
 from bot.service import AssistantService, ServiceOptions
 from bot.store import Journal, SqlStore, open_store
@@ -98,6 +99,19 @@ def build_judge(settings: Settings) -> ClaudeJudge | None:
     from bot.llm import ClaudeJudge
 
     return ClaudeJudge(_claude_client(settings), model=settings.judge_model)
+
+
+def build_judge_worker(settings: Settings, store: JudgeStore, worker_id: str) -> JudgeWorker | None:
+    """The judge worker with the settings' options, or None when the judge is off."""
+    judge = build_judge(settings)
+    if judge is None:
+        return None
+    options = JudgeOptions(
+        context_relevance=settings.judge_context_relevance,
+        groundedness=settings.judge_groundedness,
+        concurrency=settings.judge_concurrency,
+    )
+    return JudgeWorker(store, judge, worker_id, options)
 
 
 def _claude_client(settings: Settings) -> AsyncAnthropic:

@@ -1,9 +1,9 @@
 """The weekly digest for a course's TAs, in Portuguese: what was asked, what went wrong,
 which lectures were cited, and how well the judge agrees with the students' votes.
 
-Pure: the caller fetches the week's interactions, votes and judgements (``week_bounds``
-gives the window to fetch) and gets a ``Digest`` back. The week runs from Monday 00:00 to
-the next Monday 00:00 in the course's time zone.
+``build_digest`` is pure: given the week's interactions, votes and judgements (``week_bounds``
+gives the window) it returns a ``Digest``; ``digest_for_week`` reads them from the store
+first. The week runs from Monday 00:00 to the next Monday 00:00 in the course's time zone.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from bot.agreement import Agreement, agreement, annotation_pairs
 from bot.annotations import current_votes, tally
 from bot.courses import Course
 from bot.models import Digest, DigestSection, Interaction, Judgement, Vote
+from bot.outcome import answer_relevance, failed
+from bot.ports import LogReads
 
 MAX_REVIEW_LINES = 15
 MAX_VIDEOS = 5
@@ -45,6 +47,22 @@ def current_week_start(course: Course, now: datetime) -> date:
 def previous_week_start(course: Course, now: datetime) -> date:
     """The Monday of the course-local week before the one that contains ``now``."""
     return current_week_start(course, now) - timedelta(days=7)
+
+
+def digest_for_week(
+    store: LogReads, course: Course, week_start: date, pass_score: int, *, chart: bool = True
+) -> Digest:
+    """Read the week's interactions, votes and judgements and build the digest (blocking:
+    call it through ``asyncio.to_thread``). The clock's weekly post and the service's
+    preview both use it."""
+    start, end = week_bounds(course, week_start)
+    interactions = store.list_interactions(course.id, start, end)
+    ids = [i.id for i in interactions]
+    votes = store.votes_for_many(ids)
+    judgements = answer_relevance(store.judgements_for_many(ids))
+    return build_digest(
+        course, week_start, interactions, votes, judgements, pass_score, chart=chart
+    )
 
 
 def build_digest(
@@ -93,16 +111,12 @@ def _summary(
             f"Estudantes distintos: {len({i.asker_ref for i in week})}",
             f"Sem resposta das aulas (abstenções): {sum(i.abstained for i in week)}",
             f"Respostas extrativas (Claude indisponível): {sum(i.fallback for i in week)}",
-            f"Falhas: {sum(_failed(i) for i in week)}",
+            f"Falhas: {sum(failed(i) for i in week)}",
             f"Pedidos de ajuda a monitores: {sum(i.escalated for i in week)}",
             f"👍 {sum(v.value > 0 for v in standing)} · 👎 {sum(v.value < 0 for v in standing)}",
             f"Answer Relevance média: {ar_text}",
         ),
     )
-
-
-def _failed(interaction: Interaction) -> bool:
-    return bool(interaction.error) and not interaction.answer
 
 
 def review_reasons(
@@ -113,7 +127,7 @@ def review_reasons(
 ) -> list[str]:
     """Why a TA should look at this interaction; empty when nothing stands out."""
     reasons = []
-    if _failed(interaction):
+    if failed(interaction):
         reasons.append("falhou")
     if interaction.abstained:
         reasons.append("sem resposta nas aulas")

@@ -1,5 +1,12 @@
-"""The exceptions the bot's core raises on purpose. Each message says what went wrong and
-what to do; the service catches these and answers with the extractive fallback instead."""
+"""The exceptions the bot raises on purpose. Each message says what went wrong and what to do.
+
+Only a failing answer model is answered with the extractive fallback: the service catches
+``AnswerModelError`` (and anything else the model raises) there. A failed search is logged and
+raised as ``AskFailedError``; ``InvalidQuestionError``, ``UnknownCourseError``,
+``UnknownInteractionError`` and ``StoreUnavailableError`` also reach the caller, and the
+adapters turn them into a reply. The judge worker retries on ``JudgeError`` and records a
+``JudgeMalformedError`` as a judge failure. Any of them that reaches ``python -m bot`` (a
+``ConfigError`` above all) is printed as one error line, exit status 2."""
 
 from __future__ import annotations
 

@@ -1,8 +1,11 @@
 """The background judge: claims pending 'judge' jobs and scores each interaction.
 
 Answer relevance always; per retrieved segment context relevance and the answer's
-groundedness in its cited segments when enabled. Abstentions, extractive fallbacks and
-failed asks are not judged (they would only drag relevance statistics down).
+groundedness in its cited segments when enabled. Only answered interactions are judged
+(``bot.outcome``).
+
+The worker works through its backlog: up to ``concurrency`` jobs at once, each finished job
+making room for the next claim, and it waits ``poll_s`` only when nothing is due.
 
 Nothing is judged twice:
 - a job is claimed under a lease; results are saved only after the lease was renewed, and
@@ -10,15 +13,18 @@ Nothing is judged twice:
 - a worker killed after saving but before completing leaves a job that another worker
   re-claims once the lease expires; that worker finds the saved outcomes and asks Claude
   only for what is missing.
-An API failure (``JudgeError``) saves what was scored and retries the job later with
-exponential backoff and jitter; a malformed verdict (``JudgeMalformedError``) is recorded
-as a judge failure, never as a score.
+
+The retry policy is the worker's alone (the queue records what it is told): an API failure
+(``JudgeError``) saves what was scored and retries the job later with exponential backoff and
+jitter; a malformed verdict (``JudgeMalformedError``) is recorded as a judge failure, never as
+a score. Out of attempts, or claimed again after its workers kept dying, a job is given up
+only after each missing verdict was recorded as a judge failure, so reports never show
+"pending" for a job no one will finish.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,17 +32,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from bot.backoff import backoff_delay
 from bot.errors import JudgeError, JudgeMalformedError
 from bot.judge_prompts import JudgeVerdict
-from bot.models import Interaction, Judgement
-from bot.ports import Job, JudgeStore
-from bot.store.records import (
+from bot.models import (
     ANSWER_RELEVANCE,
     CONTEXT_RELEVANCE,
     GROUNDEDNESS,
     JUDGE_JOB,
+    Interaction,
     JudgementRecord,
 )
+from bot.outcome import is_judged
+from bot.ports import Job, JudgeStore
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +64,9 @@ class JudgeOptions:
     context_relevance: bool = False
     groundedness: bool = False
     lease_s: float = 300.0  # longer than judging one interaction can take
-    batch: int = 8  # jobs claimed per sweep
-    concurrency: int = 4  # Claude calls in flight at once
-    max_attempts: int = 5  # API failures before the job is given up
+    concurrency: int = 4  # jobs in flight at once, and Claude calls in flight at once
+    poll_s: float = 10.0  # the wait before looking again when no job is due
+    max_attempts: int = 5  # attempts (claims) before the job is given up
     backoff_base_s: float = 30.0
     backoff_cap_s: float = 3600.0
 
@@ -67,8 +75,7 @@ def retry_delay(attempts: int, base_s: float, cap_s: float, jitter: float) -> fl
     """Seconds before the next try after ``attempts`` failed ones: doubling from ``base_s``
     up to ``cap_s``, scaled into [50%, 100%] by ``jitter`` in [0, 1] so that workers that
     failed together do not come back together."""
-    ceiling = min(cap_s, base_s * 2 ** max(0, attempts - 1))
-    return ceiling * (0.5 + 0.5 * jitter)
+    return backoff_delay(attempts, base_s, cap_s).total_seconds() * (0.5 + 0.5 * jitter)
 
 
 @dataclass(frozen=True)
@@ -78,11 +85,6 @@ class Task:
     kind: str
     target: str
     ask: Callable[[], Awaitable[JudgeVerdict]]
-
-
-def should_judge(interaction: Interaction) -> bool:
-    failed = bool(interaction.error) and not interaction.answer
-    return not (interaction.abstained or interaction.fallback or failed)
 
 
 def cited_texts(interaction: Interaction) -> list[str]:
@@ -106,38 +108,46 @@ class JudgeWorker:
         self.worker_id = worker_id
         self.options = options or JudgeOptions()
         self._rng = rng or random.Random()
-        # Made per sweep: a semaphore belongs to the event loop that first waits on it.
         self._calls = asyncio.Semaphore(self.options.concurrency)
 
-    async def run_once(self, now: datetime | None = None) -> int:
-        """Claim a batch of due jobs and judge them concurrently; returns how many were claimed.
-        ``now`` (tests) stands for the clock in every lease decision of this sweep."""
-        jobs = await asyncio.to_thread(
-            self.store.jobs.claim_jobs,
-            JUDGE_JOB,
-            self.worker_id,
-            self.options.batch,
-            self.options.lease_s,
-            now,
-        )
-        if jobs:
-            self._calls = asyncio.Semaphore(self.options.concurrency)
-            await asyncio.gather(*(self._handle(job, now) for job in jobs))
-        return len(jobs)
-
-    async def run_forever(self, stop: asyncio.Event, interval_s: float = 30.0) -> None:
-        """Sweep until ``stop`` is set: at once again after a full batch, else after
-        ``interval_s``. A failing sweep (e.g. the database is down) is logged, not fatal."""
-        while not stop.is_set():
-            claimed = 0
+    async def run(self) -> None:
+        """Judge until cancelled: drain the queue, then look again every ``poll_s``. A failing
+        drain (e.g. the database is down) is logged, not fatal."""
+        while True:
             try:
-                claimed = await self.run_once()
+                await self.drain()
             except Exception:
-                log.exception("judge sweep failed; trying again in %.0f s", interval_s)
-            if claimed >= self.options.batch:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+                log.exception("judging failed; trying again in %.0f s", self.options.poll_s)
+            await asyncio.sleep(self.options.poll_s)
+
+    async def drain(self, now: datetime | None = None) -> int:
+        """Judge due jobs until none is left, up to ``concurrency`` at once: each finished job
+        makes room for the next claim. Returns how many jobs were claimed. ``now`` (tests)
+        stands for the clock in every lease decision."""
+        # Made per drain: a semaphore belongs to the event loop that first waits on it.
+        self._calls = asyncio.Semaphore(self.options.concurrency)
+        running: set[asyncio.Task[None]] = set()
+        claimed = 0
+        try:
+            while True:
+                room = self.options.concurrency - len(running)
+                jobs = await self._claim(room, now) if room else []
+                claimed += len(jobs)
+                running.update(asyncio.create_task(self._handle(job, now)) for job in jobs)
+                if not running:
+                    return claimed
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # a job's store failure (the database is down) ends the drain
+        finally:
+            for task in running:
+                task.cancel()
+
+    async def _claim(self, limit: int, now: datetime | None) -> list[Job]:
+        options = self.options
+        return await asyncio.to_thread(
+            self.store.jobs.claim_jobs, JUDGE_JOB, self.worker_id, limit, options.lease_s, now
+        )
 
     async def _handle(self, job: Job, now: datetime | None) -> None:
         try:
@@ -155,11 +165,16 @@ class JudgeWorker:
                 job.id,
                 self.worker_id,
                 f"interaction {job.ref} does not exist",
-                permanent=True,
-                now=now,
+                now,
             )
             return
-        tasks = await self._missing_tasks(interaction) if should_judge(interaction) else []
+        tasks = await self._missing_tasks(interaction) if is_judged(interaction) else []
+        if tasks and job.attempts > self.options.max_attempts:
+            # Claimed again after its lease expired: the workers before died on it. Asking
+            # once more may kill this one too.
+            died = "the worker of the last attempt stopped before finishing (its lease expired)"
+            await self._give_up(job, died, now, tasks)
+            return
         outcomes = await asyncio.gather(*(self._obtain(interaction.id, t) for t in tasks))
         records = [r for r in outcomes if isinstance(r, JudgementRecord)]
         api_errors = [e for e in outcomes if isinstance(e, JudgeError)]
@@ -169,6 +184,12 @@ class JudgeWorker:
             await self._retry(job, str(api_errors[0]), now, pending=_pending(tasks, outcomes))
             return
         await asyncio.to_thread(self.store.jobs.complete_job, job.id, self.worker_id, now)
+
+    async def _still_missing(self, interaction_id: str) -> list[Task]:
+        interaction = await asyncio.to_thread(self.store.get_interaction, interaction_id)
+        if interaction is None or not is_judged(interaction):
+            return []
+        return await self._missing_tasks(interaction)
 
     async def _missing_tasks(self, interaction: Interaction) -> list[Task]:
         """The verdicts the interaction still needs: an outcome saved by an earlier attempt
@@ -247,7 +268,7 @@ class JudgeWorker:
         return True
 
     async def _retry(
-        self, job: Job, error: str, now: datetime | None, pending: Sequence[Task] = ()
+        self, job: Job, error: str, now: datetime | None, pending: Sequence[Task] | None = None
     ) -> None:
         if job.attempts >= self.options.max_attempts:
             await self._give_up(job, error, now, pending)
@@ -261,28 +282,19 @@ class JudgeWorker:
         await asyncio.to_thread(self.store.jobs.retry_job, job.id, self.worker_id, error, when, now)
 
     async def _give_up(
-        self, job: Job, error: str, now: datetime | None, pending: Sequence[Task]
+        self, job: Job, error: str, now: datetime | None, pending: Sequence[Task] | None
     ) -> None:
-        """Out of attempts: record each missing verdict as a judge failure (so reports show
-        it as failed rather than pending) and fail the job."""
+        """Out of attempts: record each missing verdict (``pending``; None: whatever is still
+        missing) as a judge failure, so reports show it as failed rather than pending, and
+        fail the job."""
         reason = f"gave up after {job.attempts} attempt(s): {error}"
         log.warning("judge job %s (interaction %s) %s", job.id, job.ref, reason)
+        if pending is None:
+            pending = await self._still_missing(job.ref)
         records = [self._record(job.ref, task, None, reason) for task in pending]
         if await self._save_if_held(job, records, now):
-            await asyncio.to_thread(
-                self.store.jobs.fail_job, job.id, self.worker_id, reason, permanent=True, now=now
-            )
+            await asyncio.to_thread(self.store.jobs.fail_job, job.id, self.worker_id, reason, now)
 
 
 def _pending(tasks: Sequence[Task], outcomes: Sequence[object]) -> list[Task]:
     return [t for t, o in zip(tasks, outcomes, strict=True) if isinstance(o, JudgeError)]
-
-
-def latest_answer_relevance(records: Sequence[JudgementRecord]) -> JudgementRecord | None:
-    """The latest answer-relevance outcome (a score or a failure) among an interaction's."""
-    found = [r for r in records if r.kind == ANSWER_RELEVANCE and r.target == ""]
-    return found[-1] if found else None
-
-
-def as_judgement(record: JudgementRecord | None) -> Judgement | None:
-    return record.as_judgement() if record is not None and record.status == "ok" else None

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from retrieval.models import Hit, Segment
 
 __all__ = [
+    "ANSWER_RELEVANCE",
+    "CONTEXT_RELEVANCE",
+    "GROUNDEDNESS",
+    "JUDGE_JOB",
     "Answer",
     "Citation",
     "Digest",
@@ -21,6 +25,7 @@ __all__ = [
     "Hit",
     "Interaction",
     "Judgement",
+    "JudgementRecord",
     "Question",
     "RetrievedSegment",
     "Segment",
@@ -33,6 +38,14 @@ __all__ = [
 
 Platform = Literal["discord", "slack", "cli", "eval"]
 VoteValue = Literal[1, -1, 0]  # 0 retracts the user's earlier vote
+
+# What a judgement judges (``JudgementRecord.kind``) and the job kind that asks for them.
+ANSWER_RELEVANCE: Final = "answer_relevance"
+CONTEXT_RELEVANCE: Final = "context_relevance"  # one per retrieved segment: target = segment id
+GROUNDEDNESS: Final = "groundedness"
+JUDGE_JOB: Final = "judge"
+
+JudgementStatus = Literal["ok", "failed"]
 
 
 @dataclass(frozen=True)
@@ -153,6 +166,30 @@ class Judgement:
     @property
     def reasoning(self) -> str:
         return cot_reasoning(self.criteria, self.evidence, self.score)
+
+
+@dataclass(frozen=True)
+class JudgementRecord:
+    """One judge outcome as stored: a score (status 'ok') or a failure (status 'failed',
+    ``score`` None, ``error`` says why). ``target`` is '' or, e.g., a segment id."""
+
+    interaction_id: str
+    kind: str
+    target: str
+    status: JudgementStatus
+    score: float | None
+    criteria: str
+    evidence: str
+    model: str
+    error: str
+    created_at: datetime
+
+    def as_judgement(self) -> Judgement:
+        if self.score is None:
+            raise ValueError(f"judgement of {self.interaction_id} failed ({self.error}): no score")
+        return Judgement(
+            self.interaction_id, round(self.score), self.criteria, self.evidence, self.model
+        )
 
 
 def cot_reasoning(criteria: str, evidence: str, score: int) -> str:

@@ -7,13 +7,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from bot.courses import Course
-from bot.models import Draft, Hit, Interaction, Question, Vote
-
-if TYPE_CHECKING:
-    from bot.store.records import JudgementRecord
+from bot.models import Draft, Hit, Interaction, JudgementRecord, Question, Vote
 
 # Called with the answer text so far, for adapters that show progress while Claude writes.
 OnText = Callable[[str], Awaitable[None]]
@@ -124,13 +121,7 @@ class JobLeases(Protocol):
         now: datetime | None = None,
     ) -> bool: ...
     def fail_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        error: str,
-        *,
-        permanent: bool = False,
-        now: datetime | None = None,
+        self, job_id: int, worker_id: str, error: str, now: datetime | None = None
     ) -> bool: ...
 
 

@@ -30,17 +30,23 @@ from typing import Any, Literal
 
 from bot.annotations import Label, VoteTally, automated_annotation, tally
 from bot.citations import citation_label, deep_link, format_hms
-from bot.judge import as_judgement, latest_answer_relevance
-from bot.models import Interaction, Judgement, RetrievedSegment, Vote
+from bot.models import (
+    CONTEXT_RELEVANCE,
+    GROUNDEDNESS,
+    Interaction,
+    Judgement,
+    JudgementRecord,
+    RetrievedSegment,
+    Vote,
+)
+from bot.outcome import JudgeStatus, current_judgement, current_record, current_scores, judge_status
 from bot.ports import LogReads
 from bot.store.columns import INTERACTION_COLUMNS
-from bot.store.records import CONTEXT_RELEVANCE, GROUNDEDNESS, JudgementRecord
 
 Format = Literal["md", "jsonl", "csv"]
 FORMATS: tuple[Format, ...] = ("md", "jsonl", "csv")
 HIDDEN_URL = "oculto"
 HIDDEN_REFERENCE = "- [Vídeo de referência oculto]()"
-ArStatus = Literal["ok", "pending", "judge_failed", "abstained", "fallback", "failed"]
 _MARKDOWN_LINK = re.compile(r"!?\[([^\]\n]*)\]\(\s*[^)\s]*(?:\s+\"[^\"]*\")?\s*\)")
 _ANGLE_LINK = re.compile(r"<[a-zA-Z][a-zA-Z0-9+.-]*:[^|>\s]+(?:\|([^>]*))?>")  # Slack, autolinks
 _BARE_URL = re.compile(r"(?:\bhttps?://|\bwww\.)[^\s<>\"]*[^\s<>\".,;:!?')\]]")
@@ -63,11 +69,11 @@ class ReportEntry:
 
     @property
     def ar_record(self) -> JudgementRecord | None:
-        return latest_answer_relevance(self.records)
+        return current_record(self.records)
 
     @property
     def judgement(self) -> Judgement | None:
-        return as_judgement(self.ar_record)
+        return current_judgement(self.records)
 
     @property
     def manual(self) -> Label | None:
@@ -78,26 +84,8 @@ class ReportEntry:
         return automated_annotation(self.judgement, self.pass_score)
 
     @property
-    def ar_status(self) -> ArStatus:
-        interaction = self.interaction
-        if interaction.abstained:
-            return "abstained"
-        if interaction.fallback:
-            return "fallback"
-        if interaction.error and not interaction.answer:
-            return "failed"
-        record = self.ar_record
-        if record is None:
-            return "pending"
-        return "ok" if record.status == "ok" else "judge_failed"
-
-    def scores(self, kind: str) -> dict[str, float]:
-        """Latest successful score per target of a kind (e.g. context relevance per segment)."""
-        return {
-            r.target: r.score
-            for r in self.records
-            if r.kind == kind and r.status == "ok" and r.score is not None
-        }
+    def ar_status(self) -> JudgeStatus:
+        return judge_status(self.interaction, self.records)
 
 
 def build_entries(
@@ -244,8 +232,8 @@ def entry_record(entry: ReportEntry, hide_urls: bool = False) -> dict[str, Any]:
     def shown(text: str) -> str:
         return _shown(text, hide_urls)
 
-    context = entry.scores(CONTEXT_RELEVANCE)
-    grounded = entry.scores(GROUNDEDNESS).get("")
+    context = current_scores(entry.records, CONTEXT_RELEVANCE)
+    grounded = current_scores(entry.records, GROUNDEDNESS).get("")
     return {
         "number": entry.number,
         **_interaction_fields(interaction, shown),

@@ -1,5 +1,5 @@
-"""The clock: the judge sweep and the journal's replay every few seconds and, per course,
-the weekly digest.
+"""The clock: the journal's replay every few seconds and, per course, the weekly digest.
+(The judge worker keeps its own pace: ``bot.judge``.)
 
 APScheduler 3 (``AsyncIOScheduler``) in the process's event loop. Each course's digest runs
 at ``DIGEST_DAY``/``DIGEST_HOUR`` in the course's own time zone, covers the week that just
@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -24,15 +24,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Settings
 from bot.courses import Course
-from bot.digest import build_digest, previous_week_start, week_bounds
-from bot.judge import as_judgement, latest_answer_relevance
+from bot.digest import digest_for_week, previous_week_start, week_bounds
 from bot.models import Digest
-from bot.ports import DigestStore, LogReads
+from bot.ports import DigestStore
 from bot.store.journal import ReplayReport
 
 log = logging.getLogger(__name__)
 
-JUDGE_JOB_ID = "judge-sweep"
 JOURNAL_JOB_ID = "journal-replay"
 # A clock process down at digest time still sends when it is back within this window;
 # later than that the week's digest is stale and is skipped.
@@ -47,31 +45,8 @@ class DigestPoster(Protocol):
     async def post(self, course: Course, digest: Digest) -> None: ...
 
 
-class JudgeSweeper(Protocol):
-    async def run_once(self, now: datetime | None = None) -> int: ...
-
-
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def digest_for_week(
-    store: LogReads, course: Course, week_start: date, pass_score: int, *, chart: bool = True
-) -> Digest:
-    """Read the week's interactions, votes and judgements and build the digest (blocking:
-    call it through ``asyncio.to_thread``). The service's digest preview can use it too."""
-    start, end = week_bounds(course, week_start)
-    interactions = store.list_interactions(course.id, start, end)
-    ids = [i.id for i in interactions]
-    votes = store.votes_for_many(ids)
-    judgements = {}
-    for interaction_id, records in store.judgements_for_many(ids).items():
-        judgement = as_judgement(latest_answer_relevance(records))
-        if judgement is not None:
-            judgements[interaction_id] = judgement
-    return build_digest(
-        course, week_start, interactions, votes, judgements, pass_score, chart=chart
-    )
 
 
 async def send_weekly_digest(
@@ -127,13 +102,6 @@ async def _journal_job(replay: Callable[[], ReplayReport]) -> None:
         )
 
 
-async def _judge_job(sweeper: JudgeSweeper) -> None:
-    try:
-        await sweeper.run_once()
-    except Exception:
-        log.exception("judge sweep failed")
-
-
 def digest_trigger(course: Course, settings: Settings) -> CronTrigger:
     return CronTrigger(
         day_of_week=settings.digest_day, hour=settings.digest_hour, minute=0, timezone=course.tz
@@ -146,19 +114,14 @@ def build_scheduler(
     store: DigestStore,
     courses: Iterable[Course],
     poster: DigestPoster | None = None,
-    judge_worker: JudgeSweeper | None = None,
-    judge_interval_s: float = 30.0,
     journal_replay: Callable[[], ReplayReport] | None = None,
     journal_interval_s: float = 30.0,
     worker_id: str | None = None,
 ) -> AsyncIOScheduler:
-    """A scheduler (not started) with the judge sweep (when a worker is given), the replay
-    of the journal into the database (when given) and a weekly digest per course (when a
-    poster is given)."""
+    """A scheduler (not started) with the replay of the journal into the database (when
+    given) and a weekly digest per course (when a poster is given)."""
     worker_id = worker_id or default_worker_id()
     scheduler = AsyncIOScheduler(timezone=UTC)
-    if judge_worker is not None:
-        _every(scheduler, judge_interval_s, _judge_job, judge_worker, JUDGE_JOB_ID, "judge sweep")
     if journal_replay is not None:
         _every(
             scheduler,

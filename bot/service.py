@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from bot.annotations import VoteTally, tally
 from bot.courses import Course, Courses
-from bot.digest import current_week_start
+from bot.digest import current_week_start, digest_for_week
 from bot.errors import (
     AnswerModelError,
     AskFailedError,
@@ -43,7 +43,6 @@ from bot.models import (
 )
 from bot.ports import AnswerModel, OnText, Reindexer, Retriever, Store
 from bot.pseudonym import pseudonymise
-from bot.scheduler import digest_for_week
 from bot.store.journal import (
     Entry,
     Journal,

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.models import Citation, Interaction, RetrievedSegment, Segment, StageTimings, Usage
-from bot.store import DEFAULT_MAX_ATTEMPTS, SqlStore, open_store
+from bot.store import SqlStore, open_store
 from bot.store.schema import metadata
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -127,7 +127,6 @@ def postgres_store(_postgres_session_store: SqlStore) -> Iterator[SqlStore]:
     try:
         yield store
     finally:
-        store.jobs.max_attempts = DEFAULT_MAX_ATTEMPTS
         _empty(store)
 
 

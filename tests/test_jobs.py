@@ -6,8 +6,9 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from bot.backoff import backoff_delay
 from bot.ports import Job
-from bot.store import SqlStore, backoff_delay
+from bot.store import SqlStore
 
 T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 WEEK = datetime(2025, 3, 10, tzinfo=UTC)
@@ -121,48 +122,39 @@ def test_retry_waits_for_the_given_time_and_keeps_the_error(store: SqlStore) -> 
     assert [j.attempts for j in store.jobs.claim_jobs("judge", "w1", 1, 60, now=s(100))] == [2]
 
 
-def test_failures_back_off_then_give_up_after_max_attempts(store: SqlStore) -> None:
-    store.jobs.max_attempts = 3
+def test_the_queue_retries_and_fails_only_when_told(store: SqlStore) -> None:
+    """The worker owns the retry policy: however many attempts a job has had, the queue
+    retries it when told to and fails it only when told to."""
     store.jobs.enqueue_job("judge", "i1", at=T0)
     now = T0
-    for attempt in (1, 2):
+    for attempt in range(1, 11):
         [job] = store.jobs.claim_jobs("judge", "w1", limit=1, lease_s=60, now=now)
         assert job.attempts == attempt
-        assert store.jobs.fail_job(job.id, "w1", f"boom {attempt}", now=now) is True
-        record = store.jobs.get_job(job.id)
-        assert record is not None and record.status == "pending"
-        assert record.next_attempt_at == now + backoff_delay(attempt)
-        now = record.next_attempt_at
+        assert store.jobs.retry_job(job.id, "w1", f"boom {attempt}", now + timedelta(hours=1), now)
+        now += timedelta(hours=1)
+    record = store.jobs.get_job(job.id)
+    assert record is not None and (record.status, record.attempts) == ("pending", 10)
 
     [job] = store.jobs.claim_jobs("judge", "w1", limit=1, lease_s=60, now=now)
-    assert store.jobs.fail_job(job.id, "w1", "boom 3", now=now) is True
-
+    assert store.jobs.fail_job(job.id, "w2", "not mine", now=now) is False
+    assert store.jobs.fail_job(job.id, "w1", "gave up", now=now) is True
     record = store.jobs.get_job(job.id)
-    assert record is not None and (record.status, record.last_error) == ("failed", "boom 3")
+    assert record is not None and (record.status, record.last_error) == ("failed", "gave up")
     assert (
         store.jobs.claim_jobs("judge", "w1", limit=1, lease_s=60, now=now + timedelta(days=9)) == []
     )
 
 
-def test_a_permanent_failure_gives_up_at_once(store: SqlStore) -> None:
-    store.jobs.enqueue_job("judge", "gone", at=T0)
-    [job] = store.jobs.claim_jobs("judge", "w1", limit=1, lease_s=60, now=s(0))
-
-    assert store.jobs.fail_job(job.id, "w1", "interaction deleted", permanent=True, now=s(1))
-
-    record = store.jobs.get_job(job.id)
-    assert record is not None and record.status == "failed" and record.attempts == 1
-
-
-def test_a_job_whose_workers_keep_dying_is_given_up(store: SqlStore) -> None:
-    store.jobs.max_attempts = 2
+def test_a_job_whose_workers_keep_dying_is_claimed_again_with_its_attempts(
+    store: SqlStore,
+) -> None:
+    """The worker is told how many workers died on the job (it gives it up, saying why)."""
     store.jobs.enqueue_job("judge", "poison", at=T0)
-    store.jobs.claim_jobs("judge", "w1", limit=1, lease_s=60, now=s(0))
-    store.jobs.claim_jobs("judge", "w2", limit=1, lease_s=60, now=s(60))
-
-    assert store.jobs.claim_jobs("judge", "w3", limit=1, lease_s=60, now=s(120)) == []
+    for n in range(3):
+        [job] = store.jobs.claim_jobs("judge", f"w{n}", limit=1, lease_s=60, now=s(60 * n))
+    assert job.attempts == 3
     record = store.jobs.find_job("judge", "poison")
-    assert record is not None and record.status == "failed" and "lease expired" in record.last_error
+    assert record is not None and record.status == "running" and record.lease_owner == "w2"
 
 
 def test_backoff_doubles_and_is_capped() -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.models import (
+    JUDGE_JOB,
     Citation,
     Interaction,
     RetrievedSegment,
@@ -20,7 +21,7 @@ from bot.models import (
     Usage,
     Vote,
 )
-from bot.store import JUDGE_JOB, Journal, SqlStore
+from bot.store import Journal, SqlStore
 from bot.store.journal import (
     PendingEscalation,
     PendingInteraction,

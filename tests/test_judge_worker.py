@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,16 +13,15 @@ import pytest
 from bot.judge import JudgeOptions, JudgeWorker, retry_delay
 from bot.judge_prompts import TOOL_NAME
 from bot.llm import ClaudeJudge, make_client
-from bot.models import Judgement
-from bot.store import (
+from bot.models import (
     ANSWER_RELEVANCE,
     CONTEXT_RELEVANCE,
     GROUNDEDNESS,
     JUDGE_JOB,
-    SqlStore,
-    open_store,
+    Judgement,
+    JudgementRecord,
 )
-from bot.store.records import JudgementRecord
+from bot.store import SqlStore, open_store
 from tests.fakes.anthropic_server import (
     FakeAnthropic,
     RecordedRequest,
@@ -88,7 +88,7 @@ async def test_well_formed_verdict_is_saved_once(
     api.responder = by_kind
     judge_worker = worker(sqlite_store, api)
 
-    assert await judge_worker.run_once() == 1
+    assert await judge_worker.drain() == 1
     assert sqlite_store.judgement_for(interaction.id) == Judgement(
         interaction.id, 3, CRITERIA, EVIDENCE, "claude-judge-test"
     )
@@ -96,7 +96,7 @@ async def test_well_formed_verdict_is_saved_once(
     body = api.requests[0].body
     assert body["tool_choice"] == {"type": "tool", "name": TOOL_NAME}
     assert interaction.question in api.requests[0].last_user_text()
-    assert await judge_worker.run_once() == 0
+    assert await judge_worker.drain() == 0
     assert len(api.requests) == 1
 
 
@@ -107,7 +107,7 @@ async def test_malformed_reply_is_a_recorded_failure_never_a_score(
     sqlite_store.save_interaction(interaction)
     api.enqueue(text_reply("Score: 3"), verdict(7))  # prose, then a score off the scale
 
-    assert await worker(sqlite_store, api).run_once() == 1
+    assert await worker(sqlite_store, api).drain() == 1
     [failure] = records(sqlite_store, interaction.id)
     assert failure.status == "failed" and failure.score is None
     assert "no record_verdict tool call" in failure.error and "outside 0-3" in failure.error
@@ -125,7 +125,7 @@ async def test_overload_storm_retries_later_with_backoff_not_failed(
     now = datetime.now(UTC)
     judge_worker = worker(sqlite_store, api)
 
-    assert await judge_worker.run_once(now) == 1
+    assert await judge_worker.drain(now) == 1
     job = sqlite_store.jobs.find_job(JUDGE_JOB, interaction.id)
     assert job is not None
     assert (job.status, job.attempts) == ("pending", 1)
@@ -134,9 +134,9 @@ async def test_overload_storm_retries_later_with_backoff_not_failed(
     assert records(sqlite_store, interaction.id) == []
     assert len(api.requests) == 2  # the SDK's own retry, then the job waits
 
-    assert await judge_worker.run_once(now + timedelta(seconds=1)) == 0  # not due yet
+    assert await judge_worker.drain(now + timedelta(seconds=1)) == 0  # not due yet
     api.responder = by_kind
-    assert await judge_worker.run_once(job.next_attempt_at) == 1
+    assert await judge_worker.drain(job.next_attempt_at) == 1
     assert sqlite_store.judgement_for(interaction.id) is not None
     assert job_status(sqlite_store, interaction.id) == "done"
 
@@ -149,8 +149,8 @@ async def test_gives_up_after_max_attempts_and_records_why(
     api.responder = lambda request: overloaded()
     judge_worker = worker(sqlite_store, api, max_attempts=2)
     now = datetime.now(UTC)
-    await judge_worker.run_once(now)
-    await judge_worker.run_once(now + timedelta(hours=1))
+    await judge_worker.drain(now)
+    await judge_worker.drain(now + timedelta(hours=1))
     assert job_status(sqlite_store, interaction.id) == "failed"
     [failure] = records(sqlite_store, interaction.id)
     assert failure.status == "failed" and failure.error.startswith("gave up after 2 attempt(s)")
@@ -163,7 +163,7 @@ async def test_killed_between_claim_and_save_is_judged_once_by_another_worker(
     sqlite_store.save_interaction(interaction)
     # The first worker waits on Claude (the fake's teardown waits out the delay: keep it short)
     api.enqueue(verdict(0, delay_s=1.0))
-    first = asyncio.create_task(worker(sqlite_store, api, "doomed").run_once())
+    first = asyncio.create_task(worker(sqlite_store, api, "doomed").drain())
     while not api.requests:
         await asyncio.sleep(0.01)
     first.cancel()  # ... and is killed holding the lease
@@ -173,9 +173,9 @@ async def test_killed_between_claim_and_save_is_judged_once_by_another_worker(
 
     api.responder = by_kind
     second = worker(sqlite_store, api, "heir")
-    assert await second.run_once() == 0  # the lease still holds
+    assert await second.drain() == 0  # the lease still holds
     later = datetime.now(UTC) + timedelta(seconds=LEASE_S + 1)
-    assert await second.run_once(later) == 1
+    assert await second.drain(later) == 1
     [judged] = records(sqlite_store, interaction.id)
     assert judged.score == 3.0
     assert job_status(sqlite_store, interaction.id) == "done"
@@ -187,11 +187,11 @@ async def test_slow_worker_that_lost_its_lease_drops_its_verdict(
     interaction = make_interaction()
     sqlite_store.save_interaction(interaction)
     api.enqueue(verdict(0, delay_s=0.5), verdict(3))
-    slow = asyncio.create_task(worker(sqlite_store, api, "slow").run_once())
+    slow = asyncio.create_task(worker(sqlite_store, api, "slow").drain())
     while not api.requests:
         await asyncio.sleep(0.01)
     later = datetime.now(UTC) + timedelta(seconds=LEASE_S + 1)
-    assert await worker(sqlite_store, api, "fast").run_once(later) == 1
+    assert await worker(sqlite_store, api, "fast").drain(later) == 1
     assert await slow == 1
     [judged] = records(sqlite_store, interaction.id)
     assert judged.score == 3.0  # the fast worker's; the slow one's 0 was dropped
@@ -205,7 +205,7 @@ async def test_crash_after_save_is_completed_without_asking_again(
     assert len(sqlite_store.jobs.claim_jobs(JUDGE_JOB, "crashed", limit=1, lease_s=LEASE_S)) == 1
     sqlite_store.save_judgement(Judgement(interaction.id, 2, CRITERIA, EVIDENCE))
     later = datetime.now(UTC) + timedelta(seconds=LEASE_S + 1)
-    assert await worker(sqlite_store, api, "heir").run_once(later) == 1
+    assert await worker(sqlite_store, api, "heir").drain(later) == 1
     assert api.requests == []
     assert len(records(sqlite_store, interaction.id)) == 1
     assert job_status(sqlite_store, interaction.id) == "done"
@@ -218,7 +218,7 @@ async def test_abstentions_and_fallbacks_are_not_judged(
     for interaction in skipped:
         sqlite_store.save_interaction(interaction)
     sqlite_store.jobs.enqueue_job(JUDGE_JOB, "01JNOSUCHINTERACTION000000")
-    assert await worker(sqlite_store, api).run_once() == 3
+    assert await worker(sqlite_store, api).drain() == 3
     assert api.requests == []
     for interaction in skipped:
         assert sqlite_store.judgements_for(interaction.id) == []
@@ -238,7 +238,7 @@ async def test_context_relevance_and_groundedness_with_bounded_concurrency(
     judge_worker = worker(
         sqlite_store, api, context_relevance=True, groundedness=True, concurrency=2
     )
-    assert await judge_worker.run_once() == 3
+    assert await judge_worker.drain() == 3
     assert api.peak_in_flight == 2  # concurrent, and never more than allowed
     assert len(api.requests) == 3 * (1 + 3 + 1)
     first = interactions[0]
@@ -251,18 +251,22 @@ async def test_context_relevance_and_groundedness_with_bounded_concurrency(
     assert any(cited[0] in q.last_user_text() for q in grounded_prompts)
 
 
-async def test_run_forever_sweeps_until_stopped(
+async def test_run_judges_what_arrives_while_it_waits(
     sqlite_store: SqlStore, api: FakeAnthropic, make_interaction: InteractionFactory
 ) -> None:
-    interaction = make_interaction()
-    sqlite_store.save_interaction(interaction)
     api.responder = by_kind
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker(sqlite_store, api).run_forever(stop, interval_s=0.02))
-    while sqlite_store.judgement_for(interaction.id) is None:
-        await asyncio.sleep(0.02)
-    stop.set()
-    await asyncio.wait_for(task, timeout=5)
+    running = asyncio.create_task(worker(sqlite_store, api, poll_s=0.01).run())
+    try:
+        interaction = make_interaction()
+        sqlite_store.save_interaction(interaction)  # after the first drain found nothing
+        async with asyncio.timeout(5):
+            while job_status(sqlite_store, interaction.id) != "done":
+                await asyncio.sleep(0.02)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert sqlite_store.judgement_for(interaction.id) is not None
 
 
 def test_retry_delay_doubles_caps_and_jitters() -> None:
@@ -283,12 +287,12 @@ async def test_two_workers_on_postgres_never_judge_the_same_interaction_twice(
             first_store.save_interaction(interaction)
         api.responder = lambda request: verdict(3, delay_s=0.02)
         workers = [
-            worker(first_store, api, "a", batch=3),
-            worker(second_store, api, "b", batch=3),
+            worker(first_store, api, "a", concurrency=3),
+            worker(second_store, api, "b", concurrency=3),
         ]
         claimed = [0, 0]
         while True:
-            counts = await asyncio.gather(*(w.run_once() for w in workers))
+            counts = await asyncio.gather(*(w.drain() for w in workers))
             claimed = [total + n for total, n in zip(claimed, counts, strict=True)]
             if sum(counts) == 0:
                 break

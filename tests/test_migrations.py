@@ -11,15 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.store import (
-    JUDGE_JOB,
-    MIGRATIONS,
-    SqlStore,
-    applied_migrations,
-    make_engine,
-    migrate,
-    normalise_url,
-)
+from bot.models import JUDGE_JOB
+from bot.store import MIGRATIONS, SqlStore, applied_migrations, make_engine, migrate, normalise_url
 from bot.store.schema import metadata
 
 ALL = [fn.__name__ for fn in MIGRATIONS]

@@ -19,10 +19,10 @@ import sqlalchemy as sa
 
 from bot.config import Settings
 from bot.errors import StoreUnavailableError
-from bot.models import Answer, Question, Turn
+from bot.models import JUDGE_JOB, Answer, Question, Turn
 from bot.scheduler import JOURNAL_JOB_ID, build_scheduler
 from bot.service import AssistantService, ServiceOptions
-from bot.store import JUDGE_JOB, Journal, SqlStore, open_store
+from bot.store import Journal, SqlStore, open_store
 from bot.store.journal import PendingEscalation, PendingInteraction, PendingVote
 from tests.fakes.core import FIXTURE_COURSES, FakeAnswerModel, WordOverlapRetriever
 from tests.tcp_proxy import TcpProxy

@@ -24,6 +24,7 @@ from bot.models import (
     Citation,
     Interaction,
     Judgement,
+    JudgementRecord,
     Question,
     RetrievedSegment,
     Segment,
@@ -41,7 +42,7 @@ from bot.report import (
     render_jsonl,
     render_markdown,
 )
-from bot.store import JudgementRecord, SqlStore
+from bot.store import SqlStore
 from retrieval.errors import InputError
 from retrieval.evaluate import GoldQuestion
 from tests.fakes.anthropic_server import (

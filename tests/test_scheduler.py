@@ -1,5 +1,5 @@
 """The clock: a digest is posted once however many processes try; the jobs are scheduled
-in each course's time zone; the judge sweep runs in the caller's loop."""
+in each course's time zone."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from bot.config import Settings
 from bot.courses import Course
 from bot.models import Digest, Judgement, Vote
-from bot.scheduler import JUDGE_JOB_ID, build_scheduler, send_weekly_digest
+from bot.scheduler import build_scheduler, send_weekly_digest
 from bot.store import SqlStore
 from tests.store_fixtures import InteractionFactory
 
@@ -34,15 +34,6 @@ class FakePoster:
         if self.fail:
             raise ConnectionError("chat platform unreachable")
         self.posted.append((course.id, digest))
-
-
-@dataclass
-class CountingSweeper:
-    runs: int = 0
-
-    async def run_once(self, now: datetime | None = None) -> int:
-        self.runs += 1
-        return 0
 
 
 async def test_digest_of_the_week_that_ended_has_its_data(
@@ -119,24 +110,3 @@ def test_digest_jobs_fire_at_the_configured_local_time(sqlite_store: SqlStore) -
     assert jobs["digest:mc102"].coalesce and jobs["digest:mc102"].max_instances == 1
     assert jobs["digest:mc102"].misfire_grace_time == 12 * 3600
     assert not scheduler.running
-
-
-async def test_started_scheduler_runs_the_judge_sweep(sqlite_store: SqlStore) -> None:
-    sweeper = CountingSweeper()
-    scheduler = build_scheduler(
-        settings=Settings(),
-        store=sqlite_store,
-        courses=[COURSE],
-        judge_worker=sweeper,
-        judge_interval_s=0.05,
-    )
-    assert [job.id for job in scheduler.get_jobs()] == [JUDGE_JOB_ID]
-    scheduler.start()
-    try:
-        for _ in range(200):
-            if sweeper.runs:
-                break
-            await asyncio.sleep(0.025)
-    finally:
-        scheduler.shutdown(wait=False)
-    assert sweeper.runs >= 1

@@ -9,14 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from bot.models import Interaction, Judgement, Vote
-from bot.store import (
-    CONTEXT_RELEVANCE,
-    JUDGE_JOB,
-    SqlStore,
-    StoreError,
-    current_votes,
-)
+from bot.models import CONTEXT_RELEVANCE, JUDGE_JOB, Interaction, Judgement, Vote
+from bot.store import SqlStore, StoreError, current_votes
 from bot.store.schema import citations, interaction_segments, interactions
 
 T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)

@@ -31,7 +31,6 @@ from pydantic import SecretStr
 from bot.config import Settings
 from bot.courses import Course, Courses
 from bot.errors import AskFailedError, ConfigError
-from bot.judge import JudgeOptions, JudgeWorker
 from bot.models import Question
 from bot.report import ReportEntry, load_entries, render_markdown
 from bot.service import AssistantService
@@ -255,7 +254,7 @@ async def _evaluate(
     questions: Sequence[EvalQuestion],
     quiet: bool,
 ) -> tuple[str, str]:
-    from bot.app import build_judge, build_service
+    from bot.app import build_judge_worker, build_service
 
     started = datetime.now(UTC)
     service = build_service(settings, Courses([course]), retrieval=retrieval, store=store)
@@ -266,25 +265,18 @@ async def _evaluate(
             ranks.append(rank)
         if not quiet:
             print(f"[{number}/{len(questions)}] {question.id}", file=sys.stderr)
-    judge = build_judge(settings)
+    worker = build_judge_worker(settings, store, "evaluate")
     note = (
         ""
-        if judge is not None
+        if worker is not None
         else (
             "não executado: sem ANTHROPIC_API_KEY (respostas extrativas, sem Claude)"
             if not settings.anthropic_api_key
             else "desativado (JUDGE_ENABLED=false)"
         )
     )
-    if judge is not None:
-        options = JudgeOptions(
-            context_relevance=settings.judge_context_relevance,
-            groundedness=settings.judge_groundedness,
-            concurrency=settings.judge_concurrency,
-        )
-        worker = JudgeWorker(store, judge, "evaluate", options)
-        while await worker.run_once():
-            pass  # until every job is judged, failed, or waiting to retry after an API error
+    if worker is not None:
+        await worker.drain()  # every job judged, failed, or waiting to retry after an API error
     entries = await asyncio.to_thread(
         load_entries, store, course.id, started, None, settings.judge_pass_score
     )

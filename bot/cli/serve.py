@@ -18,7 +18,7 @@ from typing import Any
 from bot.app import (
     Retrieval,
     build_journal,
-    build_judge,
+    build_judge_worker,
     build_retrieval,
     build_service,
     build_store,
@@ -26,7 +26,6 @@ from bot.app import (
 )
 from bot.config import ConfigError, Settings, require
 from bot.courses import Course, Courses, load_courses
-from bot.judge import JudgeOptions, JudgeWorker
 from bot.models import Digest
 from bot.scheduler import build_scheduler, default_worker_id
 from bot.store import Journal, SqlStore
@@ -112,12 +111,13 @@ async def _main(
         scheduler.start()
         opened.callback(scheduler.shutdown, wait=False)
         if worker:
-            log.info("worker: judge sweeps, journal replays and weekly digests scheduled")
+            tasks += _judging(settings, store)
+            log.info("worker: judging, journal replays and weekly digests scheduled")
         freeze_startup_heap()
         if tasks:
             await asyncio.gather(*tasks)
         else:
-            await asyncio.Event().wait()  # the worker alone: the scheduler does the work
+            await asyncio.Event().wait()  # the worker alone, judge off: the scheduler works
 
 
 async def _loaded_retrieval(settings: Settings) -> Retrieval:
@@ -145,34 +145,25 @@ def _scheduler(
     replay = functools.partial(journal.replay, store)
     if not worker:
         return build_scheduler(settings=settings, store=store, courses=(), journal_replay=replay)
-    judge = build_judge(settings)
-    if judge is None:
-        log.warning(
-            "the judge is off (no ANTHROPIC_API_KEY or JUDGE_ENABLED=false): "
-            "interactions stay pending until it runs"
-        )
-    sweeper = (
-        JudgeWorker(
-            store,
-            judge,
-            default_worker_id(),
-            JudgeOptions(
-                context_relevance=settings.judge_context_relevance,
-                groundedness=settings.judge_groundedness,
-                concurrency=settings.judge_concurrency,
-            ),
-        )
-        if judge is not None
-        else None
-    )
     return build_scheduler(
         settings=settings,
         store=store,
         courses=digest_courses(settings, courses),
         poster=ChatDigestPoster(settings),
-        judge_worker=sweeper,
         journal_replay=replay,
     )
+
+
+def _judging(settings: Settings, store: SqlStore) -> list[Awaitable[None]]:
+    """The judge worker's loop, or nothing (and a warning) when the judge is off."""
+    judge_worker = build_judge_worker(settings, store, default_worker_id())
+    if judge_worker is None:
+        log.warning(
+            "the judge is off (no ANTHROPIC_API_KEY or JUDGE_ENABLED=false): "
+            "interactions stay pending until it runs"
+        )
+        return []
+    return [judge_worker.run()]
 
 
 def digest_courses(settings: Settings, courses: Courses) -> list[Course]:

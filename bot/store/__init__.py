@@ -11,37 +11,21 @@ from __future__ import annotations
 from bot.annotations import current_votes  # one rule for standing votes
 from bot.store.digests import DEFAULT_DIGEST_LEASE_S
 from bot.store.engine import DEFAULT_URL, make_engine, normalise_url
-from bot.store.jobs import DEFAULT_MAX_ATTEMPTS, backoff_delay
 from bot.store.journal import Journal, ReplayReport
 from bot.store.migrations import MIGRATIONS, applied_migrations, migrate
-from bot.store.records import (
-    ANSWER_RELEVANCE,
-    CONTEXT_RELEVANCE,
-    GROUNDEDNESS,
-    JUDGE_JOB,
-    JobRecord,
-    JudgementRecord,
-    StoreError,
-)
+from bot.store.records import JobRecord, StoreError
 from bot.store.sql_store import SqlStore, open_store
 
 __all__ = [
-    "ANSWER_RELEVANCE",
-    "CONTEXT_RELEVANCE",
     "DEFAULT_DIGEST_LEASE_S",
-    "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_URL",
-    "GROUNDEDNESS",
-    "JUDGE_JOB",
     "MIGRATIONS",
     "JobRecord",
     "Journal",
-    "JudgementRecord",
     "ReplayReport",
     "SqlStore",
     "StoreError",
     "applied_migrations",
-    "backoff_delay",
     "current_votes",
     "make_engine",
     "migrate",

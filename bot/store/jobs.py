@@ -5,11 +5,13 @@ that dies simply lets its lease expire and the job is claimed again; a worker wh
 lost cannot complete, retry or fail the job any more (those calls return False), so a result
 is recorded once. PostgreSQL claims with ``FOR UPDATE SKIP LOCKED``; SQLite's claim is one
 UPDATE in a transaction that took the write lock at BEGIN (IMMEDIATE).
+
+The queue keeps no retry policy: the worker decides when a job is tried again and when it is
+given up (``bot.judge``), so it can record why first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -21,13 +23,6 @@ from bot.store.engine import Database, insert_or_ignore
 from bot.store.records import JobRecord, JobStatus
 from bot.store.schema import jobs
 from retrieval.text import storable_text
-
-DEFAULT_MAX_ATTEMPTS = 5
-
-
-def backoff_delay(attempts: int, base_s: float = 30.0, cap_s: float = 3600.0) -> timedelta:
-    """How long to wait before the next try after ``attempts`` failed ones: doubling, capped."""
-    return timedelta(seconds=min(cap_s, base_s * 2 ** max(0, attempts - 1)))
 
 
 def enqueue(conn: Connection, kind: str, ref: str, at: datetime) -> bool:
@@ -49,21 +44,18 @@ def _utc_now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
 
-def _skip_locked_ids(where: sa.ColumnElement[bool], limit: int | None = None) -> Any:
-    """Ids matching ``where``, locked for us and skipping rows other workers hold (PostgreSQL;
-    SQLite renders no locking clause and relies on its write lock)."""
+def _skip_locked_ids(where: sa.ColumnElement[bool], limit: int) -> Any:
+    """Up to ``limit`` ids matching ``where``, locked for us and skipping rows other workers
+    hold (PostgreSQL; SQLite renders no locking clause and relies on its write lock)."""
     query = sa.select(jobs.c.id).where(where).order_by(jobs.c.next_attempt_at, jobs.c.id)
-    if limit is not None:
-        query = query.limit(limit)
-    return query.with_for_update(skip_locked=True).scalar_subquery()
+    return query.limit(limit).with_for_update(skip_locked=True).scalar_subquery()
 
 
 class JobQueue:
     """The queue of one database; ``SqlStore.jobs`` is the store's."""
 
-    def __init__(self, db: Database, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self.max_attempts = max_attempts
 
     def enqueue_job(self, kind: str, ref: str, *, at: datetime | None = None) -> bool:
         """Queue a job once: True if new, False if (kind, ref) was already queued (any status)."""
@@ -79,23 +71,12 @@ class JobQueue:
         now: datetime | None = None,
     ) -> list[Job]:
         """Claim up to ``limit`` due jobs of ``kind``: pending ones whose time has come and
-        running ones whose lease expired. Each claim counts an attempt."""
+        running ones whose lease expired. Each claim counts an attempt, so a worker can tell
+        a job whose earlier workers died (more attempts than it allows) and give it up."""
         now = _utc_now(now)
         expired = sa.and_(jobs.c.status == "running", jobs.c.lease_expires_at <= now)
         due = sa.and_(jobs.c.status == "pending", jobs.c.next_attempt_at <= now)
         with self._db.writer.begin() as conn:
-            # A job whose worker keeps dying mid-way would otherwise be claimed forever.
-            worn_out = sa.and_(jobs.c.kind == kind, expired, jobs.c.attempts >= self.max_attempts)
-            conn.execute(
-                sa.update(jobs)
-                .where(jobs.c.id.in_(_skip_locked_ids(worn_out)))
-                .values(
-                    status="failed",
-                    lease_expires_at=None,
-                    updated_at=now,
-                    last_error=f"gave up: the lease expired on attempt {self.max_attempts}",
-                )
-            )
             claimable = sa.and_(jobs.c.kind == kind, sa.or_(due, expired))
             rows = conn.execute(
                 sa.update(jobs)
@@ -114,27 +95,15 @@ class JobQueue:
     def complete_job(self, job_id: int, worker_id: str, now: datetime | None = None) -> bool:
         """Mark the job done if ``worker_id`` still holds its lease; False if the lease was lost
         (expired or taken by another worker), in which case the result must not be kept."""
-        now = _utc_now(now)
-        with self._db.writer.begin() as conn:
-            result = conn.execute(
-                sa.update(jobs)
-                .where(self._held(job_id, worker_id, now))
-                .values(status="done", lease_expires_at=None, last_error="", updated_at=now)
-            )
-            return result.rowcount == 1
+        return self._end_attempt(job_id, worker_id, "done", "", None, now)
 
     def extend_lease(
         self, job_id: int, worker_id: str, lease_s: float, now: datetime | None = None
     ) -> bool:
         """Keep a long job: push the lease to now + ``lease_s`` if it is still held."""
         now = _utc_now(now)
-        with self._db.writer.begin() as conn:
-            result = conn.execute(
-                sa.update(jobs)
-                .where(self._held(job_id, worker_id, now))
-                .values(lease_expires_at=now + timedelta(seconds=lease_s), updated_at=now)
-            )
-            return result.rowcount == 1
+        expires = now + timedelta(seconds=lease_s)
+        return self._update_held(job_id, worker_id, now, lease_expires_at=expires)
 
     def retry_job(
         self,
@@ -144,29 +113,14 @@ class JobQueue:
         next_attempt_at: datetime,
         now: datetime | None = None,
     ) -> bool:
-        """This attempt failed; try again at ``next_attempt_at`` (e.g. a rate limit's hint),
-        or give up (status 'failed') once ``max_attempts`` attempts were made."""
-        return self._end_attempt(job_id, worker_id, error, now, lambda _: next_attempt_at)
+        """This attempt failed; the job is due again at ``next_attempt_at``."""
+        return self._end_attempt(job_id, worker_id, "pending", error, next_attempt_at, now)
 
     def fail_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        error: str,
-        *,
-        permanent: bool = False,
-        now: datetime | None = None,
+        self, job_id: int, worker_id: str, error: str, now: datetime | None = None
     ) -> bool:
-        """This attempt failed: retry after ``backoff_delay``, or give up once ``max_attempts``
-        attempts were made (at once when ``permanent``, e.g. the interaction is gone)."""
-        now = _utc_now(now)
-        return self._end_attempt(
-            job_id,
-            worker_id,
-            error,
-            now,
-            lambda attempts: None if permanent else now + backoff_delay(attempts),
-        )
+        """Give the job up (status 'failed'): it is never claimed again."""
+        return self._end_attempt(job_id, worker_id, "failed", error, None, now)
 
     def get_job(self, job_id: int) -> JobRecord | None:
         return self._find(jobs.c.id == job_id)
@@ -185,32 +139,32 @@ class JobQueue:
         self,
         job_id: int,
         worker_id: str,
+        status: JobStatus,
         error: str,
+        next_attempt_at: datetime | None,
         now: datetime | None,
-        next_attempt: Callable[[int], datetime | None],
     ) -> bool:
         now = _utc_now(now)
+        return self._update_held(
+            job_id,
+            worker_id,
+            now,
+            status=status,
+            next_attempt_at=next_attempt_at or now,
+            lease_expires_at=None,
+            last_error=storable_text(error),  # e.g. a model's reply quoted
+        )
+
+    def _update_held(self, job_id: int, worker_id: str, now: datetime, **values: Any) -> bool:
+        """Write ``values`` if ``worker_id`` still holds the job's lease; False (nothing
+        written) if it lost it."""
         with self._db.writer.begin() as conn:
-            attempts = conn.execute(
-                sa.select(jobs.c.attempts)
-                .where(self._held(job_id, worker_id, now))
-                .with_for_update()
-            ).scalar_one_or_none()
-            if attempts is None:
-                return False
-            when = next_attempt(attempts) if attempts < self.max_attempts else None
-            conn.execute(
+            result = conn.execute(
                 sa.update(jobs)
-                .where(jobs.c.id == job_id)
-                .values(
-                    status="failed" if when is None else "pending",
-                    next_attempt_at=when or now,
-                    lease_expires_at=None,
-                    last_error=storable_text(error),  # e.g. a model's reply quoted
-                    updated_at=now,
-                )
+                .where(self._held(job_id, worker_id, now))
+                .values(**values, updated_at=now)
             )
-            return True
+            return result.rowcount == 1
 
     @staticmethod
     def _held(job_id: int, worker_id: str, now: datetime) -> sa.ColumnElement[bool]:

@@ -11,9 +11,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any, cast
 
-from bot.models import Citation, Interaction, RetrievedSegment, Segment, Vote, VoteValue
+from bot.models import (
+    Citation,
+    Interaction,
+    JudgementRecord,
+    JudgementStatus,
+    RetrievedSegment,
+    Segment,
+    Vote,
+    VoteValue,
+)
 from bot.store.columns import interaction_from, interaction_values
-from bot.store.records import JudgementRecord, JudgementStatus
 from retrieval.text import storable_text
 
 Row = Mapping[Any, Any]  # sqlalchemy RowMapping or a plain dict

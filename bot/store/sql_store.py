@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.models import Interaction, Judgement, Vote
+from bot.models import ANSWER_RELEVANCE, JUDGE_JOB, Interaction, Judgement, JudgementRecord, Vote
+from bot.outcome import current_judgement
 from bot.ports import DigestStore, JudgeStore, Store
 from bot.store import rows
 from bot.store.digests import DigestLedger
 from bot.store.engine import Database, insert_or_ignore, make_engine
-from bot.store.jobs import DEFAULT_MAX_ATTEMPTS, JobQueue, enqueue
+from bot.store.jobs import JobQueue, enqueue
 from bot.store.migrations import migrate
-from bot.store.records import ANSWER_RELEVANCE, JUDGE_JOB, JudgementRecord, StoreError
+from bot.store.records import StoreError
 from bot.store.schema import citations, interaction_segments, interactions, judgements, votes
 
 T = TypeVar("T")
@@ -32,20 +33,20 @@ T = TypeVar("T")
 _IN_CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 
 
-def open_store(url: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> SqlStore:
+def open_store(url: str) -> SqlStore:
     """Open (creating if needed) the database at ``url`` and bring its schema up to date."""
     engine = make_engine(url)
     migrate(engine)
-    return SqlStore(engine, max_attempts=max_attempts)
+    return SqlStore(engine)
 
 
 class SqlStore:
     """The interaction log, votes and judgements; and, sharing its database, the job queue
     (``jobs``) and the digest claims (``digests``)."""
 
-    def __init__(self, engine: sa.Engine, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> None:
+    def __init__(self, engine: sa.Engine) -> None:
         self.db = Database(engine)
-        self.jobs = JobQueue(self.db, max_attempts=max_attempts)
+        self.jobs = JobQueue(self.db)
         self.digests = DigestLedger(self.db)
 
     def close(self) -> None:
@@ -211,13 +212,8 @@ class SqlStore:
     def judgement_for(
         self, interaction_id: str, *, kind: str = ANSWER_RELEVANCE, target: str = ""
     ) -> Judgement | None:
-        """The latest successful judgement of that kind and target, if any."""
-        scored = [
-            record
-            for record in self.judgements_for(interaction_id)
-            if record.kind == kind and record.target == target and record.status == "ok"
-        ]
-        return scored[-1].as_judgement() if scored else None
+        """The current judgement of that kind and target (``bot.outcome``), if any."""
+        return current_judgement(self.judgements_for(interaction_id), kind, target)
 
     def judgements_for(self, interaction_id: str) -> list[JudgementRecord]:
         """Every judge outcome on the interaction (all kinds, failures too), oldest first."""

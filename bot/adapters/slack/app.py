@@ -25,11 +25,11 @@ from bot.adapters.slack.feedback import Feedback
 from bot.adapters.slack.listeners import ack
 from bot.adapters.slack.middleware import RetriedEvents, refuse_malformed_timestamps
 from bot.adapters.slack.tas import TaCheck
+from bot.backoff import backoff_delay
 from bot.config import ConfigError, Settings, require
 from bot.courses import Courses
 from bot.errors import UnreachableError
 from bot.service import AssistantService
-from bot.store import backoff_delay
 
 log = logging.getLogger(__name__)
 
