@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from bot.adapters.common import Throttle
 from bot.adapters.discord_render import (
     LABEL_ABSTAINED,
     LABEL_ANSWER,
@@ -195,16 +194,6 @@ def test_ta_commands_find_their_course_and_check_roles() -> None:
 def test_a_dm_explains_where_to_ask() -> None:
     assert "nenhuma disciplina" in dm_where_to_ask([])
     assert "BIO, ML" in dm_where_to_ask([course("ml"), course("bio")])
-
-
-def test_the_throttle_lets_one_call_through_per_interval() -> None:
-    now = [0.0]
-    throttle = Throttle(1.0, clock=lambda: now[0])
-    assert throttle.ready()
-    now[0] = 0.5
-    assert not throttle.ready()
-    now[0] = 1.0
-    assert throttle.ready()
 
 
 def test_rendering_does_not_import_discord() -> None:
