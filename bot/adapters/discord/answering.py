@@ -56,26 +56,32 @@ class Answerer:
     ) -> None:
         extra: dict[str, Any] = {"reference": reply_to} if reply_to is not None else {}
         placeholder = await target.send(PLACEHOLDER, allowed_mentions=NO_PINGS, **extra)
-        answer = await self.ask(question, placeholder.edit)
+        edit = placeholder.edit
+        answer = await self.ask(question, edit)
         if answer is not None:
-            await self.show_answer_or_say_so(answer, placeholder.edit, target, placeholder)
+            await self.show_answer_or_say_so(question, answer, edit, target, placeholder)
 
     async def show_answer_or_say_so(
         self,
+        question: Question,
         answer: Answer,
         edit_first: EditMessage,
         target: discord.abc.Messageable,
         first: discord.Message,
     ) -> None:
+        """The answer (then the TAs told, if the service says so), or the failure to post it
+        under the answer's own reference."""
         try:
             await self._show_answer(answer, edit_first, target, first)
         except discord.HTTPException:
             log.exception("could not post the answer of interaction %s", answer.interaction_id)
             await edit_first(content=failure_text(answer.interaction_id), allowed_mentions=NO_PINGS)
+        alert = answer.tas_alert
+        await self._tell_tas(question, answer.interaction_id, alert, answered=True)
 
     async def ask(self, question: Question, edit: EditMessage) -> Answer | None:
-        """The service's answer, or None after telling the student what went wrong; the
-        TAs are told whatever the service says they should hear."""
+        """The service's answer, or None after telling the student what went wrong (and the
+        TAs, when the service says so)."""
 
         async def show(text_so_far: str) -> None:
             await edit(content=progress_text(text_so_far), allowed_mentions=NO_PINGS)
@@ -88,21 +94,19 @@ class Answerer:
             problem = invalid_question_text(str(exc))
         except AskFailedError as exc:
             log.error("could not answer: %s", exc)
-            told = await self.tell_tas(question, exc.interaction_id, exc.tas_alert)
+            told = await self._tell_tas(question, exc.interaction_id, exc.tas_alert)
             problem = failure_text(exc.interaction_id, tas_told=told)
         except Exception:
             log.exception("ask failed for a question in course %s", question.course_id)
             problem = failure_text(None)  # no interaction was kept: no reference to show
         else:
             await progress.finish()
-            alert = answer.tas_alert
-            await self.tell_tas(question, answer.interaction_id, alert, answered=True)
             return answer
         await progress.finish()
         await edit(content=problem, embed=None, allowed_mentions=NO_PINGS)
         return None
 
-    async def tell_tas(
+    async def _tell_tas(
         self, question: Question, ref: str, alert: str, *, answered: bool = False
     ) -> bool:
         """Post ``alert`` (if any) in the course's TA channel, pinging no one; whether it was."""

@@ -219,7 +219,7 @@ class Asking:
         placeholder = await edit(content=PLACEHOLDER, allowed_mentions=NO_PINGS)
         answer = await self.answerer.ask(question, edit)
         if answer is not None:
-            await self.answerer.show_answer_or_say_so(answer, edit, where, placeholder)
+            await self.answerer.show_answer_or_say_so(question, answer, edit, where, placeholder)
 
 
 async def _is_member(guild: discord.Guild, user_id: int) -> bool:
