@@ -355,15 +355,13 @@ class AssistantService:
         try:
             interaction = await self._interaction_or_raise(interaction_id)
         except StoreUnavailableError:
-            await self._keep(escalation, mark)
+            if not await asyncio.to_thread(self._escalation_waits, interaction_id):
+                await self._keep(escalation, mark)
             raise
-        escalated = replace(interaction, escalated=True)
-        if await asyncio.to_thread(self._escalation_waits, interaction_id):
-            return Escalation(escalated, ping_tas=False)  # called already; the mark will follow
-        first = await self._keep(escalation, mark)
-        if first is None:  # journaled: the first request unless the row was marked already
-            first = not interaction.escalated
-        return Escalation(escalated, ping_tas=first)
+        if interaction.escalated:  # stored, or waiting in the journal: called already
+            return Escalation(interaction, ping_tas=False)
+        first = await self._keep(escalation, mark)  # None: journaled, so this request was first
+        return Escalation(replace(interaction, escalated=True), ping_tas=first is not False)
 
     def _escalation_waits(self, interaction_id: str) -> bool:
         """Whether the journal holds an escalation of it that the database has not taken."""
@@ -392,6 +390,8 @@ class AssistantService:
             found = self.journal.interaction(interaction_id)
         if found is None:
             raise UnknownInteractionError(interaction_id)
+        if not found.escalated and self._escalation_waits(interaction_id):
+            return replace(found, escalated=True)  # the mark waits in the journal
         return found
 
     async def thread_history(

@@ -190,3 +190,17 @@ async def test_with_the_database_down_the_answer_is_given_and_kept(start: Start)
     writable()
     assert platform.service.journal.replay(store).written == 1
     assert store.get_interaction(answer.ref) == journaled
+
+
+async def test_with_the_database_down_asking_for_a_human_twice_still_pings_once(
+    start: Start,
+) -> None:
+    platform = await start()
+    answer = await platform.ask("student", UNET)
+    refuse_writes(platform.service.store)  # type: ignore[arg-type]
+
+    await platform.escalate("student", answer)
+    assert await platform.escalate("classmate", answer) == platform.already_escalated
+
+    assert platform.ta_pings() == [answer.thread]
+    assert (await platform.service.interaction(answer.ref)).escalated  # the journal knows
