@@ -365,12 +365,13 @@ class AssistantService:
 
     def _escalation_waits(self, interaction_id: str) -> bool:
         """Whether the journal holds an escalation of it that the database has not taken."""
+        return interaction_id in self._waiting_escalations()
+
+    def _waiting_escalations(self) -> set[str]:
         if not self.journal.has_entries():
-            return False
-        return any(
-            isinstance(e, PendingEscalation) and e.interaction_id == interaction_id
-            for e in self.journal.entries()
-        )
+            return set()
+        entries = self.journal.entries()
+        return {e.interaction_id for e in entries if isinstance(e, PendingEscalation)}
 
     async def interaction(self, interaction_id: str) -> Interaction:
         return await self._interaction_or_raise(interaction_id)
@@ -406,12 +407,23 @@ class AssistantService:
         earlier = await asyncio.to_thread(
             self._thread_interactions, platform, channel, thread, since
         )
-        turns: list[Turn] = []
-        for row in earlier:
-            turns.append(Turn("student", row.question))
-            if row.answer:
-                turns.append(Turn("assistant", row.answer))
-        return tuple(turns)
+        return _turns(earlier)
+
+    async def unmentioned_follow_up(
+        self, platform: str, channel: str, thread: str, *, asker_is_ta: bool
+    ) -> tuple[Turn, ...] | None:
+        """The earlier turns when a message in a thread that does not mention the bot is for
+        it: a thread of the bot's, not a TA's message (a TA there is answering the student),
+        and no human asked for in it (the TAs have it now). None: the bot keeps out. A
+        message that mentions the bot is always answered."""
+        if asker_is_ta or not thread:
+            return None
+        earlier = await asyncio.to_thread(
+            self._thread_interactions, platform, channel, thread, None
+        )
+        if not earlier or any(i.escalated for i in earlier):
+            return None
+        return _turns(earlier)
 
     def _thread_interactions(
         self, platform: str, channel: str, thread: str, since: datetime | None
@@ -428,7 +440,9 @@ class AssistantService:
         known = {i.id for i in stored}
         pending = self.journal.thread_interactions(platform, channel, thread, since)
         fresh = [i for i in pending if i.id not in known]
-        return sorted([*stored, *fresh], key=lambda i: (i.created_at, i.id)) if fresh else stored
+        merged = sorted([*stored, *fresh], key=lambda i: (i.created_at, i.id))
+        waiting = self._waiting_escalations()  # they count as much as stored ones
+        return [replace(i, escalated=True) if i.id in waiting else i for i in merged]
 
     async def reindex(self, course_id: str) -> str:
         """Re-ingest a course's lectures (TA command); returns a one-line summary."""
@@ -447,6 +461,15 @@ class AssistantService:
 
     def _pseudonym(self, platform: str, user_id: str) -> str:
         return pseudonymise(self._secret, platform, user_id)
+
+
+def _turns(earlier: list[Interaction]) -> tuple[Turn, ...]:
+    turns: list[Turn] = []
+    for row in earlier:
+        turns.append(Turn("student", row.question))
+        if row.answer:
+            turns.append(Turn("assistant", row.answer))
+    return tuple(turns)
 
 
 def _never_raising(on_text: OnText) -> OnText:

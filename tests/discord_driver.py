@@ -168,10 +168,18 @@ class DiscordDriver:
         question = await self.h.mention(MEMBERS[who], ML_CHANNEL, text)
         return self._shown(await self._next_answer(), str(question["id"]))
 
-    async def follow_up(self, who: Role, earlier: Shown, text: str) -> Shown:
+    async def follow_up(
+        self, who: Role, earlier: Shown, text: str, *, mention: bool = False
+    ) -> Shown:
+        if mention:
+            await self.h.mention(MEMBERS[who], int(earlier.thread), text)
+        else:
+            await self.say(who, earlier, text)
+        return self._shown(await self._next_answer(), earlier.question)
+
+    async def say(self, who: Role, earlier: Shown, text: str) -> None:
         reply = self.h.fake.user_message(MEMBERS[who], int(earlier.thread), text)
         await self.h.send("MESSAGE_CREATE", reply)
-        return self._shown(await self._next_answer(), earlier.question)
 
     async def ask_unanswered(self, who: Role, text: str) -> Shown:
         question = await self.h.mention(MEMBERS[who], ML_CHANNEL, text)

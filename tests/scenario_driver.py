@@ -43,8 +43,14 @@ class PlatformDriver(Protocol):
         """A question in the course channel; the answer once it is complete."""
         ...
 
-    async def follow_up(self, who: Role, earlier: Shown, text: str) -> Shown:
-        """A reply in the thread of ``earlier`` (no mention); the answer once complete."""
+    async def follow_up(
+        self, who: Role, earlier: Shown, text: str, *, mention: bool = False
+    ) -> Shown:
+        """A reply in the thread of ``earlier``; the answer once complete."""
+        ...
+
+    async def say(self, who: Role, earlier: Shown, text: str) -> None:
+        """A reply in the thread of ``earlier`` that mentions no one; waits for nothing."""
         ...
 
     async def ask_unanswered(self, who: Role, text: str) -> Shown:

@@ -135,14 +135,24 @@ class SlackDriver:
         ts = await self.bot.mention(ML, f"<@{BOT_USER_ID}> {text}", user=USERS[who])
         return self._shown(await self.bot.answer_in(ML, ts))
 
-    async def follow_up(self, who: Role, earlier: Shown, text: str) -> Shown:
+    async def follow_up(
+        self, who: Role, earlier: Shown, text: str, *, mention: bool = False
+    ) -> Shown:
         nth = 1 + sum(1 for m in self.slack.thread(ML, earlier.thread) if m.get("metadata"))
+        if mention:
+            mentioning = f"<@{BOT_USER_ID}> {text}"
+            await self.bot.mention(ML, mentioning, earlier.thread, user=USERS[who])
+        else:
+            await self.say(who, earlier, text)
+        return self._shown(await self.bot.answer_in(ML, earlier.thread, nth))
+
+    async def say(self, who: Role, earlier: Shown, text: str) -> None:
         ts = self.slack.add_user_message(ML, USERS[who], text, earlier.thread)
         event = {"type": "message", "channel": ML, "channel_type": "channel", "text": text}
-        await self.bot.sender.event(
+        status, _ = await self.bot.sender.event(
             event | {"user": USERS[who], "ts": ts, "thread_ts": earlier.thread}
         )
-        return self._shown(await self.bot.answer_in(ML, earlier.thread, nth))
+        assert status == 200
 
     async def ask_unanswered(self, who: Role, text: str) -> Shown:
         ts = await self.bot.mention(ML, f"<@{BOT_USER_ID}> {text}", user=USERS[who])

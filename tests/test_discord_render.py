@@ -15,7 +15,6 @@ from bot.adapters.discord_render import (
     MESSAGE_LIMIT,
     PLACEHOLDER,
     THREAD_NAME_LIMIT,
-    answers_unasked_in_thread,
     citations_block,
     course_for_ta_command,
     dm_where_to_ask,
@@ -157,13 +156,10 @@ def test_the_button_custom_id_round_trips_the_ref() -> None:
     assert ref_from_footer("qualquer coisa") is None
 
 
-def test_escalated_threads_are_marked_once_and_the_bot_steps_back() -> None:
+def test_escalated_threads_are_marked_once() -> None:
     marked = escalated_thread_name("O que é dropout?")
     assert marked == "🙋 O que é dropout?" and escalated_thread_name(marked) == marked
     assert len(escalated_thread_name("x" * THREAD_NAME_LIMIT)) == THREAD_NAME_LIMIT
-    assert answers_unasked_in_thread("O que é dropout?", author_is_ta=False)
-    assert not answers_unasked_in_thread("O que é dropout?", author_is_ta=True)
-    assert not answers_unasked_in_thread(marked, author_is_ta=False)
 
 
 def test_votes_from_emoji() -> None:

@@ -86,6 +86,28 @@ async def test_a_follow_up_in_the_thread_is_answered_there_with_the_earlier_turn
     assert (await platform.service.interaction(second.ref)).thread == first.thread
 
 
+async def test_a_ta_answering_in_the_thread_is_left_to_it(start: Start) -> None:
+    platform = await start()
+    first = await platform.ask("student", UNET)
+    await platform.say("ta", first, "Veja também a aula 4.")
+    await platform.follow_up("student", first, ENCODER)
+
+    assert [q.text for q in platform.model.calls] == [UNET, ENCODER]
+
+
+async def test_once_a_human_is_asked_for_the_bot_answers_in_the_thread_only_when_mentioned(
+    start: Start,
+) -> None:
+    platform = await start()
+    first = await platform.ask("student", UNET)
+    await platform.escalate("student", first)
+    await platform.say("student", first, "Alguém aí?")  # for the TAs now
+    second = await platform.follow_up("student", first, ENCODER, mention=True)
+
+    assert [q.text for q in platform.model.calls] == [UNET, ENCODER]
+    assert second.thread == first.thread and ENCODER_LINK in second.links
+
+
 async def test_thumbs_up_then_down_then_removed_each_change_the_tally(start: Start) -> None:
     platform = await start()
     answer = await platform.ask("student", UNET)

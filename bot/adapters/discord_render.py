@@ -147,16 +147,10 @@ ESCALATED_MARK = "🙋 "
 
 
 def escalated_thread_name(name: str) -> str:
-    """The thread renamed so TAs see it needs them, and the bot knows to step back."""
+    """The thread renamed so the TAs see it needs them."""
     if name.startswith(ESCALATED_MARK):
         return name
     return (ESCALATED_MARK + name)[:THREAD_NAME_LIMIT]
-
-
-def answers_unasked_in_thread(thread_name: str, author_is_ta: bool) -> bool:
-    """In its own thread the bot answers follow-ups without a mention, except a TA's (who is
-    answering the student) and anything once a human was asked for; a mention always works."""
-    return not author_is_ta and not thread_name.startswith(ESCALATED_MARK)
 
 
 def strip_bot_mention(content: str, bot_id: int) -> str:

@@ -34,9 +34,6 @@ class Answerer:
         self.answers = answers
         self._progress_interval_s = progress_interval_s
 
-    async def history(self, channel: str, thread: str) -> tuple[Turn, ...]:
-        return await self.service.thread_history("slack", channel, thread)
-
     async def answer(
         self,
         client: AsyncWebClient,
@@ -67,7 +64,7 @@ class Answerer:
 
         progress = Progress(show, self._progress_interval_s)
         if history is None:
-            history = await self.history(channel, thread)
+            history = await self.service.thread_history("slack", channel, thread)
         question = Question(course.id, text, "slack", channel, thread, user, history)
         outcome = await self._ask(client, course, question, progress)
         await progress.finish()
