@@ -37,12 +37,15 @@ class InvalidQuestionError(BotError, ValueError):
 
 
 class AskFailedError(BotError):
-    """A question could not be answered at all; the failure is logged under ``interaction_id``."""
+    """A question could not be answered at all; the failure is logged under ``interaction_id``.
 
-    def __init__(self, interaction_id: str, message: str) -> None:
+    ``tas_alert``: what the adapter tells the course's TAs (the service sets it)."""
+
+    def __init__(self, interaction_id: str, message: str, tas_alert: str = "") -> None:
         super().__init__(interaction_id, message)
         self.interaction_id = interaction_id
         self.message = message
+        self.tas_alert = tas_alert
 
     def __str__(self) -> str:
         return f"interaction {self.interaction_id}: {self.message}"

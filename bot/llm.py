@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -123,27 +122,6 @@ def usage_of(message: Message) -> Usage:
     return Usage(input_tokens=usage.input_tokens + cached, output_tokens=usage.output_tokens)
 
 
-class _Throttled:
-    """Calls ``on_text`` with the text so far, at most every ``interval_s``: chat platforms
-    rate-limit message edits. A failing callback is logged, never fatal to the answer."""
-
-    def __init__(self, on_text: OnText, interval_s: float) -> None:
-        self._on_text = on_text
-        self._interval_s = interval_s
-        self._last_at = float("-inf")
-        self._last_text = ""
-
-    async def offer(self, text: str) -> None:
-        now = time.monotonic()
-        if not text or text == self._last_text or now - self._last_at < self._interval_s:
-            return
-        self._last_at, self._last_text = now, text
-        try:
-            await self._on_text(text)
-        except Exception:
-            log.warning("on_text callback failed; the answer continues", exc_info=True)
-
-
 class ClaudeAnswerModel:
     """The ``AnswerModel`` port on Claude: lecture segments in as search results, citations
     back as ``Citation`` values. No temperature: the Messages API version the SDK speaks
@@ -156,13 +134,11 @@ class ClaudeAnswerModel:
         model: str,
         max_tokens: int = 1024,
         *,
-        stream_interval_s: float = 0.5,
         max_history_turns: int = MAX_HISTORY_TURNS,
     ) -> None:
         self._client = client
         self.model = model
         self._max_tokens = max_tokens
-        self._stream_interval_s = stream_interval_s
         self._max_history_turns = max_history_turns
 
     async def answer(
@@ -184,7 +160,7 @@ class ClaudeAnswerModel:
             if on_text is None:
                 message = await self._client.messages.create(**request)
             else:
-                message = await self._stream(request, _Throttled(on_text, self._stream_interval_s))
+                message = await self._stream(request, on_text)
             draft, dropped = draft_from_reply(
                 reply_parts(message),
                 hits,
@@ -203,13 +179,15 @@ class ClaudeAnswerModel:
             )
         return draft
 
-    async def _stream(self, request: dict[str, Any], throttled: _Throttled) -> Message:
+    async def _stream(self, request: dict[str, Any], on_text: OnText) -> Message:
+        """Every piece of text as it comes: how often to show it is the adapter's concern
+        (chat platforms rate-limit edits, each differently)."""
         so_far = ""
         async with self._client.messages.stream(**request) as stream:
             async for event in stream:
                 if event.type == "text":
                     so_far += event.text
-                    await throttled.offer(visible_text(so_far))
+                    await on_text(visible_text(so_far))
             return cast(Message, await stream.get_final_message())
 
 

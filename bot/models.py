@@ -114,6 +114,9 @@ class Answer:
     abstained: bool
     fallback: bool
     model: str = ""
+    # Set when something broke on the way (the answer model failed): what the adapter tells
+    # the course's TAs. The service decides; the adapters only render it.
+    tas_alert: str = ""
 
 
 @dataclass(frozen=True)

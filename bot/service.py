@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 from bot.annotations import VoteTally, tally
 from bot.courses import Course, Courses
@@ -56,11 +57,21 @@ from retrieval.text import storable_text
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 MAX_QUESTION_CHARS = 2000
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A request for a human on an interaction (now marked escalated)."""
+
+    interaction: Interaction
+    ping_tas: bool  # this request escalated it: tag the TAs; False: they were called already
 
 
 @dataclass(frozen=True)
@@ -107,7 +118,11 @@ class AssistantService:
 
     async def ask(self, question: Question, on_text: OnText | None = None) -> Answer:
         """Answer from the course's lectures; the interaction is committed, or journaled when
-        the database cannot take it, before returning."""
+        the database cannot take it, before returning.
+
+        Raises ``InvalidQuestionError`` (nothing kept), or ``AskFailedError`` whose
+        ``interaction_id`` names the failure as it was kept and whose ``tas_alert`` the
+        adapter tells the TAs; so every reference a student is shown names a kept row."""
         course = self.courses.get(question.course_id)
         text = _checked_text(question.text)
         question = replace(question, text=text)
@@ -127,17 +142,37 @@ class AssistantService:
                 exc,
                 exc_info=None if setup_step else exc,
             )
-            await self._save_failure(interaction_id, question, course, started, exc)
-            raise AskFailedError(interaction_id, f"retrieval failed: {exc}") from exc
+            failure = await self._failed(
+                interaction_id, question, course, started, exc, "retrieval"
+            )
+            raise failure from exc
         hits = tuple(retrieved.hits)
+        searched = StageTimings(  # total_ms: so far
+            embed_ms=retrieved.embed_ms, search_ms=retrieved.search_ms, total_ms=_ms_since(started)
+        )
+        try:
+            return await self._answer(interaction_id, question, course, hits, on_text, searched)
+        except Exception as exc:  # a bug: the student still gets a reference that is kept
+            log.exception("answering interaction %s failed unexpectedly", interaction_id)
+            failure = await self._failed(
+                interaction_id, question, course, started, exc, "answering"
+            )
+            raise failure from exc
+
+    async def _answer(
+        self,
+        interaction_id: str,
+        question: Question,
+        course: Course,
+        hits: tuple[Hit, ...],
+        on_text: OnText | None,
+        searched: StageTimings,
+    ) -> Answer:
         generate_started = time.perf_counter()
-        draft = await self._draft(question, course, hits, on_text)
+        draft, model_failed = await self._draft(question, course, hits, on_text)
         generate_ms = _ms_since(generate_started)
-        timings = StageTimings(
-            embed_ms=retrieved.embed_ms,
-            search_ms=retrieved.search_ms,
-            generate_ms=generate_ms,
-            total_ms=_ms_since(started),
+        timings = replace(
+            searched, generate_ms=generate_ms, total_ms=searched.total_ms + generate_ms
         )
         interaction = self._interaction(interaction_id, question, course, hits, draft, timings)
         judge = self.options.judge_enabled and not draft.fallback and not draft.abstained
@@ -149,17 +184,24 @@ class AssistantService:
             abstained=draft.abstained,
             fallback=draft.fallback,
             model=draft.model,
+            # The TAs hear of a model that failed, not of one left out on purpose (no key).
+            tas_alert=draft.error if model_failed else "",
         )
 
     async def _draft(
         self, question: Question, course: Course, hits: tuple[Hit, ...], on_text: OnText | None
-    ) -> Draft:
+    ) -> tuple[Draft, bool]:
+        """The draft, and whether the answer model failed (the fallback stood in for it)."""
         if self.answer_model is None:
-            return extractive_draft(question, hits, self.options.no_model_reason, course.language)
+            no_model = extractive_draft(
+                question, hits, self.options.no_model_reason, course.language
+            )
+            return no_model, False
         # Whatever goes wrong, the student still gets the lecture moments (replacing any text
         # streamed so far); the cause goes to the log and the row.
         try:
-            return await self.answer_model.answer(question, hits, course.policy, on_text)
+            shown = None if on_text is None else _never_raising(on_text)
+            return await self.answer_model.answer(question, hits, course.policy, shown), False
         except AnswerModelError as exc:
             log.warning("answer model failed, using the extractive fallback: %s", exc.cause)
             reason = f"answer model failed: {exc.cause}"
@@ -167,7 +209,7 @@ class AssistantService:
             # Not a failure the port reports: a bug, or one its implementation did not foresee.
             log.exception("answer model raised unexpectedly, using the extractive fallback")
             reason = f"answer model failed unexpectedly: {type(exc).__name__}: {exc}"
-        return extractive_draft(question, hits, reason, course.language)
+        return extractive_draft(question, hits, reason, course.language), True
 
     def _interaction(
         self,
@@ -208,45 +250,50 @@ class AssistantService:
             citations=draft.citations,
         )
 
-    async def _save_failure(
+    async def _failed(
         self,
         interaction_id: str,
         question: Question,
         course: Course,
         started: float,
         exc: Exception,
-    ) -> None:
+        stage: str,
+    ) -> AskFailedError:
+        """Keep the failure under ``interaction_id``; the error that names it."""
+        cause = f"{type(exc).__name__}: {exc}"
         failed = self._interaction(
             interaction_id,
             question,
             course,
             hits=(),
-            draft=Draft(text="", error=f"{type(exc).__name__}: {exc}"),
+            draft=Draft(text="", error=cause),
             timings=StageTimings(total_ms=_ms_since(started)),
         )
         await self._keep_interaction(failed, enqueue_judge=False)
+        return AskFailedError(interaction_id, f"{stage} failed: {exc}", tas_alert=cause)
 
     async def _keep_interaction(self, interaction: Interaction, enqueue_judge: bool) -> None:
         entry = PendingInteraction(interaction, enqueue_judge)
         save = self.store.save_interaction
         await self._keep(entry, lambda: save(interaction, enqueue_judge=enqueue_judge))
 
-    async def _keep(self, entry: Entry, write: Callable[[], object]) -> None:
-        """``write`` to the database, else ``entry`` to the journal. Never raises, so no
-        answer or vote waits on the database coming back."""
-        await asyncio.to_thread(self._keep_now, entry, write)
+    async def _keep(self, entry: Entry, write: Callable[[], T]) -> T | None:
+        """``write`` to the database and its result, else ``entry`` to the journal and None.
+        Never raises, so no answer or vote waits on the database coming back."""
+        return await asyncio.to_thread(self._keep_now, entry, write)
 
-    def _keep_now(self, entry: Entry, write: Callable[[], object]) -> None:
+    def _keep_now(self, entry: Entry, write: Callable[[], T]) -> T | None:
         try:
             if self.journal.has_entries():
                 # Older entries go first (a vote after its answer); if they cannot, nor can this.
                 failure = self.journal.replay(self.store).error
                 if failure:
                     self._journal(entry, failure)
-                    return
-            write()
+                    return None
+            return write()
         except Exception as exc:
             self._journal(entry, failure_summary(exc))
+            return None
 
     def _journal(self, entry: Entry, cause: str) -> None:
         try:
@@ -294,22 +341,36 @@ class AssistantService:
             stored = []
         return stored + self.journal.votes_for(interaction_id)
 
-    async def escalate(self, interaction_id: str) -> Interaction:
-        """Mark that a student asked for a human; the adapter tags the course's TAs. The mark
-        is journaled when the database cannot take it (StoreUnavailableError when it cannot
-        even say which interaction that is)."""
+    async def escalate(self, interaction_id: str) -> Escalation:
+        """A student asked for a human. The TAs are called once per interaction: the
+        escalation says whether this request is the one that calls them. The mark is journaled
+        when the database cannot take it (StoreUnavailableError when it cannot even say which
+        interaction that is)."""
         escalation = PendingEscalation(interaction_id)
 
-        def mark() -> None:
-            self.store.mark_escalated(interaction_id)
+        def mark() -> bool:
+            return self.store.mark_escalated(interaction_id)
 
         try:
             interaction = await self._interaction_or_raise(interaction_id)
         except StoreUnavailableError:
-            await self._keep(escalation, mark)
+            if not await asyncio.to_thread(self._escalation_waits, interaction_id):
+                await self._keep(escalation, mark)
             raise
-        await self._keep(escalation, mark)
-        return interaction
+        if interaction.escalated:  # stored, or waiting in the journal: called already
+            return Escalation(interaction, ping_tas=False)
+        first = await self._keep(escalation, mark)  # None: journaled, so this request was first
+        return Escalation(replace(interaction, escalated=True), ping_tas=first is not False)
+
+    def _escalation_waits(self, interaction_id: str) -> bool:
+        """Whether the journal holds an escalation of it that the database has not taken."""
+        return interaction_id in self._waiting_escalations()
+
+    def _waiting_escalations(self) -> set[str]:
+        if not self.journal.has_entries():
+            return set()
+        entries = self.journal.entries()
+        return {e.interaction_id for e in entries if isinstance(e, PendingEscalation)}
 
     async def interaction(self, interaction_id: str) -> Interaction:
         return await self._interaction_or_raise(interaction_id)
@@ -329,6 +390,8 @@ class AssistantService:
             found = self.journal.interaction(interaction_id)
         if found is None:
             raise UnknownInteractionError(interaction_id)
+        if not found.escalated and self._escalation_waits(interaction_id):
+            return replace(found, escalated=True)  # the mark waits in the journal
         return found
 
     async def thread_history(
@@ -343,12 +406,23 @@ class AssistantService:
         earlier = await asyncio.to_thread(
             self._thread_interactions, platform, channel, thread, since
         )
-        turns: list[Turn] = []
-        for row in earlier:
-            turns.append(Turn("student", row.question))
-            if row.answer:
-                turns.append(Turn("assistant", row.answer))
-        return tuple(turns)
+        return _turns(earlier)
+
+    async def unmentioned_follow_up(
+        self, platform: str, channel: str, thread: str, *, asker_is_ta: bool
+    ) -> tuple[Turn, ...] | None:
+        """The earlier turns when a message in a thread that does not mention the bot is for
+        it: a thread of the bot's, not a TA's message (a TA there is answering the student),
+        and no human asked for in it (the TAs have it now). None: the bot keeps out. A
+        message that mentions the bot is always answered."""
+        if asker_is_ta or not thread:
+            return None
+        earlier = await asyncio.to_thread(
+            self._thread_interactions, platform, channel, thread, None
+        )
+        if not earlier or any(i.escalated for i in earlier):
+            return None
+        return _turns(earlier)
 
     def _thread_interactions(
         self, platform: str, channel: str, thread: str, since: datetime | None
@@ -365,7 +439,9 @@ class AssistantService:
         known = {i.id for i in stored}
         pending = self.journal.thread_interactions(platform, channel, thread, since)
         fresh = [i for i in pending if i.id not in known]
-        return sorted([*stored, *fresh], key=lambda i: (i.created_at, i.id)) if fresh else stored
+        merged = sorted([*stored, *fresh], key=lambda i: (i.created_at, i.id))
+        waiting = self._waiting_escalations()  # they count as much as stored ones
+        return [replace(i, escalated=True) if i.id in waiting else i for i in merged]
 
     async def reindex(self, course_id: str) -> str:
         """Re-ingest a course's lectures (TA command); returns a one-line summary."""
@@ -384,6 +460,28 @@ class AssistantService:
 
     def _pseudonym(self, platform: str, user_id: str) -> str:
         return pseudonymise(self._secret, platform, user_id)
+
+
+def _turns(earlier: list[Interaction]) -> tuple[Turn, ...]:
+    turns: list[Turn] = []
+    for row in earlier:
+        turns.append(Turn("student", row.question))
+        if row.answer:
+            turns.append(Turn("assistant", row.answer))
+    return tuple(turns)
+
+
+def _never_raising(on_text: OnText) -> OnText:
+    """The adapter's progress display, whose failure (a refused edit) must never cost the
+    answer: logged, and the answer goes on."""
+
+    async def show(text_so_far: str) -> None:
+        try:
+            await on_text(text_so_far)
+        except Exception:
+            log.warning("showing the answer's progress failed; the answer continues", exc_info=True)
+
+    return show
 
 
 def _checked_text(text: str) -> str:

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+import logging
 import subprocess
 import sys
 
-from bot.adapters.common import AnswerCache, Throttle, sole_course
+import pytest
+
+from bot.adapters.common import AnswerCache, Progress, Throttle, sole_course
 from bot.courses import Course
 
 
@@ -32,6 +36,45 @@ def test_throttle_lets_one_through_per_interval() -> None:
     assert not throttle.ready()
     now[0] = 1.6
     assert throttle.ready()
+
+
+async def test_progress_shows_at_most_one_edit_per_interval_and_one_at_a_time() -> None:
+    now = [0.0]
+    shown: list[str] = []
+    release = asyncio.Event()
+
+    async def edit(text: str) -> None:
+        shown.append(text)
+        await release.wait()  # the platform is slow to answer this edit
+
+    progress = Progress(edit, interval_s=1.0, clock=lambda: now[0])
+    await progress("   ")  # nothing to show yet
+    await progress("A camada")
+    await asyncio.sleep(0)
+    now[0] = 5.0
+    await progress("A camada de saída")  # the first edit is still in flight: skipped
+    release.set()
+    await progress.finish()
+    await progress("A camada de saída usa")  # the edit is done, 5 s have passed: shown
+    now[0] = 5.5
+    await progress("A camada de saída usa softmax")  # 0.5 s after: too soon
+    await progress.finish()
+
+    assert shown == ["A camada", "A camada de saída usa"]
+
+
+async def test_progress_that_the_platform_refuses_is_logged_and_the_answer_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def refused(text: str) -> None:
+        raise RuntimeError("rate limited")
+
+    progress = Progress(refused, interval_s=0.0)
+    with caplog.at_level(logging.WARNING, logger="bot.adapters.common"):
+        await progress("A camada de saída")
+        await progress.finish()
+
+    assert "could not show the answer's progress" in caplog.records[0].getMessage()
 
 
 def test_pure_adapter_modules_import_no_chat_library() -> None:

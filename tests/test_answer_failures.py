@@ -62,7 +62,7 @@ async def client(api: FakeAnthropic) -> AsyncIterator[AsyncAnthropic]:
 @pytest.fixture
 def service(tmp_path: Path, client: AsyncAnthropic) -> Iterator[AssistantService]:
     service = make_service(tmp_path)
-    service.answer_model = ClaudeAnswerModel(client, MODEL, stream_interval_s=0)
+    service.answer_model = ClaudeAnswerModel(client, MODEL)
     yield service
     service.close()
 
@@ -89,6 +89,7 @@ def assert_fallback_logged(
     assert row.answer == answer.text
     assert row.error.startswith(f"answer model failed: {cause}")
     assert "\n" not in row.error
+    assert answer.tas_alert == row.error  # the service decides that the TAs are told
     [warning] = [r for r in caplog.records if r.name == "bot.service"]
     assert warning.levelno == logging.WARNING
     assert cause in warning.getMessage()
@@ -139,6 +140,24 @@ async def test_text_the_sdk_cannot_encode_gives_the_fallback_and_a_logged_row(
     cause = "the request holds text that UTF-8 cannot encode ('\\ud800': surrogates not allowed)"
     assert_fallback_logged(service, answer, cause, caplog)
     assert api.requests == []
+
+
+async def test_a_progress_display_that_fails_costs_the_answer_nothing(
+    api: FakeAnthropic, service: AssistantService, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.enqueue(Reply(content=(text_block(LONG_ANSWER),)))
+    shown: list[str] = []
+
+    async def refused_edit(text: str) -> None:
+        shown.append(text)
+        raise RuntimeError("the platform refused the edit")
+
+    with caplog.at_level(logging.WARNING, logger="bot.service"):
+        answer = await service.ask(QUESTION, on_text=refused_edit)
+
+    assert answer.text == LONG_ANSWER and not answer.fallback and not answer.tas_alert
+    assert len(shown) > 1  # every piece is offered: how often to show it is the adapter's call
+    assert "progress failed" in caplog.records[0].getMessage()
 
 
 def _buggy(question: Question, hits: Sequence[Hit]) -> Draft:

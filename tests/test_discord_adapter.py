@@ -7,119 +7,45 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yarl
-from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.adapters.discord import CourseBot, bot_intents, post_digest
+from bot.adapters.discord import bot_intents, post_digest
 from bot.adapters.discord_render import (
     LABEL_FALLBACK,
     PLACEHOLDER,
     TA_ONLY,
     digest_chunks,
-    ref_from_footer,
 )
-from bot.config import Settings
 from bot.models import Digest, DigestSection, Turn
 from bot.ports import Retrieved
-from bot.service import AssistantService
-from tests.fakes.core import (
-    FIXTURE_COURSES,
-    FakeAnswerModel,
-    WordOverlapRetriever,
-    make_service,
-    says,
+from tests.discord_driver import (
+    BIO_CHANNEL,
+    BIO_GUILD,
+    BIO_STUDENT,
+    BOTH_COURSES,
+    ML_CHANNEL,
+    ML_GUILD,
+    ML_TA_CHANNEL,
+    ML_TA_ROLE,
+    ML_UNCONFIGURED,
+    NO_PINGS,
+    SETTINGS,
+    STUDENT,
+    TA,
+    Harness,
+    footer_ref,
+    guilds,
+    open_harness,
 )
-from tests.fakes.discord_server import FakeDiscord, FakeGuild, FakeMember, Json, RecordedCall
-
-ML_GUILD, BIO_GUILD = 1001, 1002
-ML_CHANNEL, BIO_CHANNEL, ML_UNCONFIGURED, ML_TA_CHANNEL = 2001, 2002, 2003, 2009
-ML_TA_ROLE = 3001
-
-STUDENT = FakeMember(5001, "aluna")
-TA = FakeMember(5002, "monitora", roles=(ML_TA_ROLE,))
-BIO_STUDENT = FakeMember(5003, "biologa")
-BOTH_COURSES = FakeMember(5004, "dupla")
+from tests.fakes.core import FIXTURE_COURSES, FakeAnswerModel, WordOverlapRetriever, says
+from tests.fakes.discord_server import FakeDiscord, Json, RecordedCall
+from tests.scenario_driver import eventually
 
 UNET_QUESTION = "Qual a função da camada de saída da U-Net?"
-NO_PINGS = {"parse": []}
-SETTINGS = Settings(discord_token="fake-token")
-
-
-def guilds() -> list[FakeGuild]:
-    return [
-        FakeGuild(
-            ML_GUILD,
-            "Aprendizado de Máquina",
-            (ML_CHANNEL, ML_UNCONFIGURED, ML_TA_CHANNEL),
-            role_ids=(ML_TA_ROLE,),
-            members=[STUDENT, TA, BOTH_COURSES],
-        ),
-        FakeGuild(
-            BIO_GUILD,
-            "Biologia",
-            (BIO_CHANNEL,),
-            role_ids=(3002,),
-            members=[BIO_STUDENT, BOTH_COURSES],
-        ),
-    ]
-
-
-@dataclass
-class Harness:
-    fake: FakeDiscord
-    service: AssistantService
-    model: FakeAnswerModel
-    bot: CourseBot | None = None
-    task: asyncio.Task[None] | None = None
-    answers: list[str] = field(default_factory=list)
-
-    async def start_bot(self) -> None:
-        self.bot = CourseBot(
-            self.service,
-            FIXTURE_COURSES,
-            SETTINGS,
-            progress_interval_s=0.0,
-            guild_ready_timeout=0.05,  # discord.py waits this long after the last GUILD_CREATE
-        )
-        self.task = asyncio.create_task(self.bot.start("fake-token"))
-        ready = asyncio.create_task(self.bot.wait_until_ready())
-        done, _ = await asyncio.wait(
-            {self.task, ready}, timeout=5, return_when=asyncio.FIRST_COMPLETED
-        )
-        if ready not in done:
-            ready.cancel()
-            if self.task in done:
-                self.task.result()  # raises the start-up error
-            raise AssertionError("the bot did not become ready against the fake gateway")
-
-    async def stop_bot(self) -> None:
-        if self.bot is not None:
-            await self.bot.close()
-        if self.task is not None:
-            await asyncio.wait_for(self.task, 5)
-
-    async def send(self, event: str, data: Json) -> None:
-        await self.fake.dispatch(event, data)
-
-    async def mention(self, who: FakeMember, channel: int, text: str) -> Json:
-        message = self.fake.user_message(who, channel, text, mention_bot=True)
-        await self.send("MESSAGE_CREATE", message)
-        return message
-
-    async def answered(self, count: int = 1) -> list[Json]:
-        """The answer messages (final state), once ``count`` of them carry both vote reactions."""
-        puts = await self.fake.wait_for(
-            "PUT", r"/channels/\d+/messages/\d+/reactions/.+/@me", count=2 * count
-        )
-        message_ids = [int(c.path.split("/")[4]) for c in puts][::2]
-        return [self.fake.messages[m] for m in message_ids]
 
 
 @pytest.fixture
@@ -131,29 +57,13 @@ async def start(
     async def start_harness(
         model: FakeAnswerModel | None = None, retriever: WordOverlapRetriever | None = None
     ) -> Harness:
-        fake = FakeDiscord(guilds())
-        await fake.start()
-        # Both REST (http.py and the interaction webhooks) and the gateway go to the fake.
-        monkeypatch.setattr(Route, "BASE", fake.api_base)
-        monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url))
-        model = model or FakeAnswerModel()
-        service = make_service(tmp_path, answer_model=model, retriever=retriever)
-        harness = Harness(fake, service, model)
+        harness = await open_harness(tmp_path, monkeypatch, model, retriever)
         harnesses.append(harness)
-        await harness.start_bot()
         return harness
 
     yield start_harness
     for harness in harnesses:
-        await harness.stop_bot()
-        await harness.fake.close()
-        harness.service.store.close()  # type: ignore[attr-defined]
-
-
-def footer_ref(message: Json) -> str:
-    ref = ref_from_footer(message["embeds"][0]["footer"]["text"])
-    assert ref is not None
-    return ref
+        await harness.close()
 
 
 def bot_writes(fake: FakeDiscord) -> list[RecordedCall]:
@@ -163,16 +73,6 @@ def bot_writes(fake: FakeDiscord) -> list[RecordedCall]:
     )
     hooks = fake.find("PATCH", r"/webhooks/.+") + fake.find("POST", r"/webhooks/.+")
     return channel + hooks
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Poll a condition (e.g. a row in the store) until it holds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (result := check()):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-    return result
 
 
 async def test_client_identifies_with_the_intents_it_needs_and_compression(

@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from bot.adapters.common import Throttle
 from bot.adapters.discord_render import (
     LABEL_ABSTAINED,
     LABEL_ANSWER,
@@ -16,7 +15,6 @@ from bot.adapters.discord_render import (
     MESSAGE_LIMIT,
     PLACEHOLDER,
     THREAD_NAME_LIMIT,
-    answers_unasked_in_thread,
     citations_block,
     course_for_ta_command,
     dm_where_to_ask,
@@ -158,13 +156,10 @@ def test_the_button_custom_id_round_trips_the_ref() -> None:
     assert ref_from_footer("qualquer coisa") is None
 
 
-def test_escalated_threads_are_marked_once_and_the_bot_steps_back() -> None:
+def test_escalated_threads_are_marked_once() -> None:
     marked = escalated_thread_name("O que é dropout?")
     assert marked == "🙋 O que é dropout?" and escalated_thread_name(marked) == marked
     assert len(escalated_thread_name("x" * THREAD_NAME_LIMIT)) == THREAD_NAME_LIMIT
-    assert answers_unasked_in_thread("O que é dropout?", author_is_ta=False)
-    assert not answers_unasked_in_thread("O que é dropout?", author_is_ta=True)
-    assert not answers_unasked_in_thread(marked, author_is_ta=False)
 
 
 def test_votes_from_emoji() -> None:
@@ -195,16 +190,6 @@ def test_ta_commands_find_their_course_and_check_roles() -> None:
 def test_a_dm_explains_where_to_ask() -> None:
     assert "nenhuma disciplina" in dm_where_to_ask([])
     assert "BIO, ML" in dm_where_to_ask([course("ml"), course("bio")])
-
-
-def test_the_throttle_lets_one_call_through_per_interval() -> None:
-    now = [0.0]
-    throttle = Throttle(1.0, clock=lambda: now[0])
-    assert throttle.ready()
-    now[0] = 0.5
-    assert not throttle.ready()
-    now[0] = 1.0
-    assert throttle.ready()
 
 
 def test_rendering_does_not_import_discord() -> None:

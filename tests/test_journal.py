@@ -232,5 +232,5 @@ class Unreachable:
     def restore_vote(self, vote: Vote) -> bool:
         raise ConnectionRefusedError("connection refused")
 
-    def mark_escalated(self, interaction_id: str) -> None:
+    def mark_escalated(self, interaction_id: str) -> bool:
         raise ConnectionRefusedError("connection refused")

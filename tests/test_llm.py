@@ -183,7 +183,7 @@ async def test_streaming_assembles_text_and_citations_and_reports_progress(
     api: FakeAnthropic,
 ) -> None:
     client = make_client(api.api_key, base_url=api.base_url)
-    model = ClaudeAnswerModel(client, MODEL, stream_interval_s=0)
+    model = ClaudeAnswerModel(client, MODEL)
     seen: list[str] = []
 
     async def on_text(text: str) -> None:
@@ -202,31 +202,13 @@ async def test_streaming_assembles_text_and_citations_and_reports_progress(
     assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(seen))
 
 
-async def test_streaming_progress_is_throttled(api: FakeAnthropic) -> None:
+async def test_streaming_never_shows_the_marker(api: FakeAnthropic) -> None:
     client = make_client(api.api_key, base_url=api.base_url)
-    model = ClaudeAnswerModel(client, MODEL, stream_interval_s=3600)
+    model = ClaudeAnswerModel(client, MODEL)
     seen: list[str] = []
 
     async def on_text(text: str) -> None:
         seen.append(text)
-
-    api.enqueue(text_reply("Uma resposta longa o bastante para vários pedaços de texto."))
-    draft = await model.answer(QUESTION, HITS, POLICY, on_text=on_text)
-    await client.close()
-
-    assert len(seen) == 1 and draft.text.startswith(seen[0])
-
-
-async def test_streaming_never_shows_the_marker_and_survives_a_failing_callback(
-    api: FakeAnthropic,
-) -> None:
-    client = make_client(api.api_key, base_url=api.base_url)
-    model = ClaudeAnswerModel(client, MODEL, stream_interval_s=0)
-    seen: list[str] = []
-
-    async def on_text(text: str) -> None:
-        seen.append(text)
-        raise RuntimeError("the platform refused the edit")
 
     api.enqueue(text_reply(f"{ABSTAIN_MARKER} Isso não aparece nas aulas."))
     draft = await model.answer(QUESTION, HITS, POLICY, on_text=on_text)
@@ -240,7 +222,7 @@ async def test_an_error_in_the_middle_of_a_stream_raises_answer_model_error(
     api: FakeAnthropic,
 ) -> None:
     client = make_client(api.api_key, base_url=api.base_url)
-    model = ClaudeAnswerModel(client, MODEL, stream_interval_s=0)
+    model = ClaudeAnswerModel(client, MODEL)
     seen: list[str] = []
 
     async def on_text(text: str) -> None:

@@ -164,16 +164,18 @@ def test_a_vote_and_an_escalation_on_a_journaled_answer_are_kept_and_replayed_af
 
     tally = run(service.record_feedback(ref, "slack", "U1", 1))
     escalated = run(service.escalate(ref))
+    again = run(service.escalate(ref))
     history = run(service.thread_history("slack", "CML", "1.2"))
 
     assert (tally.up, tally.down) == (1, 0)
-    assert (escalated.id, escalated.course_id) == (ref, "ml")
+    assert (escalated.interaction.id, escalated.interaction.course_id) == (ref, "ml")
+    assert (escalated.ping_tas, again.ping_tas) == (True, False)  # the journal remembers
     assert run(service.interaction(ref)).escalated  # the journal knows of the escalation
     assert history[0] == Turn("student", U_NET)  # a follow-up still has its context
     assert [type(e) for e in service.journal.entries()] == [
         PendingInteraction,
         PendingVote,
-        PendingEscalation,
+        PendingEscalation,  # once: the second request found it waiting
     ]
 
     outage.up()
@@ -183,6 +185,20 @@ def test_a_vote_and_an_escalation_on_a_journaled_answer_are_kept_and_replayed_af
     stored = outage.store.get_interaction(ref)
     assert stored is not None and stored.escalated
     assert [v.value for v in outage.store.votes_for(ref)] == [1]
+
+
+def test_two_requests_for_a_human_while_sqlite_refuses_writes_call_the_tas_once(
+    sqlite_outage: Outage, tmp_path: Path
+) -> None:
+    service = service_on(sqlite_outage.store, tmp_path)
+    ref = ask(service, U_NET).interaction_id
+    sqlite_outage.down()  # the row can be read, not marked: the mark is journaled
+
+    assert [asyncio.run(service.escalate(ref)).ping_tas for _ in range(2)] == [True, False]
+
+    sqlite_outage.up()
+    assert service.journal.replay(sqlite_outage.store).written == 1
+    assert getattr(sqlite_outage.store.get_interaction(ref), "escalated", False)
 
 
 def test_a_vote_on_a_stored_answer_while_the_database_is_down_is_kept(

@@ -192,8 +192,22 @@ def test_thread_history_and_escalation(tmp_path: Path) -> None:
     history = asyncio.run(service.thread_history("discord", "2001", "77"))
     assert history[0] == Turn("student", "U-Net saída")
     assert history[1].role == "assistant"
-    asyncio.run(service.escalate(first.interaction_id))
+    called = asyncio.run(service.escalate(first.interaction_id))
+    again = asyncio.run(service.escalate(first.interaction_id))
+    assert (called.ping_tas, again.ping_tas) == (True, False)  # the TAs are called once
+    assert called.interaction.id == first.interaction_id and called.interaction.escalated
     assert service.store.get_interaction(first.interaction_id).escalated
+
+
+def test_two_requests_for_a_human_at_once_call_the_tas_once(tmp_path: Path) -> None:
+    service = make_service(tmp_path)
+    first = ask(service, "U-Net saída")
+
+    async def both() -> list[bool]:
+        clicks = [service.escalate(first.interaction_id) for _ in range(2)]
+        return [e.ping_tas for e in await asyncio.gather(*clicks)]
+
+    assert sorted(asyncio.run(both())) == [False, True]
 
 
 def test_thread_history_within_a_window_keeps_only_the_recent_turns(tmp_path: Path) -> None:

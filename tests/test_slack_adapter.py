@@ -10,7 +10,6 @@ import re
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,70 +18,37 @@ from aiohttp.test_utils import TestServer
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import slack_render as render
-from bot.adapters.slack import build_app, post_digest, run_http, run_socket_mode
+from bot.adapters.slack import post_digest, run_http, run_socket_mode
 from bot.adapters.slack.app import Patience
 from bot.config import Settings
 from bot.courses import Courses
 from bot.errors import ConfigError, UnreachableError
 from bot.models import Digest, DigestSection
-from bot.service import AssistantService
 from tests.fakes.core import (
-    FIXTURE_COURSES,
     FakeAnswerModel,
     WordOverlapRetriever,
     make_service,
     says,
 )
 from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlackAPI, SlackSender
+from tests.scenario_driver import eventually
+from tests.slack_driver import (
+    BIO,
+    COURSES,
+    GROUP_TA,
+    ML,
+    OTHER_STUDENT,
+    SECRET,
+    STUDENT,
+    TA,
+    USERGROUPS,
+    Bot,
+    interaction_id_of,
+    shown,
+    start_app,
+)
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-ML, BIO = "CML", "CBIO"
-STUDENT, OTHER_STUDENT, TA, GROUP_TA = "U1", "U2", "UTA", "UGROUPTA"
 PINGS = re.compile(r"<[!@]|@(channel|here|everyone)\b", re.IGNORECASE)
-
-
-@dataclass
-class Bot:
-    slack: FakeSlackAPI
-    sender: SlackSender
-    service: AssistantService
-    model: FakeAnswerModel
-    retriever: WordOverlapRetriever
-
-    async def mention(self, channel: str, text: str, thread_ts: str = "", **extra: Any) -> str:
-        """A student's message mentioning the bot; returns its ts."""
-        ts = self.slack.add_user_message(channel, extra.get("user", STUDENT), text, thread_ts)
-        event = {"type": "app_mention", "user": STUDENT, "text": text, "ts": ts, "channel": channel}
-        event |= {"thread_ts": thread_ts} if thread_ts else {}
-        status, _ = await self.sender.event(event | extra)
-        assert status == 200
-        return ts
-
-    async def answer_in(self, channel: str, thread_ts: str, nth: int = 1) -> dict[str, Any]:
-        """The ``nth`` answer the bot finished in a thread (the updated placeholder with its
-        👍/👎, the bot's last step, so no call is still in flight when the test ends)."""
-
-        def finished() -> list[dict[str, Any]]:
-            return [
-                m
-                for m in self.slack.thread(channel, thread_ts)
-                if m.get("metadata") and self.slack.reaction_names(m) == ["+1", "-1"]
-            ]
-
-        await eventually(lambda: len(finished()) >= nth)
-        return finished()[nth - 1]
-
-    async def command(self, command: str, text: str, user: str, channel: str) -> tuple[int, str]:
-        key = f"{command.strip('/')}-{user}-{time.monotonic_ns()}"
-        return await self.sender.command(command, text, user, channel, self.slack.response_url(key))
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within 5 s")
-        await asyncio.sleep(0.01)
 
 
 async def eventually_async(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
@@ -93,36 +59,12 @@ async def eventually_async(check: Callable[[], Awaitable[bool]], timeout: float 
         await asyncio.sleep(0.01)
 
 
-def shown(message: dict[str, Any]) -> str:
-    """All text a message displays (blocks and the notification text)."""
-    parts = [message.get("text", "")]
-    for block in message.get("blocks", []):
-        parts.append((block.get("text") or {}).get("text", ""))
-        for element in block.get("elements", []):
-            text = element.get("text")
-            parts.append(text["text"] if isinstance(text, dict) else text or "")
-    return "\n".join(parts)
-
-
-def interaction_id_of(message: dict[str, Any]) -> str:
-    ref = render.answer_ref(message)
-    assert ref is not None, message
-    return ref.interaction_id
-
-
-COURSES = Courses(
-    [
-        replace(c, slack=replace(c.slack, ta_usergroup_id="STAS")) if c.id == "ml" else c
-        for c in FIXTURE_COURSES
-    ]
-)
-
 BotFactory = Callable[..., Awaitable[Bot]]
 
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlackAPI]:
-    async with FakeSlackAPI(usergroups={"STAS": [GROUP_TA]}) as fake:
+    async with FakeSlackAPI(usergroups=USERGROUPS) as fake:
         yield fake
 
 
@@ -130,32 +72,10 @@ async def slack() -> AsyncIterator[FakeSlackAPI]:
 async def start_bot(tmp_path: Any, slack: FakeSlackAPI) -> AsyncIterator[BotFactory]:
     servers: list[TestServer] = []
 
-    async def start(
-        model: FakeAnswerModel | None = None,
-        courses: Courses = COURSES,
-        retriever: WordOverlapRetriever | None = None,
-        service: AssistantService | None = None,
-        process_before_response: bool = False,
-    ) -> Bot:
-        model = model or FakeAnswerModel()
-        retriever = retriever or WordOverlapRetriever()
-        service = service or make_service(
-            tmp_path, courses, answer_model=model, retriever=retriever
-        )
-        client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
-        settings = Settings(slack_signing_secret=SECRET)
-        app = build_app(
-            service,
-            courses,
-            settings,
-            client=client,
-            process_before_response=process_before_response,
-        )
-        server = TestServer(app.web_app(), host="127.0.0.1")
-        await server.start_server()
+    async def start(**options: Any) -> Bot:
+        bot, server = await start_app(slack, tmp_path, **options)
         servers.append(server)
-        sender = SlackSender(str(server.make_url("/slack/events")), SECRET)
-        return Bot(slack, sender, service, model, retriever)
+        return bot
 
     yield start
     for server in servers:
@@ -385,13 +305,14 @@ async def test_reindex_is_for_tas_only_and_failures_are_reported(start_bot: BotF
     )
     started, finished = [c.params["text"] for c in bot.slack.calls_to("response_url")][1:]
     assert "Reindexando *Aprendizado de Máquina*" in started
-    # make_service wires no reindexer: the TA is told, with a reference, that it failed
-    assert finished.startswith(":warning: Não consegui responder agora (ref `")
+    # make_service wires no reindexer: the TA is told that it failed, with no reference
+    # (one is shown only when it names a stored interaction)
+    assert finished.startswith(":warning: Não consegui responder agora. ")
 
 
 async def test_an_answer_full_of_pings_pings_no_one(start_bot: BotFactory) -> None:
     llm_text = "@everyone <!channel> <!here> @here <@U999> <!subteam^S1|@tas> veja a aula"
-    bot = await start_bot(FakeAnswerModel(script=says(llm_text)))
+    bot = await start_bot(model=FakeAnswerModel(script=says(llm_text)))
     ts = await bot.mention(ML, f"<@{BOT_USER_ID}> o que é dropout?")
     answer = await bot.answer_in(ML, ts)
     for call in bot.slack.calls_to("chat.update") + bot.slack.calls_to("chat.postMessage"):
@@ -401,7 +322,7 @@ async def test_an_answer_full_of_pings_pings_no_one(start_bot: BotFactory) -> No
 
 
 async def test_llm_down_posts_the_labelled_fallback(start_bot: BotFactory) -> None:
-    bot = await start_bot(FakeAnswerModel(fail=True))
+    bot = await start_bot(model=FakeAnswerModel(fail=True))
     ts = await bot.mention(ML, f"<@{BOT_USER_ID}> qual a camada de saída da U-Net?")
     answer = await bot.answer_in(ML, ts)
     assert "não gerada por IA" in shown(answer)
@@ -424,6 +345,19 @@ async def test_a_failure_tells_the_student_and_the_tas(start_bot: BotFactory) ->
     alert = await bot.slack.wait_for("chat.postMessage", lambda c: c.params["channel"] == "CMLTA")
     assert ref.group(1) in alert.params["text"] and f"<#{ML}>" in alert.params["text"]
     assert bot.slack.thread(ML, ts)[0]["ts"] == told.params["ts"]
+
+
+async def test_an_answer_slack_refuses_is_reported_under_the_kept_interactions_ref(
+    start_bot: BotFactory,
+) -> None:
+    bot = await start_bot()
+    bot.slack.fail("chat.update", "msg_too_long", times=2)  # the progress edit, the answer
+    await bot.mention(ML, f"<@{BOT_USER_ID}> o que é dropout?")
+    told = await bot.slack.wait_for("chat.update", lambda c: "Não consegui" in c.params["text"])
+    ref = re.search(r"ref `(\w+)`", told.params["text"])
+    assert ref, told.params["text"]
+    kept = await bot.service.interaction(ref.group(1))  # the row the student's ref names
+    assert kept.answer.startswith("Segundo a aula:") and not kept.error
 
 
 @pytest.mark.parametrize("forgery", ["wrong secret", "stale", "unsigned"])

@@ -131,7 +131,8 @@ def test_escalation_is_recorded(store: SqlStore, make_interaction: InteractionFa
     interaction = make_interaction()
     store.save_interaction(interaction)
 
-    store.mark_escalated(interaction.id)
+    assert store.mark_escalated(interaction.id) is True  # this call escalated it
+    assert store.mark_escalated(interaction.id) is False  # the TAs were called already
 
     loaded = store.get_interaction(interaction.id)
     assert loaded is not None and loaded.escalated

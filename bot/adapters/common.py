@@ -1,22 +1,26 @@
 """What both chat adapters decide and remember in the same way, with no chat library.
 
-Only logic that is genuinely the same on Discord and Slack lives here: the throttle of the
-streaming progress edits, the bounded memory of which message answers which interaction,
+Only logic that is genuinely the same on Discord and Slack lives here: the one throttle of
+the streaming progress edits, the bounded memory of which message answers which interaction,
 and the rule that a place with exactly one candidate course answers for that course.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 from bot.courses import Course
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+log = logging.getLogger(__name__)
 
 
 class Throttle:
@@ -33,6 +37,44 @@ class Throttle:
             return False
         self._last = now
         return True
+
+
+class Progress:
+    """The answer growing while Claude writes: the service's ``on_text``, which gets every
+    piece of text; ``show`` (the platform's message edit) gets the text so far at most once
+    per ``interval_s`` (chat platforms rate-limit edits), with one edit in flight at a time
+    so the stream never waits on the platform. A failed edit is logged: the answer follows."""
+
+    def __init__(
+        self,
+        show: Callable[[str], Awaitable[object]],
+        interval_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._show = show
+        self._throttle = Throttle(interval_s, clock)
+        self._shown = ""
+        self._task: asyncio.Task[None] | None = None
+
+    async def __call__(self, text_so_far: str) -> None:
+        if not text_so_far.strip() or text_so_far == self._shown:
+            return
+        if self._task is not None and not self._task.done():
+            return
+        if self._throttle.ready():
+            self._shown = text_so_far
+            self._task = asyncio.create_task(self._edit(text_so_far))
+
+    async def _edit(self, text_so_far: str) -> None:
+        try:
+            await self._show(text_so_far)
+        except Exception:
+            log.warning("could not show the answer's progress", exc_info=True)
+
+    async def finish(self) -> None:
+        """Wait for the last progress edit, so it never overwrites what is shown next."""
+        if self._task is not None:
+            await self._task
 
 
 class AnswerCache(Generic[K, V]):

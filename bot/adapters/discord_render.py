@@ -45,6 +45,7 @@ LABEL_ABSTAINED = "Sem base nas aulas — use “Preciso de um humano” para ch
 USAGE_HINT = "Escreva a pergunta junto com a menção, por exemplo: `@Monitor o que é dropout?`"
 TA_ONLY = "🔒 Este comando é só para monitores da disciplina."
 ESCALATION_ACK = "🙋 Chamei os monitores; alguém vai responder por aqui."
+ALREADY_ESCALATED = "🙋 Os monitores já foram chamados nesta conversa; logo alguém responde."
 UNKNOWN_ANSWER = "Não encontrei essa resposta no registro; pergunte de novo, por favor."
 NO_COURSE_HERE = (
     "Este canal não está ligado a nenhuma disciplina. Pergunte no canal da sua disciplina, "
@@ -146,16 +147,10 @@ ESCALATED_MARK = "🙋 "
 
 
 def escalated_thread_name(name: str) -> str:
-    """The thread renamed so TAs see it needs them, and the bot knows to step back."""
+    """The thread renamed so the TAs see it needs them."""
     if name.startswith(ESCALATED_MARK):
         return name
     return (ESCALATED_MARK + name)[:THREAD_NAME_LIMIT]
-
-
-def answers_unasked_in_thread(thread_name: str, author_is_ta: bool) -> bool:
-    """In its own thread the bot answers follow-ups without a mention, except a TA's (who is
-    answering the student) and anything once a human was asked for; a mention always works."""
-    return not author_is_ta and not thread_name.startswith(ESCALATED_MARK)
 
 
 def strip_bot_mention(content: str, bot_id: int) -> str:
@@ -178,9 +173,21 @@ def question_echo(question: str) -> str:
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 
 
-def failure_text(ref: str | None) -> str:
-    text = "😕 Não consegui responder agora. Tente de novo em instantes ou chame um monitor."
+def failure_text(ref: str | None, tas_told: bool = False) -> str:
+    then = (
+        "Os monitores foram avisados."
+        if tas_told
+        else "Tente de novo em instantes ou chame um monitor."
+    )
+    text = f"😕 Não consegui responder agora. {then}"
     return f"{text} (ref `{ref}`)" if ref else text
+
+
+def ta_alert_text(ref: str, channel: str, alert: str, *, answered: bool) -> str:
+    """For the TA channel, sent with no pings: where, which interaction, what broke."""
+    what = "Resposta automática (sem IA) dada" if answered else "Falha ao responder uma pergunta"
+    text = f"🚨 {what} em <#{channel}> (ref `{ref}`): {alert}"
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 
 
 def invalid_question_text(reason: str) -> str:

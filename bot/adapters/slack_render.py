@@ -259,9 +259,11 @@ def question_echo(user_id: str, text: str) -> SlackMessage:
     )
 
 
-def failure_message(ref: str, tas_told: bool) -> SlackMessage:
+def failure_message(ref: str | None, tas_told: bool) -> SlackMessage:
+    """``ref``: the kept interaction the failure is recorded under (None when there is none)."""
     then = "Os monitores foram avisados." if tas_told else "Tente de novo em alguns minutos."
-    text = f":warning: Não consegui responder agora (ref `{ref}`). {then}"
+    where = f" (ref `{ref}`)" if ref else ""
+    text = f":warning: Não consegui responder agora{where}. {then}"
     return SlackMessage(text=text, blocks=(section(text),))
 
 
@@ -273,10 +275,10 @@ def notice(text: str) -> SlackMessage:
     return SlackMessage(text=text, blocks=(section(text),))
 
 
-def failure_report(ref: str, channel: str, error: BaseException) -> str:
-    """For the TA channel: where and what, with no ping."""
-    what = neutralise(f"{type(error).__name__}: {error}")[:500]
-    return f":rotating_light: Falha ao responder uma pergunta em <#{channel}> (ref `{ref}`): {what}"
+def ta_alert_text(ref: str, channel: str, alert: str, *, answered: bool) -> str:
+    """For the TA channel: where, which interaction, what broke; with no ping."""
+    what = "Resposta automática (sem IA) dada" if answered else "Falha ao responder uma pergunta"
+    return f":rotating_light: {what} em <#{channel}> (ref `{ref}`): {neutralise(alert)[:500]}"
 
 
 def escalation_message(

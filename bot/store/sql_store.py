@@ -117,15 +117,23 @@ class SqlStore:
         with self.db.engine.connect() as conn:
             return self._load(conn, where)
 
-    def mark_escalated(self, interaction_id: str) -> None:
+    def mark_escalated(self, interaction_id: str) -> bool:
+        """True when this call escalated the interaction, False when it already was: one
+        conditional UPDATE, so of two clicks at once exactly one gets True."""
         with self.db.writer.begin() as conn:
             result = conn.execute(
                 sa.update(interactions)
-                .where(interactions.c.id == interaction_id)
+                .where(interactions.c.id == interaction_id, sa.not_(interactions.c.escalated))
                 .values(escalated=True)
             )
-        if result.rowcount != 1:
+            if result.rowcount == 1:
+                return True
+            known = conn.execute(
+                sa.select(interactions.c.id).where(interactions.c.id == interaction_id)
+            ).first()
+        if known is None:
             raise StoreError(f"cannot escalate interaction {interaction_id}: no such interaction")
+        return False
 
     # -- votes ----------------------------------------------------------------------------
 

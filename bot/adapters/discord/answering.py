@@ -1,16 +1,15 @@
 """One answer on Discord: a placeholder at once, the text growing while Claude writes, then
 the answer with its citations embed, the "Preciso de um humano" button and the vote
-reactions, or a message saying what went wrong."""
+reactions, or a message saying what went wrong; the TAs told when the service says so."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import discord
 
-from bot.adapters.common import AnswerCache, Throttle
+from bot.adapters.common import AnswerCache, Progress
 from bot.adapters.discord.messaging import NO_PINGS, EditMessage
 from bot.adapters.discord.views import answer_view, to_embed
 from bot.adapters.discord_render import (
@@ -20,6 +19,7 @@ from bot.adapters.discord_render import (
     invalid_question_text,
     progress_text,
     render_answer,
+    ta_alert_text,
 )
 from bot.errors import AskFailedError, InvalidQuestionError
 from bot.models import Answer, Question
@@ -33,38 +33,17 @@ REMEMBERED_ANSWERS = 4096  # message id -> ref, a cache; the message itself is t
 AnswerRefs = AnswerCache[int, str | None]
 
 
-class Progress:
-    """Shows the answer growing while Claude streams: at most one edit in flight, throttled."""
-
-    def __init__(self, edit: EditMessage, throttle: Throttle) -> None:
-        self._edit = edit
-        self._throttle = throttle
-        self._task: asyncio.Task[None] | None = None
-
-    async def update(self, text_so_far: str) -> None:
-        if self._task is not None and not self._task.done():
-            return
-        if self._throttle.ready():
-            self._task = asyncio.create_task(self._show(progress_text(text_so_far)))
-
-    async def _show(self, text: str) -> None:
-        try:
-            await self._edit(content=text, allowed_mentions=NO_PINGS)
-        except discord.HTTPException:
-            log.warning("could not show the answer's progress", exc_info=True)
-
-    async def finish(self) -> None:
-        """Wait for the last progress edit, so the final answer is never overwritten by it."""
-        if self._task is not None:
-            await self._task
-
-
 class Answerer:
     """Asks the service and shows the result; remembers which message answers what."""
 
     def __init__(
-        self, service: AssistantService, refs: AnswerRefs, progress_interval_s: float
+        self,
+        client: discord.Client,
+        service: AssistantService,
+        refs: AnswerRefs,
+        progress_interval_s: float,
     ) -> None:
+        self.client = client
         self.service = service
         self.refs = refs
         self.progress_interval_s = progress_interval_s
@@ -77,43 +56,72 @@ class Answerer:
     ) -> None:
         extra: dict[str, Any] = {"reference": reply_to} if reply_to is not None else {}
         placeholder = await target.send(PLACEHOLDER, allowed_mentions=NO_PINGS, **extra)
-        answer = await self.ask(question, placeholder.edit)
+        edit = placeholder.edit
+        answer = await self.ask(question, edit)
         if answer is not None:
-            await self.show_answer_or_say_so(answer, placeholder.edit, target, placeholder)
+            await self.show_answer_or_say_so(question, answer, edit, target, placeholder)
 
     async def show_answer_or_say_so(
         self,
+        question: Question,
         answer: Answer,
         edit_first: EditMessage,
         target: discord.abc.Messageable,
         first: discord.Message,
     ) -> None:
+        """The answer (then the TAs told, if the service says so), or the failure to post it
+        under the answer's own reference."""
         try:
             await self._show_answer(answer, edit_first, target, first)
         except discord.HTTPException:
             log.exception("could not post the answer of interaction %s", answer.interaction_id)
             await edit_first(content=failure_text(answer.interaction_id), allowed_mentions=NO_PINGS)
+        alert = answer.tas_alert
+        await self._tell_tas(question, answer.interaction_id, alert, answered=True)
 
     async def ask(self, question: Question, edit: EditMessage) -> Answer | None:
-        """The service's answer, or None after telling the student what went wrong."""
-        progress = Progress(edit, Throttle(self.progress_interval_s))
+        """The service's answer, or None after telling the student what went wrong (and the
+        TAs, when the service says so)."""
+
+        async def show(text_so_far: str) -> None:
+            await edit(content=progress_text(text_so_far), allowed_mentions=NO_PINGS)
+
+        progress = Progress(show, self.progress_interval_s)
         problem: str
         try:
-            answer = await self.service.ask(question, on_text=progress.update)
+            answer = await self.service.ask(question, on_text=progress)
         except InvalidQuestionError as exc:
             problem = invalid_question_text(str(exc))
         except AskFailedError as exc:
             log.error("could not answer: %s", exc)
-            problem = failure_text(exc.interaction_id)
+            told = await self._tell_tas(question, exc.interaction_id, exc.tas_alert)
+            problem = failure_text(exc.interaction_id, tas_told=told)
         except Exception:
             log.exception("ask failed for a question in course %s", question.course_id)
-            problem = failure_text(None)
+            problem = failure_text(None)  # no interaction was kept: no reference to show
         else:
             await progress.finish()
             return answer
         await progress.finish()
         await edit(content=problem, embed=None, allowed_mentions=NO_PINGS)
         return None
+
+    async def _tell_tas(
+        self, question: Question, ref: str, alert: str, *, answered: bool = False
+    ) -> bool:
+        """Post ``alert`` (if any) in the course's TA channel, pinging no one; whether it was."""
+        channel_id = self.service.courses.get(question.course_id).discord.ta_channel_id
+        if not alert or not channel_id:
+            return False
+        text = ta_alert_text(ref, question.channel, alert, answered=answered)
+        try:
+            await self.client.get_partial_messageable(channel_id).send(
+                text, allowed_mentions=NO_PINGS
+            )
+        except discord.HTTPException:
+            log.exception("could not tell the TAs in channel %s", channel_id)
+            return False
+        return True
 
     async def _show_answer(
         self,

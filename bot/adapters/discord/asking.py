@@ -16,7 +16,6 @@ from bot.adapters.discord_render import (
     NO_COURSE_HERE,
     PLACEHOLDER,
     USAGE_HINT,
-    answers_unasked_in_thread,
     dm_where_to_ask,
     is_ta,
     not_configured_note,
@@ -107,17 +106,19 @@ class Asking:
         course = self.courses.for_discord(message.guild.id, thread.parent_id or 0)
         if course is None:
             return
-        author_is_ta = is_ta(role_ids(message.author), course.discord.ta_role_ids)
-        unasked = thread.owner_id == self.client.user.id and answers_unasked_in_thread(
-            thread.name, author_is_ta
-        )
-        if not (mentioned or unasked):
-            return
-        history = await self.service.thread_history(
-            "discord", str(thread.parent_id), str(thread.id)
-        )
-        if not history and not mentioned:
-            return  # a thread the bot started for something else
+        parent, thread_id = str(thread.parent_id), str(thread.id)
+        if mentioned:
+            history = await self.service.thread_history("discord", parent, thread_id)
+        else:
+            if thread.owner_id != self.client.user.id:
+                return
+            author_is_ta = is_ta(role_ids(message.author), course.discord.ta_role_ids)
+            follow_up = await self.service.unmentioned_follow_up(
+                "discord", parent, thread_id, asker_is_ta=author_is_ta
+            )
+            if follow_up is None:
+                return
+            history = follow_up
         text = self._question_text(message)
         if not text:
             return
@@ -125,8 +126,8 @@ class Asking:
             course_id=course.id,
             text=text,
             platform="discord",
-            channel=str(thread.parent_id),
-            thread=str(thread.id),
+            channel=parent,
+            thread=thread_id,
             asker=str(message.author.id),
             history=history,
         )
@@ -219,7 +220,7 @@ class Asking:
         placeholder = await edit(content=PLACEHOLDER, allowed_mentions=NO_PINGS)
         answer = await self.answerer.ask(question, edit)
         if answer is not None:
-            await self.answerer.show_answer_or_say_so(answer, edit, where, placeholder)
+            await self.answerer.show_answer_or_say_so(question, answer, edit, where, placeholder)
 
 
 async def _is_member(guild: discord.Guild, user_id: int) -> bool:

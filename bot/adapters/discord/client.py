@@ -59,7 +59,7 @@ class CourseBot(discord.Client):
         self.settings = settings
         self.tree = app_commands.CommandTree(self)
         refs: AnswerCache[int, str | None] = AnswerCache(REMEMBERED_ANSWERS)
-        answerer = Answerer(service, refs, progress_interval_s)
+        answerer = Answerer(self, service, refs, progress_interval_s)
         self.asking = Asking(self, service, courses, answerer)
         self.feedback = Feedback(self, service, courses, refs)
         self.ta_commands = TaCommands(service, courses)

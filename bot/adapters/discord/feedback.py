@@ -9,6 +9,7 @@ import discord
 
 from bot.adapters.discord.answering import AnswerRefs
 from bot.adapters.discord_render import (
+    ALREADY_ESCALATED,
     ESCALATION_ACK,
     THUMBS_DOWN,
     THUMBS_UP,
@@ -107,14 +108,19 @@ class Feedback:
     # ------------------------------------------------------------ escalation
 
     async def escalate(self, interaction: discord.Interaction, ref: str) -> None:
-        await interaction.response.send_message(ESCALATION_ACK, ephemeral=True)
+        """Tag the TAs when the service says this request is the one that calls them."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            record = await self.service.escalate(ref)
-            course = self.courses.get(record.course_id)
+            escalation = await self.service.escalate(ref)
+            course = self.courses.get(escalation.interaction.course_id)
         except (UnknownInteractionError, BotError):
             log.warning("escalation of unknown interaction %s", ref, exc_info=True)
             await interaction.followup.send(UNKNOWN_ANSWER, ephemeral=True)
             return
+        if not escalation.ping_tas:
+            await interaction.followup.send(ALREADY_ESCALATED, ephemeral=True)
+            return
+        await interaction.followup.send(ESCALATION_ACK, ephemeral=True)
         roles = course.discord.ta_role_ids
         pings = discord.AllowedMentions(
             everyone=False,

@@ -1,5 +1,5 @@
 """One answer on Slack: a placeholder at once, progress while Claude writes, then the answer
-with its feedback buttons and 👍/👎 (or why not, with the TAs told of a failure).
+with its feedback buttons and 👍/👎 (or why not); the TAs told when the service says so.
 
 Where the answer's interaction id lives: in the answer message's ``metadata``
 (``event_type=course_assistant_answer``, payload ``{interaction_id, course_id}``) and in the
@@ -14,10 +14,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import slack_render as render
-from bot.adapters.common import AnswerCache, Throttle
+from bot.adapters.common import AnswerCache, Progress
 from bot.courses import Course
 from bot.errors import AskFailedError, InvalidQuestionError
-from bot.ids import new_ulid
 from bot.models import Answer, Question, Turn
 from bot.service import AssistantService
 
@@ -27,24 +26,6 @@ log = logging.getLogger(__name__)
 AnswerRefs = AnswerCache[tuple[str, str], render.AnswerRef]
 
 
-class Progress:
-    """``on_text`` for the service: edits the placeholder as the answer streams, throttled."""
-
-    def __init__(self, client: AsyncWebClient, channel: str, ts: str, interval_s: float) -> None:
-        self._client, self._channel, self._ts = client, channel, ts
-        self._throttle = Throttle(interval_s)
-
-    async def __call__(self, text_so_far: str) -> None:
-        if not text_so_far.strip() or not self._throttle.ready():
-            return
-        try:
-            await self._client.chat_update(
-                channel=self._channel, ts=self._ts, **render.progress_message(text_so_far).kwargs()
-            )
-        except SlackApiError as exc:  # cosmetic: the final update still comes
-            log.warning("slack: progress update failed: %s", exc.response.get("error"))
-
-
 class Answerer:
     def __init__(
         self, service: AssistantService, answers: AnswerRefs, progress_interval_s: float
@@ -52,9 +33,6 @@ class Answerer:
         self.service = service
         self.answers = answers
         self._progress_interval_s = progress_interval_s
-
-    async def history(self, channel: str, thread: str) -> tuple[Turn, ...]:
-        return await self.service.thread_history("slack", channel, thread)
 
     async def answer(
         self,
@@ -68,7 +46,7 @@ class Answerer:
     ) -> None:
         """Placeholder at once, progress while Claude writes, then the answer (or why not).
 
-        ``history=None`` reads the thread's earlier turns here, where a failure is shown."""
+        ``history=None``: read the thread's earlier turns here."""
         try:
             posted = await client.chat_postMessage(
                 channel=channel, thread_ts=thread, **render.placeholder_message().kwargs()
@@ -79,20 +57,41 @@ class Answerer:
             )
             return
         reply_ts = str(posted["ts"])
-        progress = Progress(client, channel, reply_ts, self._progress_interval_s)
+
+        async def show(text_so_far: str) -> None:
+            message = render.progress_message(text_so_far)
+            await client.chat_update(channel=channel, ts=reply_ts, **message.kwargs())
+
+        progress = Progress(show, self._progress_interval_s)
+        if history is None:
+            history = await self.service.thread_history("slack", channel, thread)
+        question = Question(course.id, text, "slack", channel, thread, user, history)
+        outcome = await self._ask(client, course, question, progress)
+        await progress.finish()
+        if isinstance(outcome, render.SlackMessage):
+            await replace_placeholder(client, channel, thread, reply_ts, outcome)
+            return
+        await self._post_answer(client, course, channel, thread, reply_ts, outcome)
+        alert = outcome.tas_alert
+        await _tell_tas(client, course, outcome.interaction_id, channel, alert, answered=True)
+
+    async def _ask(
+        self, client: AsyncWebClient, course: Course, question: Question, progress: Progress
+    ) -> Answer | render.SlackMessage:
+        """The service's answer, or what to tell the student instead (the TAs told when the
+        service says so)."""
         try:
-            if history is None:
-                history = await self.history(channel, thread)
-            question = Question(course.id, text, "slack", channel, thread, user, history)
-            answer = await self.service.ask(question, on_text=progress)
-            await self._post_answer(client, course, channel, thread, reply_ts, answer)
+            return await self.service.ask(question, on_text=progress)
         except InvalidQuestionError as exc:
-            notice = render.notice(render.invalid_question(str(exc)))
-            await replace_placeholder(client, channel, thread, reply_ts, notice)
+            return render.notice(render.invalid_question(str(exc)))
         except AskFailedError as exc:
-            await self._failed(client, course, channel, thread, reply_ts, exc.interaction_id, exc)
-        except Exception as exc:
-            await self._failed(client, course, channel, thread, reply_ts, new_ulid(), exc)
+            log.error("slack: could not answer in %s: %s", question.channel, exc)
+            ref, alert = exc.interaction_id, exc.tas_alert
+            told = await _tell_tas(client, course, ref, question.channel, alert)
+            return render.failure_message(ref, told)
+        except Exception:
+            log.exception("slack: could not answer in %s", question.channel)
+            return render.failure_message(None, tas_told=False)  # nothing kept: no reference
 
     async def _post_answer(
         self,
@@ -103,16 +102,26 @@ class Answerer:
         reply_ts: str,
         answer: Answer,
     ) -> None:
+        """The answer and its 👍/👎; Slack refusing it, the failure under the answer's own
+        reference (the interaction is kept: the TAs can find it)."""
         ref = render.AnswerRef(answer.interaction_id, course.id)
         metadata = render.answer_metadata(ref.interaction_id, ref.course_id)
         first, *rest = render.answer_messages(answer)
-        await client.chat_update(channel=channel, ts=reply_ts, metadata=metadata, **first.kwargs())
-        self.answers.remember((channel, reply_ts), ref)
-        for more in rest:
-            posted = await client.chat_postMessage(
-                channel=channel, thread_ts=thread, metadata=metadata, **more.kwargs()
+        try:
+            await client.chat_update(
+                channel=channel, ts=reply_ts, metadata=metadata, **first.kwargs()
             )
-            self.answers.remember((channel, str(posted["ts"])), ref)
+            self.answers.remember((channel, reply_ts), ref)
+            for more in rest:
+                posted = await client.chat_postMessage(
+                    channel=channel, thread_ts=thread, metadata=metadata, **more.kwargs()
+                )
+                self.answers.remember((channel, str(posted["ts"])), ref)
+        except SlackApiError:
+            log.exception("slack: could not post the answer of %s", answer.interaction_id)
+            failure = render.failure_message(answer.interaction_id, tas_told=False)
+            await replace_placeholder(client, channel, thread, reply_ts, failure)
+            return
         for name in ("+1", "-1"):  # the vote affordance students already know
             try:
                 await client.reactions_add(channel=channel, timestamp=reply_ts, name=name)
@@ -121,25 +130,20 @@ class Answerer:
                     "slack: could not add :%s: to %s: %s", name, reply_ts, exc.response.get("error")
                 )
 
-    async def _failed(
-        self,
-        client: AsyncWebClient,
-        course: Course,
-        channel: str,
-        thread: str,
-        reply_ts: str,
-        ref: str,
-        exc: BaseException,
-    ) -> None:
-        log.error("slack: could not answer in %s (ref %s)", channel, ref, exc_info=exc)
-        tas_told = await _tell_tas(client, course, render.failure_report(ref, channel, exc))
-        failure = render.failure_message(ref, tas_told)
-        await replace_placeholder(client, channel, thread, reply_ts, failure)
 
-
-async def _tell_tas(client: AsyncWebClient, course: Course, text: str) -> bool:
-    if not course.slack.ta_channel_id:
+async def _tell_tas(
+    client: AsyncWebClient,
+    course: Course,
+    ref: str,
+    channel: str,
+    alert: str,
+    *,
+    answered: bool = False,
+) -> bool:
+    """Post ``alert`` (if any) in the course's TA channel, pinging no one; whether it was."""
+    if not alert or not course.slack.ta_channel_id:
         return False
+    text = render.ta_alert_text(ref, channel, alert, answered=answered)
     try:
         await client.chat_postMessage(channel=course.slack.ta_channel_id, text=text)
     except SlackApiError as exc:

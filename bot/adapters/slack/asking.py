@@ -15,6 +15,7 @@ from bot.adapters.slack.answering import Answerer
 from bot.adapters.slack.listeners import Payload, logged
 from bot.adapters.slack.middleware import Recent
 from bot.adapters.slack.routing import dm_course, slack_channels
+from bot.adapters.slack.tas import TaCheck
 from bot.courses import Course, Courses
 
 log = logging.getLogger(__name__)
@@ -23,9 +24,10 @@ NOTE_EVERY_S = 600.0  # the "this channel has no course" note, per user and chan
 
 
 class Asking:
-    def __init__(self, courses: Courses, answerer: Answerer) -> None:
+    def __init__(self, courses: Courses, answerer: Answerer, tas: TaCheck) -> None:
         self.courses = courses
         self.answerer = answerer
+        self.tas = tas
         self._notes = Recent(NOTE_EVERY_S)
 
     @logged
@@ -74,8 +76,11 @@ class Asking:
         course = self.courses.for_slack(channel)
         if course is None:
             return
-        history = await self.answerer.history(channel, thread)
-        if history:  # only the bot's own threads
+        is_ta = await self.tas.is_ta(client, course, user)
+        history = await self.answerer.service.unmentioned_follow_up(
+            "slack", channel, thread, asker_is_ta=is_ta
+        )
+        if history is not None:
             await self.answerer.answer(client, course, channel, thread, user, text, history)
 
     async def _direct_message(

@@ -121,13 +121,13 @@ class Feedback:
     async def on_escalate(self, body: Payload, action: Payload, client: AsyncWebClient) -> None:
         channel, user, thread = _where(body)
         try:
-            before = await self.service.escalate(action.get("value", ""))
-            if before.escalated:
+            escalation = await self.service.escalate(action.get("value", ""))
+            if not escalation.ping_tas:
                 await client.chat_postEphemeral(
                     channel=channel, user=user, thread_ts=thread, text=render.ALREADY_ESCALATED
                 )
                 return
-            course = self.courses.get(before.course_id)
+            course = self.courses.get(escalation.interaction.course_id)
             tag = render.escalation_message(
                 course.slack.ta_user_ids, course.slack.ta_usergroup_id, user
             )

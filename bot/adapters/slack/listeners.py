@@ -1,5 +1,5 @@
 """What every Slack listener shares: the immediate ack, logging an unexpected failure, and
-the failure message a student or TA sees (with a ref to find it in the logs)."""
+the failure message a student or TA sees."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from typing import Any, ParamSpec
 from slack_bolt.async_app import AsyncAck
 
 from bot.adapters import slack_render as render
-from bot.errors import AskFailedError
-from bot.ids import new_ulid
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +40,7 @@ async def ack(ack: AsyncAck) -> None:
 
 
 def logged_failure(exc: BaseException, doing: str) -> str:
-    """Log the failure under a ref and return the message that names it."""
-    ref = exc.interaction_id if isinstance(exc, AskFailedError) else new_ulid()
-    log.error("slack: failed %s (ref %s)", doing, ref, exc_info=exc)
-    return render.failure_message(ref, tas_told=False).text
+    """Log the failure and return the message to show. It names no reference: one that
+    matches no stored interaction would only mislead whoever looks it up."""
+    log.error("slack: failed %s", doing, exc_info=exc)
+    return render.failure_message(None, tas_told=False).text
