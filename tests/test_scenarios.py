@@ -194,7 +194,7 @@ def refuse_writes(store: SqlStore) -> Callable[[], None]:
     def query_only(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         dbapi_connection.execute(f"PRAGMA query_only = {int(read_only.is_set())}")
 
-    sa.event.listen(store.engine, "checkout", query_only)
+    sa.event.listen(store.db.engine, "checkout", query_only)
     return read_only.clear
 
 
