@@ -27,8 +27,8 @@ from bot.adapters.discord_render import (
 )
 from bot.config import Settings
 from bot.models import Digest, DigestSection, Turn
-from bot.ports import Retrieved
 from bot.service import AssistantService
+from retrieval.models import SearchResult
 from tests.fakes.core import (
     FIXTURE_COURSES,
     FakeAnswerModel,
@@ -484,7 +484,7 @@ async def test_a_failing_llm_gives_a_labelled_fallback_with_the_lecture_links(
 
 
 class BrokenRetriever(WordOverlapRetriever):
-    def search(self, course_id: str, text: str, k: int) -> Retrieved:
+    async def search(self, course_id: str, text: str, k: int) -> SearchResult:
         raise OSError("lancedb directory is gone")
 
 
