@@ -11,6 +11,7 @@ import asyncio
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from weakref import WeakKeyDictionary
 
 from retrieval.embed import Embedder
 from retrieval.errors import CourseNotIndexedError, IndexMismatchError, RetrievalError
@@ -20,18 +21,29 @@ from retrieval.models import SEARCH_MODES, SearchMode, SearchResult
 
 class Retriever:
     def __init__(
-        self, index: SegmentIndex, embedder: Embedder, default_mode: SearchMode = "hybrid"
+        self,
+        index: SegmentIndex,
+        embedder: Embedder,
+        default_mode: SearchMode = "hybrid",
+        searches_at_once: int | None = None,
     ) -> None:
         _check_mode(default_mode)
         self.index = index
         self.embedder = embedder
         self.default_mode: SearchMode = default_mode
-        # One thread per core: a burst of questions neither oversubscribes the CPU nor
-        # queues the store's and the HTTP client's short jobs behind it in asyncio's
-        # default pool.
+        # One search per core at a time, each embedding on a thread of its own: a burst of
+        # questions neither oversubscribes the CPU nor queues the store's and the HTTP
+        # client's short jobs behind it in asyncio's default pool. Unbounded, 100 questions
+        # at once sent 300 LanceDB queries together, and their results, arriving together,
+        # kept the loop from its other work for up to 1 s (benchmarks/concurrent_questions.py).
+        self.searches_at_once = searches_at_once or os.cpu_count() or 2
         self._embedding = ThreadPoolExecutor(
-            max_workers=os.cpu_count() or 2, thread_name_prefix="embedding"
+            max_workers=self.searches_at_once, thread_name_prefix="embedding"
         )
+        # A semaphore belongs to the loop that first waits on it: one per loop, so the
+        # command line and tests may run one loop after another.
+        self._slots: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._slots = WeakKeyDictionary()
 
     async def search(
         self, course_id: str, text: str, k: int = 10, mode: SearchMode | None = None
@@ -44,6 +56,10 @@ class Retriever:
         mode = mode or self.default_mode
         _check_mode(mode)
         await self.check_course(course_id)
+        async with self._slot():
+            return await self._search(course_id, text, k, mode)
+
+    async def _search(self, course_id: str, text: str, k: int, mode: SearchMode) -> SearchResult:
         started = time.perf_counter()
         # Full-text search needs no vector; skipping it saves the embedding (no cosine then).
         vector = None
@@ -68,6 +84,13 @@ class Retriever:
             raise CourseNotIndexedError(course_id)
         if built_with != self.embedder.name:
             raise IndexMismatchError(built_with, self.embedder.name, course_id)
+
+    def _slot(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        slot = self._slots.get(loop)
+        if slot is None:
+            slot = self._slots[loop] = asyncio.Semaphore(self.searches_at_once)
+        return slot
 
     def close(self) -> None:
         self._embedding.shutdown(wait=False, cancel_futures=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_ingest import CountingEmbedder, vtt, write_course
@@ -13,7 +14,7 @@ from retrieval.errors import CourseNotIndexedError, IndexMismatchError, Retrieva
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.index import SegmentIndex
 from retrieval.ingest import ingest_course
-from retrieval.models import SearchResult
+from retrieval.models import Hit, SearchResult
 from retrieval.search import Retriever
 from retrieval.segments import SegmentingSettings
 
@@ -114,6 +115,29 @@ def test_only_the_embedding_leaves_the_callers_loop(index: SegmentIndex) -> None
     assert all(name.startswith("embedding") for name in embedder.threads)
     started = {thread.name for thread in threading.enumerate()} - before
     assert {name for name in started if not name.startswith("embedding")} == set()
+
+
+async def test_searches_beyond_the_limit_wait_their_turn(
+    index: SegmentIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_flight, most = 0, 0
+    search = index.search
+
+    async def counted(*args: Any) -> list[Hit]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await search(*args)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(index, "search", counted)
+    retriever = Retriever(index, QueryCountingEmbedder(), "fts", searches_at_once=2)
+    results = await asyncio.gather(*(retriever.search("c1", "crop tool") for _ in range(6)))
+
+    assert 1 <= most <= 2
+    assert all(result.hits[0].segment.video_id == "crop" for result in results)
 
 
 def test_rrf_by_hand() -> None:
