@@ -127,6 +127,8 @@ class SegmentIndex:
     service through a worker thread); ``search`` is async and runs on the caller's event
     loop through LanceDB's async API, so the lists of a hybrid search run at once (quiet
     2-core machine, 10k segments: 20 ms in turn, 15 ms at once) and no thread waits on it.
+    LanceDB's sync API, kept for the synchronous callers, runs its async API on a thread
+    of the library's own; no search goes through it.
 
     Reads are strongly consistent (``read_consistency_interval=0``): each query checks the
     table's latest version, so a long-running bot sees an ingest made by another process
