@@ -14,12 +14,12 @@ FakeAnthropic replying after ``--delay`` s. The fake runs in a child process so 
 work cannot show up as a stall of the loop being measured.
 
 Measured per run: wall time from launching the ``--questions`` asks together to the last
-answer; each answer's latency; the retrieval phase (when the worker threads started and
-finished each ``Retriever.search``: they queue for the default executor and for the
-embedding engine's lock); the most requests the fake API had in flight at once; the event
-loop's worst lateness (a ticker sleeping 10 ms records how late it wakes). ``--executors``
-repeats the burst with a larger default executor to show whether its size matters. A last
-run with asyncio debug mode (slow_callback_duration = 0.1 s) names any slow callback.
+answer; each answer's latency; the retrieval phase (when each ``Retriever.search`` started
+and finished: it runs on the loop, and its embedding queues for the retriever's pool); the
+most requests the fake API had in flight at once; the event loop's worst lateness (a ticker
+sleeping 10 ms records how late it wakes). ``--executors`` repeats the burst with a larger
+default executor to show whether its size matters. A last run with asyncio debug mode
+(slow_callback_duration = 0.1 s) names any slow callback.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import logging
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -63,7 +62,8 @@ from bot.service import AssistantService, ServiceOptions
 from bot.store import Journal, open_store
 from retrieval.embed import make_embedder
 from retrieval.index import SegmentIndex
-from retrieval.search import Retriever, SearchResult
+from retrieval.models import SearchResult
+from retrieval.search import Retriever
 
 WALL_TARGET_S = 5.0
 STALL_TARGET_MS = 100.0
@@ -71,23 +71,21 @@ TICK_S = 0.010
 
 
 class TimedRetriever:
-    """The real retriever, recording when each search started and ended in its thread."""
+    """The real retriever, recording when each search started and ended."""
 
     def __init__(self, retriever: Retriever) -> None:
         self.retriever = retriever
         self.spans: list[tuple[float, float, float]] = []  # start, end, embed_ms
-        self.slots: threading.BoundedSemaphore | None = None  # None: no limit
-        self._lock = threading.Lock()
+        self.slots: asyncio.Semaphore | None = None  # None: no limit
 
-    def search(self, course_id: str, text: str, k: int) -> SearchResult:
+    async def search(self, course_id: str, text: str, k: int) -> SearchResult:
         started = time.perf_counter()
         if self.slots is None:
-            result = self.retriever.search(course_id, text, k)
+            result = await self.retriever.search(course_id, text, k)
         else:
-            with self.slots:
-                result = self.retriever.search(course_id, text, k)
-        with self._lock:
-            self.spans.append((started, time.perf_counter(), result.embed_ms))
+            async with self.slots:
+                result = await self.retriever.search(course_id, text, k)
+        self.spans.append((started, time.perf_counter(), result.embed_ms))
         return result
 
 
@@ -173,8 +171,7 @@ class Variant:
     name: str
     executor_threads: int | None = None  # None: asyncio's default, min(32, cpus + 4)
     warm_client: bool = False  # one API call before the burst (the SDK caches its platform)
-    # At most this many searches at once (threads beyond wait on a semaphore, off the GIL):
-    # with a large executor this is what a dedicated retrieval pool of N threads would give.
+    # At most this many searches at once (the others wait on a semaphore).
     search_slots: int | None = None
     debug: bool = False  # asyncio debug mode, slow_callback_duration = 100 ms
 
@@ -202,9 +199,7 @@ async def run_burst(
     n: int,
 ) -> Burst:
     loop = asyncio.get_running_loop()
-    retriever.slots = (
-        threading.BoundedSemaphore(variant.search_slots) if variant.search_slots else None
-    )
+    retriever.slots = asyncio.Semaphore(variant.search_slots) if variant.search_slots else None
     if variant.executor_threads:
         loop.set_default_executor(ThreadPoolExecutor(max_workers=variant.executor_threads))
     slow = SlowCallbacks()
@@ -270,6 +265,11 @@ def database(kind: str, folder: Path, run: str) -> Iterator[str]:
         yield url
 
 
+async def one_by_one(retriever: TimedRetriever, questions: list[str]) -> list[SearchResult]:
+    await retriever.search(DEMO_COURSE.id, questions[0], 10)  # load the model, open the table
+    return [await retriever.search(DEMO_COURSE.id, q, 10) for q in questions]
+
+
 def describe(b: Burst) -> str:
     return (
         f"{b.config:<16} wall {b.wall_s:5.2f} s, cpu {b.cpu_s:5.2f} s | answer "
@@ -294,7 +294,7 @@ def main() -> None:
         default=["default", "warm-client", "executor=100", "search-pool=2"],
         help="default (asyncio's executor: min(32, cpus + 4) threads), warm-client (one API "
         "call before the burst), executor=N (a default executor of N threads), "
-        "search-pool=N (a roomy executor, at most N searches at once: a dedicated pool)",
+        "search-pool=N (a roomy executor, at most N searches at once)",
     )
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--no-debug-run", action="store_true")
@@ -308,8 +308,7 @@ def main() -> None:
     embedder = make_embedder(embedder_spec)
     retriever = TimedRetriever(Retriever(SegmentIndex(uri), embedder))
     questions = demo_questions()
-    retriever.search(DEMO_COURSE.id, questions[0], 10)  # load the model, open the table
-    single = [retriever.search(DEMO_COURSE.id, q, 10) for q in questions]
+    single = asyncio.run(one_by_one(retriever, questions))
     print(
         f"one search alone: embed p50 {statistics.median(r.embed_ms for r in single):.0f} ms, "
         f"search p50 {statistics.median(r.search_ms for r in single):.0f} ms"

@@ -11,6 +11,7 @@ here is the top 3 in every mode.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import tempfile
 from pathlib import Path
@@ -44,7 +45,7 @@ def main() -> int:
         print(f"question: {gold.question}")
         retriever = Retriever(index, embedder)
         for mode in SEARCH_MODES:
-            hits = retriever.search("seed", gold.question, k=10, mode=mode).hits
+            hits = asyncio.run(retriever.search("seed", gold.question, k=10, mode=mode)).hits
             rank = first_hit_rank([hit.segment for hit in hits], gold)
             order = ", ".join(hit.segment.video_id.removeprefix("seed-") for hit in hits[:5])
             verdict = "ok" if rank is not None and rank <= REQUIRED_RANK else "FAIL"

@@ -242,10 +242,10 @@ async def run_config(
     return result
 
 
-def prompt_ms(retriever: Retriever, questions: list[str]) -> float:
+async def prompt_ms(retriever: Retriever, questions: list[str]) -> float:
     """system_prompt + build_messages for 10 hits: the pure part of the Claude request."""
     question = Question(COURSE_ID, questions[0])
-    hits = retriever.search(COURSE_ID, questions[0], 10).hits
+    hits = (await retriever.search(COURSE_ID, questions[0], 10)).hits
     policy = Course(id=COURSE_ID, name="b").policy
     times = []
     for _ in range(200):
@@ -289,8 +289,8 @@ async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder:
         index = build_index(str(Path(folder) / "lancedb"), args.segments, embedder.name)
         retriever = Retriever(index, embedder)
-        retriever.search(COURSE_ID, questions[0], 10)  # loads the model
-        prompt = prompt_ms(retriever, questions)
+        await retriever.search(COURSE_ID, questions[0], 10)  # loads the model
+        prompt = await prompt_ms(retriever, questions)
         for store_kind in stores:
             for model_kind in args.models:
                 name = f"{store_kind}+{model_kind}"

@@ -11,31 +11,14 @@ from typing import Protocol
 
 from bot.courses import Course
 from bot.models import Draft, Hit, Interaction, JudgementRecord, Question, Vote
+from retrieval.models import SearchResult
 
 # Called with the answer text so far, for adapters that show progress while Claude writes.
 OnText = Callable[[str], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class Retrieved:
-    hits: tuple[Hit, ...]
-    embed_ms: float
-    search_ms: float
-
-
-class RetrievedLike(Protocol):
-    """What a retriever returns: ``retrieval.search.SearchResult`` or a test's ``Retrieved``."""
-
-    @property
-    def hits(self) -> Sequence[Hit]: ...
-    @property
-    def embed_ms(self) -> float: ...
-    @property
-    def search_ms(self) -> float: ...
-
-
 class Retriever(Protocol):
-    def search(self, course_id: str, text: str, k: int) -> RetrievedLike: ...
+    async def search(self, course_id: str, text: str, k: int) -> SearchResult: ...
 
 
 class AnswerModel(Protocol):

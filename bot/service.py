@@ -1,7 +1,7 @@
 """The one core every adapter calls: ask, record feedback, escalate.
 
-Async throughout; blocking work (embedding, LanceDB, SQL) runs in worker threads so a
-chat adapter's event loop is never stalled by it.
+Async throughout; blocking work (embedding, SQL) runs in worker threads, and LanceDB is
+searched through its async API, so a chat adapter's event loop is never stalled by it.
 """
 
 from __future__ import annotations
@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
@@ -106,15 +104,6 @@ class AssistantService:
         self.options = options or ServiceOptions()
         self._clock = clock
         self.reindexer = reindexer
-        # Retrieval is CPU work (embedding, search): a pool of its own, one thread per core,
-        # so a burst of questions neither oversubscribes the CPU nor queues the store's and
-        # the HTTP client's short jobs behind it in asyncio's default pool.
-        self._retrieval_pool = ThreadPoolExecutor(
-            max_workers=os.cpu_count() or 2, thread_name_prefix="retrieval"
-        )
-
-    def close(self) -> None:
-        self._retrieval_pool.shutdown(wait=False, cancel_futures=True)
 
     async def ask(self, question: Question, on_text: OnText | None = None) -> Answer:
         """Answer from the course's lectures; the interaction is committed, or journaled when
@@ -129,9 +118,7 @@ class AssistantService:
         started = time.perf_counter()
         interaction_id = new_ulid()
         try:
-            retrieved = await asyncio.get_running_loop().run_in_executor(
-                self._retrieval_pool, self.retriever.search, course.id, text, self.options.k
-            )
+            retrieved = await self.retriever.search(course.id, text, self.options.k)
         except Exception as exc:
             # A course not indexed yet is a setup step, told in one line; anything else may
             # be a bug and keeps its traceback.

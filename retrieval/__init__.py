@@ -14,7 +14,7 @@ _EXPORTS = {
     "ingest_course": "retrieval.ingest",
     "RetrievalSettings": "retrieval.settings",
     "Retriever": "retrieval.search",
-    "SearchResult": "retrieval.search",
+    "SearchResult": "retrieval.models",
     "SegmentIndex": "retrieval.index",
 }
 

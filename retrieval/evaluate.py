@@ -176,7 +176,7 @@ def default_cache_root() -> Path:
     return Path(base) / "course-assistant"
 
 
-def run_eval(
+async def run_eval(
     retriever: Retriever,
     questions: Sequence[GoldQuestion],
     mode: SearchMode,
@@ -185,7 +185,7 @@ def run_eval(
 ) -> tuple[EvalReport, list[int | None]]:
     ranks = []
     for gold in questions:
-        result = retriever.search(course_id, gold.question, k=k, mode=mode)
+        result = await retriever.search(course_id, gold.question, k=k, mode=mode)
         ranks.append(first_hit_rank([hit.segment for hit in result.hits], gold))
     segments = retriever.index.all_segments(course_id)
     lengths = [s.end_s - s.start_s for s in segments]

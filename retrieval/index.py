@@ -22,14 +22,15 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from collections.abc import Awaitable, Coroutine, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import lancedb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from lancedb.index import FTS, Bitmap, HnswSq
 from lancedb.query import DocumentGranularity, MatchQuery
 
@@ -52,8 +53,6 @@ from retrieval.index_rows import (
 )
 from retrieval.models import SEARCH_MODES, Hit, SearchMode, Segment
 
-T = TypeVar("T")
-
 TABLE_NAME = "segments"
 # Segments (each with ~10-35 part vectors) from which a course is searched through the ANN
 # index: LanceDB's exact multivector search took ~0.2-0.5 s for 10k segments x 12 parts on
@@ -73,11 +72,22 @@ PART_HITS_PER_SEGMENT = 4  # part-level FTS fetches this many hits per segment w
 
 
 @dataclass(frozen=True)
-class _CourseInfo:
+class CourseInfo:
+    """What a search needs to know of a course, cached per table version."""
+
     rows: int
     embedders: tuple[str, ...]
     languages: tuple[str, ...]
     has_ann_index: bool = False
+
+    @property
+    def embedder(self) -> str | None:
+        """The embedder the course's vectors were made with; None when it has no rows.
+
+        Several names (joined with " + ") only while an ingest with another embedder is
+        half done: a search should then refuse, as for any other mismatch.
+        """
+        return " + ".join(self.embedders) or None
 
 
 def sql_literal(value: str) -> str:
@@ -113,9 +123,12 @@ def hnsw_ef(limit: int) -> int:
 
 
 class SegmentIndex:
-    """Synchronous; the async core calls it from worker threads. A search hands its
-    queries to one process-wide loop of LanceDB's async API (``_QueryLoop``); scans and
-    writes use the sync API.
+    """Writes and scans are synchronous (ingest and the command line call them, or the
+    service through a worker thread); ``search`` is async and runs on the caller's event
+    loop through LanceDB's async API, so the lists of a hybrid search run at once (quiet
+    2-core machine, 10k segments: 20 ms in turn, 15 ms at once) and no thread waits on it.
+    LanceDB's sync API, kept for the synchronous callers, runs its async API on a thread
+    of the library's own; no search goes through it.
 
     Reads are strongly consistent (``read_consistency_interval=0``): each query checks the
     table's latest version, so a long-running bot sees an ingest made by another process
@@ -142,27 +155,36 @@ class SegmentIndex:
         )
         self._storage_options = storage_options
         self._table: Any = None
-        self._async: Any = None  # the table through the async API, for searches
-        self._info_cache: dict[str, tuple[int, _CourseInfo]] = {}
+        self._async_db: Any = None  # LanceDB's async API, for searches
+        self._async: Any = None
+        self._info_cache: dict[str, tuple[int, CourseInfo]] = {}
         self._lock = threading.Lock()
 
     # --- reading -------------------------------------------------------------------------
 
     def count(self, course_id: str) -> int:
-        return self._course_info(course_id).rows
+        table = self._open()
+        return 0 if table is None else table.count_rows(f"course_id = {sql_literal(course_id)}")
 
-    def embedder_for(self, course_id: str) -> str | None:
-        """The embedder the course's vectors were made with; None when it has no rows.
-
-        Several names (joined with " + ") only while an ingest with another embedder is
-        half done: a search should then refuse, as for any other mismatch.
-        """
-        embedders = self._course_info(course_id).embedders
-        return " + ".join(embedders) if embedders else None
-
-    def language_for(self, course_id: str) -> str | None:
-        languages = self._course_info(course_id).languages
-        return languages[0] if languages else None
+    async def course_info(self, course_id: str) -> CourseInfo:
+        """Row count, embedders and languages of a course, cached per table version."""
+        table = await self._async_table()
+        if table is None:
+            return CourseInfo(0, (), ())
+        version = await table.version()
+        cached = self._info_cache.get(course_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        query = table.query().where(f"course_id = {sql_literal(course_id)}")
+        rows = await query.select(["embedder", "language"]).to_arrow()
+        info = CourseInfo(
+            rows=rows.num_rows,
+            embedders=_distinct(rows.column("embedder")),
+            languages=_distinct(rows.column("language")),
+            has_ann_index=_has_ann_index(await table.list_indices()),
+        )
+        self._info_cache[course_id] = (version, info)
+        return info
 
     def video_hashes(self, course_id: str) -> dict[str, str]:
         table = self._open()
@@ -170,16 +192,6 @@ class SegmentIndex:
             return {}
         rows = self._scan(table, course_id, ["video_id", "video_hash"])
         return dict(zip(rows["video_id"], rows["video_hash"], strict=True))
-
-    def segments(self, course_id: str, ids: Sequence[str]) -> list[Segment]:
-        """The course's segments with these ids, in the order asked (unknown ids left out)."""
-        table = self._open()
-        if table is None or not ids:
-            return []
-        id_list = ", ".join(sql_literal(i) for i in ids)
-        rows = self._scan(table, course_id, SEGMENT_COLUMNS, f"id IN ({id_list})")
-        by_id = {segment.id: segment for segment in segments_from(rows)}
-        return [by_id[i] for i in ids if i in by_id]
 
     def all_segments(self, course_id: str) -> list[Segment]:
         table = self._open()
@@ -199,7 +211,7 @@ class SegmentIndex:
             for segment_id, parts in zip(rows["id"], rows[VECTORS], strict=True)
         }
 
-    def search(
+    async def search(
         self,
         course_id: str,
         query_text: str,
@@ -216,19 +228,21 @@ class SegmentIndex:
             raise RetrievalError(f"unknown search mode {mode!r}: use one of {SEARCH_MODES}")
         if mode != "fts" and query_vector is None:
             raise RetrievalError(f"{mode} search needs the question's vector")
-        if k <= 0 or self._open() is None:
+        table = await self._async_table()
+        if k <= 0 or table is None:
             return []
-        info = self._course_info(course_id)
+        info = await self.course_info(course_id)
         vector = None if query_vector is None else np.asarray(query_vector, dtype=np.float32)
         pool = max(k, self.candidates) if mode == "hybrid" else k
-        lists = self._ranked_lists(course_id, info, query_text, vector, pool, mode)
+        lists = await self._ranked_lists(table, course_id, info, query_text, vector, pool, mode)
         if mode == "hybrid":
             ids = [[row["id"] for row in found] for found in lists]
             fused = reciprocal_rank_fusion(ids, self.rrf_k, self.fusion_weights)[:k]
         else:
             score = "_cosine" if mode == "dense" else "_score"
             fused = [(row["id"], row[score]) for row in lists[0][:k]]
-        rows = self._complete_rows(course_id, lists, [i for i, _ in fused], vector is not None)
+        wanted = [i for i, _ in fused]
+        rows = await self._complete_rows(table, course_id, lists, wanted, vector is not None)
         # A row deleted between the searches and the fetch (a concurrent ingest) drops out.
         return ranked([(rows[i], score) for i, score in fused if i in rows], vector)
 
@@ -297,11 +311,6 @@ class SegmentIndex:
                 f"course_id = {sql_literal(course_id)} AND video_id = {sql_literal(video_id)}"
             )
 
-    def delete_course(self, course_id: str) -> None:
-        table = self._open()
-        if table is not None:
-            table.delete(f"course_id = {sql_literal(course_id)}")
-
     def optimize(self) -> None:
         """Fold new rows into the indices and compact small files; build the ANN index once
         the table reaches ``ann_threshold`` rows. Call after an ingest, not per video."""
@@ -314,9 +323,7 @@ class SegmentIndex:
 
     def has_ann_index(self) -> bool:
         table = self._open()
-        return table is not None and any(
-            index.columns == [VECTORS] for index in table.list_indices()
-        )
+        return table is not None and _has_ann_index(table.list_indices())
 
     def create_ann_index(self) -> None:
         """IVF_HNSW_SQ: scalar-quantised vectors keep recall high without PQ's refine step."""
@@ -347,25 +354,6 @@ class SegmentIndex:
             self._table = table
             return table
 
-    def _course_info(self, course_id: str) -> _CourseInfo:
-        """Row count, embedders and languages of a course, cached per table version."""
-        table = self._open()
-        if table is None:
-            return _CourseInfo(0, (), ())
-        version = table.version
-        cached = self._info_cache.get(course_id)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        rows = self._scan(table, course_id, ["embedder", "language"])
-        info = _CourseInfo(
-            rows=len(rows["embedder"]),
-            embedders=tuple(sorted(set(rows["embedder"]))),
-            languages=tuple(sorted(set(rows["language"]))),
-            has_ann_index=self.has_ann_index(),
-        )
-        self._info_cache[course_id] = (version, info)
-        return info
-
     def _scan(
         self, table: Any, course_id: str, columns: list[str], extra: str = ""
     ) -> dict[str, list[Any]]:
@@ -373,31 +361,31 @@ class SegmentIndex:
         result: pa.Table = table.search().where(where).select(columns).limit(None).to_arrow()
         return {name: result.column(name).to_pylist() for name in columns}
 
-    def _ranked_lists(
+    async def _ranked_lists(
         self,
+        table: Any,
         course_id: str,
-        info: _CourseInfo,
+        info: CourseInfo,
         text: str,
         vector: np.ndarray | None,
         pool: int,
         mode: SearchMode,
     ) -> list[list[dict[str, Any]]]:
         """Each list the mode fuses, best first: dense (best part), BM25 of segments, BM25
-        of parts. They run at once on the query loop: LanceDB spreads them over the cores."""
+        of parts. They run at once: LanceDB spreads them over the cores."""
         where = f"course_id = {sql_literal(course_id)}"
         searches: list[Awaitable[list[dict[str, Any]]]] = []
         if mode in ("dense", "hybrid"):
-            searches.append(self._dense(where, info, vector, pool))
+            searches.append(self._dense(table, where, info, vector, pool))
         if mode in ("fts", "hybrid"):
-            searches.append(self._fts(where, info, text, pool, parts=False))
+            searches.append(self._fts(table, where, info, text, pool, parts=False))
         if mode == "hybrid":
-            searches.append(self._fts(where, info, text, pool, parts=True))
-        return list(_QUERY_LOOP.run(_gather(searches)))
+            searches.append(self._fts(table, where, info, text, pool, parts=True))
+        return list(await asyncio.gather(*searches))
 
     async def _dense(
-        self, where: str, info: _CourseInfo, vector: Any, limit: int
+        self, table: Any, where: str, info: CourseInfo, vector: Any, limit: int
     ) -> list[dict[str, Any]]:
-        table = await self._async_table()
         query = (
             table.query()
             .nearest_to(vector)
@@ -420,7 +408,7 @@ class SegmentIndex:
         return rows
 
     async def _fts(
-        self, where: str, info: _CourseInfo, text: str, limit: int, *, parts: bool
+        self, table: Any, where: str, info: CourseInfo, text: str, limit: int, *, parts: bool
     ) -> list[dict[str, Any]]:
         """BM25 over whole segments, or (``parts``) over their parts, each segment ranked
         by its best part. The part search returns only ids: it yields several rows per
@@ -435,7 +423,6 @@ class SegmentIndex:
             match = MatchQuery(text, PART_FTS_COLUMNS[language], document_granularity=granularity)  # type: ignore[call-arg]
         else:
             match = MatchQuery(text, FTS_COLUMNS[language])  # type: ignore[call-arg]
-        table = await self._async_table()
         query = (
             table.query()
             .nearest_to_text(match)
@@ -449,8 +436,9 @@ class SegmentIndex:
             best.setdefault(row["id"], row)
         return list(best.values())[:limit]
 
-    def _complete_rows(
+    async def _complete_rows(
         self,
+        table: Any,
         course_id: str,
         lists: Sequence[Sequence[dict[str, Any]]],
         ids: Sequence[str],
@@ -464,58 +452,34 @@ class SegmentIndex:
         if missing:
             id_list = ", ".join(sql_literal(i) for i in missing)
             where = f"course_id = {sql_literal(course_id)} AND id IN ({id_list})"
-            known.update({row["id"]: row for row in _QUERY_LOOP.run(self._fetch(where))})
+            query = table.query().where(where).select([*SEGMENT_COLUMNS, VECTORS])
+            known.update({row["id"]: row for row in result_rows(await query.to_arrow())})
         return known
 
-    async def _fetch(self, where: str) -> list[dict[str, Any]]:
-        table = await self._async_table()
-        query = table.query().where(where).select([*SEGMENT_COLUMNS, VECTORS])
-        return result_rows(await query.to_arrow())
-
     async def _async_table(self) -> Any:
-        """The table through LanceDB's async API, opened once. Only the query loop's
-        thread calls this, so no lock; search() has checked that the table exists."""
+        """The table through LanceDB's async API, opened on first use; None while no course
+        was ever ingested here. Searches on one loop may race to open it: each opens the
+        same table, and the last one kept is as good as the first."""
         if self._async is None:
-            db = await lancedb.connect_async(
-                self.uri,
-                read_consistency_interval=timedelta(0),
-                storage_options=self._storage_options,
-            )
-            self._async = await db.open_table(TABLE_NAME)
+            if self._async_db is None:
+                self._async_db = await lancedb.connect_async(
+                    self.uri,
+                    read_consistency_interval=timedelta(0),
+                    storage_options=self._storage_options,
+                )
+            try:
+                self._async = await self._async_db.open_table(TABLE_NAME)
+            except ValueError:  # not created yet
+                return None
         return self._async
 
 
-async def _gather(searches: Sequence[Awaitable[list[dict[str, Any]]]]) -> list[Any]:
-    return list(await asyncio.gather(*searches))
+def _has_ann_index(indices: Sequence[Any]) -> bool:
+    return any(index.columns == [VECTORS] for index in indices)
 
 
-class _QueryLoop:
-    """An asyncio loop on a daemon thread, one per process. Synchronous callers (the
-    service's retrieval threads, the CLI) hand it LanceDB's async queries, so the lists of
-    one hybrid search run at once instead of one after another (quiet 2-core machine,
-    10k segments: 20 ms in turn, 15 ms at once) and skip the sync API's per-query
-    round trips for the table schema."""
-
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = threading.Lock()
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._started()).result()
-
-    def _started(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=loop.run_forever, name="segment-index-queries", daemon=True
-                )
-                thread.start()
-                self._loop = loop
-            return self._loop
-
-
-_QUERY_LOOP = _QueryLoop()
+def _distinct(column: pa.ChunkedArray) -> tuple[str, ...]:
+    return tuple(sorted(pc.unique(column).to_pylist()))
 
 
 def _create_text_indices(table: Any) -> None:

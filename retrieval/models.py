@@ -54,3 +54,12 @@ class Hit:
     score: float
     rank: int
     dense_score: float | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A search's hits, and how long embedding the question and searching took."""
+
+    hits: tuple[Hit, ...]
+    embed_ms: float
+    search_ms: float

@@ -64,7 +64,6 @@ def service(tmp_path: Path, client: AsyncAnthropic) -> Iterator[AssistantService
     service = make_service(tmp_path)
     service.answer_model = ClaudeAnswerModel(client, MODEL)
     yield service
-    service.close()
 
 
 async def ask(

@@ -21,7 +21,7 @@ from bot.adapters.discord_render import (
     digest_chunks,
 )
 from bot.models import Digest, DigestSection, Turn
-from bot.ports import Retrieved
+from retrieval.models import SearchResult
 from tests.discord_driver import (
     BIO_CHANNEL,
     BIO_GUILD,
@@ -384,7 +384,7 @@ async def test_a_failing_llm_gives_a_labelled_fallback_with_the_lecture_links(
 
 
 class BrokenRetriever(WordOverlapRetriever):
-    def search(self, course_id: str, text: str, k: int) -> Retrieved:
+    async def search(self, course_id: str, text: str, k: int) -> SearchResult:
         raise OSError("lancedb directory is gone")
 
 

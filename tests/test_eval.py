@@ -167,7 +167,7 @@ def test_the_embedding_cache_is_per_embedder(tmp_path: Path) -> None:
     assert first != embedding_cache_path("other", tmp_path)
 
 
-def test_run_eval_on_a_small_course(tmp_path: Path) -> None:
+async def test_run_eval_on_a_small_course(tmp_path: Path) -> None:
     course = write_course(
         tmp_path / "course",
         {
@@ -185,7 +185,7 @@ def test_run_eval_on_a_small_course(tmp_path: Path) -> None:
         GoldQuestion("3", "zzz qqq", "crop", 0, 4),  # no shared word: no hit in fts
     ]
 
-    report, ranks = run_eval(Retriever(index, CountingEmbedder()), questions, "fts", k=10)
+    report, ranks = await run_eval(Retriever(index, CountingEmbedder()), questions, "fts", k=10)
 
     assert ranks == [1, 1, None]
     assert (report.n, report.mode) == (3, "fts")

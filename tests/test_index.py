@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from retrieval.errors import RetrievalError
-from retrieval.index import SegmentIndex, ann_partitions, hnsw_ef, sql_literal, use_ann
-from retrieval.models import Segment
+from retrieval.index import (
+    CourseInfo,
+    SegmentIndex,
+    ann_partitions,
+    hnsw_ef,
+    sql_literal,
+    use_ann,
+)
+from retrieval.models import Hit, SearchMode, Segment
 
 DIM = 8
 
@@ -54,6 +63,26 @@ def put(
     )
 
 
+def search(
+    index: SegmentIndex, course: str, text: str, vector: np.ndarray | None, k: int, mode: SearchMode
+) -> list[Hit]:
+    """One search on an event loop of its own, as the command line runs it."""
+    return asyncio.run(index.search(course, text, vector, k, mode))
+
+
+def course_info(index: SegmentIndex, course: str) -> CourseInfo:
+    return asyncio.run(index.course_info(course))
+
+
+async def hybrid_lists(
+    index: SegmentIndex, course: str, text: str, vector: np.ndarray, pool: int
+) -> list[list[dict[str, Any]]]:
+    """The three lists a hybrid search fuses, before the fusion."""
+    table = await index._async_table()
+    info = await index.course_info(course)
+    return await index._ranked_lists(table, course, info, text, vector, pool, "hybrid")
+
+
 @pytest.fixture
 def index(tmp_path: Path) -> SegmentIndex:
     return SegmentIndex(str(tmp_path / "lancedb"))
@@ -66,21 +95,17 @@ def test_round_trip_keeps_every_field(index: SegmentIndex) -> None:
 
     assert index.count("c1") == 3
     assert index.video_hashes("c1") == {"v1": "hash-v1", "v2": "hash-v2"}
-    assert index.segments("c1", ["v2@0", "missing", "v1@1"]) == [
-        seg("c1", "v2", 0, "brushes"),
-        seg("c1", "v1", 1, "masks", start=60),
-    ]
-    assert index.all_segments("c1")[0] == a[0]
-    assert index.embedder_for("c1") == "fake"
-    assert index.language_for("c1") == "english"
+    assert index.all_segments("c1") == [*a, seg("c1", "v2", 0, "brushes")]
+    info = course_info(index, "c1")
+    assert (info.rows, info.embedder, info.languages) == (3, "fake", ("english",))
     assert index.vectors("c1")["v1@1"].tolist() == [pytest.approx(unit(0, 1))]
 
 
 def test_an_index_with_no_table_answers_empty(index: SegmentIndex) -> None:
     assert index.count("c1") == 0
-    assert index.embedder_for("c1") is None
+    assert course_info(index, "c1").embedder is None
     assert index.video_hashes("c1") == {}
-    assert index.search("c1", "anything", unit(1), 5, "hybrid") == []
+    assert search(index, "c1", "anything", unit(1), 5, "hybrid") == []
 
 
 @pytest.mark.parametrize("mode", ["dense", "fts", "hybrid"])
@@ -90,9 +115,9 @@ def test_a_course_never_sees_another_courses_segments(index: SegmentIndex, mode:
     put(index, [seg("o'brien", "v1", 0, text)], [unit(1)])  # a quote must not break filters
     put(index, [seg("course-b", "v1", n, text) for n in range(5)], [unit(1)] * 5)
 
-    hits = index.search("course-a", "crop tool", unit(1), 10, mode)  # type: ignore[arg-type]
+    hits = search(index, "course-a", "crop tool", unit(1), 10, mode)  # type: ignore[arg-type]
     assert [hit.segment.course_id for hit in hits] == ["course-a"]
-    hits = index.search("o'brien", "crop tool", unit(1), 10, mode)  # type: ignore[arg-type]
+    hits = search(index, "o'brien", "crop tool", unit(1), 10, mode)  # type: ignore[arg-type]
     assert [hit.segment.course_id for hit in hits] == ["o'brien"]
 
 
@@ -103,7 +128,7 @@ def test_the_course_filter_applies_before_the_top_k_is_cut(index: SegmentIndex, 
     put(index, [seg("other", "v1", n, "crop crop crop tool") for n in range(20)], [unit(1)] * 20)
     put(index, [seg("mine", "v1", 0, "then crop it")], [unit(1, 2)])
 
-    hits = index.search("mine", "crop tool", unit(1), 1, mode)  # type: ignore[arg-type]
+    hits = search(index, "mine", "crop tool", unit(1), 1, mode)  # type: ignore[arg-type]
 
     assert [hit.segment.id for hit in hits] == ["v1@0"]
     assert hits[0].segment.course_id == "mine"
@@ -113,7 +138,7 @@ def test_dense_ranks_by_cosine(index: SegmentIndex) -> None:
     segments = [seg("c1", "v1", n, f"text {n}", start=60 * n) for n in range(3)]
     put(index, segments, [unit(1, 0), unit(1, 1), unit(0, 1)])
 
-    hits = index.search("c1", "ignored", unit(1, 0.2), 3, "dense")
+    hits = search(index, "c1", "ignored", unit(1, 0.2), 3, "dense")
 
     assert [hit.segment.id for hit in hits] == ["v1@0", "v1@1", "v1@2"]
     assert [hit.rank for hit in hits] == [1, 2, 3]
@@ -127,7 +152,7 @@ def test_a_segment_scores_by_its_best_part(index: SegmentIndex) -> None:
     parts = [np.stack([unit(1), unit(0, 0, 1)]), unit(1, 1)]
     index.replace_video("c1", "v1", "h", segments, parts, "fake", "english")
 
-    hits = index.search("c1", "", unit(0, 0, 1), 2, "dense")
+    hits = search(index, "c1", "", unit(0, 0, 1), 2, "dense")
 
     assert [hit.segment.id for hit in hits] == ["v1@0", "v1@1"]
     assert [hit.score for hit in hits] == pytest.approx([1.0, 0.0], abs=1e-5)
@@ -143,14 +168,14 @@ def test_fts_stems_english_and_carries_cosine_when_known(index: SegmentIndex) ->
     ]
     put(index, segments, [unit(1), unit(0, 1)])
 
-    hits = index.search("c1", "how do I run?", unit(1), 5, "fts")
+    hits = search(index, "c1", "how do I run?", unit(1), 5, "fts")
     assert [hit.segment.id for hit in hits] == ["v1@0"]
     assert hits[0].score > 0
     assert hits[0].dense_score == pytest.approx(1.0, abs=1e-5)
-    assert index.search("c1", "how do I run?", None, 5, "fts")[0].dense_score is None
+    assert search(index, "c1", "how do I run?", None, 5, "fts")[0].dense_score is None
 
 
-def test_part_level_fts_ranks_a_segment_by_its_best_part(index: SegmentIndex) -> None:
+async def test_part_level_fts_ranks_a_segment_by_its_best_part(index: SegmentIndex) -> None:
     segments = [
         seg("c1", "v1", 0, "crop crop crop layers"),
         seg("c1", "v1", 1, "a long talk about layers; crop", start=60),
@@ -158,8 +183,7 @@ def test_part_level_fts_ranks_a_segment_by_its_best_part(index: SegmentIndex) ->
     parts = [["crop crop crop layers"], ["a long talk about layers", "crop tool"]]
     index.replace_video("c1", "v1", "h", segments, [unit(1), unit(1)], "f", "english", parts)
 
-    info = index._course_info("c1")
-    lists = index._ranked_lists("c1", info, "crop tool", unit(1), 5, "hybrid")
+    lists = await hybrid_lists(index, "c1", "crop tool", unit(1), 5)
 
     assert len(lists) == 3  # dense, BM25 of segments, BM25 of parts
     assert [row["id"] for row in lists[2]] == ["v1@1", "v1@0"]  # "crop tool" is a part of v1@1
@@ -190,10 +214,10 @@ def test_a_hit_only_the_part_search_found_is_fetched_whole(tmp_path: Path) -> No
     parts = [["crop crop tool tool"]] * 2 + [["a long talk about many other things", "crop tool"]]
     vectors = [unit(1), unit(1, 0.1), unit(0, 1)]
     index.replace_video("c1", "v1", "h", segments, vectors, "f", "english", parts)
-    lists = index._ranked_lists("c1", index._course_info("c1"), "crop tool", unit(1), 2, "hybrid")
+    lists = asyncio.run(hybrid_lists(index, "c1", "crop tool", unit(1), 2))
     assert all("v1@2" not in [row["id"] for row in found] for found in lists[:2])
 
-    hits = index.search("c1", "crop tool", unit(1), 3, "hybrid")
+    hits = search(index, "c1", "crop tool", unit(1), 3, "hybrid")
 
     assert [hit.segment.id for hit in hits][-1] == "v1@2"
     assert hits[-1].segment == segments[2]
@@ -205,8 +229,8 @@ def test_each_course_is_searched_with_its_own_languages_stemmer(index: SegmentIn
     put(index, [seg("en", "v1", 0, "aprendendo gradientes")], [unit(1)], language="english")
 
     # The Portuguese stemmer maps "aprender" and "aprendendo" to one stem; English does not.
-    assert [h.segment.course_id for h in index.search("pt", "aprender", None, 5, "fts")] == ["pt"]
-    assert index.search("en", "aprender", None, 5, "fts") == []
+    assert [h.segment.course_id for h in search(index, "pt", "aprender", None, 5, "fts")] == ["pt"]
+    assert search(index, "en", "aprender", None, 5, "fts") == []
 
 
 def test_hybrid_fuses_both_lists_with_rrf(index: SegmentIndex) -> None:
@@ -219,7 +243,7 @@ def test_hybrid_fuses_both_lists_with_rrf(index: SegmentIndex) -> None:
     put(index, segments, [unit(0.5, 1), unit(1), unit(0, 0, 1)])
     index.rrf_k, index.fusion_weights = 30, (1.5, 1.0, 1.0)
 
-    hits = index.search("c1", "masks", unit(1), 3, "hybrid")
+    hits = search(index, "c1", "masks", unit(1), 3, "hybrid")
 
     assert [hit.segment.id for hit in hits] == ["v1@0", "v1@1", "v1@2"]
     # v1@0 is first in both full-text lists (segments, parts) and second in the dense one.
@@ -261,10 +285,10 @@ def test_delete_video(index: SegmentIndex) -> None:
     assert index.video_hashes("c1") == {"v2": "h1"}
 
 
-def test_embedder_for_shows_a_half_migrated_course(index: SegmentIndex) -> None:
+def test_the_embedder_shows_a_half_migrated_course(index: SegmentIndex) -> None:
     put(index, [seg("c1", "v1", 0, "a")], [unit(1)], embedder="model-a")
     put(index, [seg("c1", "v2", 0, "b")], [unit(1)], embedder="model-b")
-    assert index.embedder_for("c1") == "model-a + model-b"
+    assert course_info(index, "c1").embedder == "model-a + model-b"
 
 
 def test_a_reader_sees_later_writes_without_reopening(tmp_path: Path) -> None:
@@ -274,12 +298,12 @@ def test_a_reader_sees_later_writes_without_reopening(tmp_path: Path) -> None:
     assert reader.count("c1") == 0
 
     put(writer, [seg("c1", "v1", 0, "first version")], [unit(1)])
-    assert [h.segment.text for h in reader.search("c1", "version", unit(1), 5, "hybrid")] == [
+    assert [h.segment.text for h in search(reader, "c1", "version", unit(1), 5, "hybrid")] == [
         "first version"
     ]
 
     put(writer, [seg("c1", "v1", 1, "second version")], [unit(1)], content_hash="h2")
-    assert [h.segment.text for h in reader.search("c1", "version", unit(1), 5, "dense")] == [
+    assert [h.segment.text for h in search(reader, "c1", "version", unit(1), 5, "dense")] == [
         "second version"
     ]
     assert reader.video_hashes("c1") == {"v1": "h2"}
@@ -289,8 +313,8 @@ def test_optimize_keeps_results(index: SegmentIndex) -> None:
     put(index, [seg("c1", "v1", 0, "clone stamp tool")], [unit(1)])
     put(index, [seg("c1", "v2", 0, "healing brush")], [unit(0, 1)])
     index.optimize()
-    assert [h.segment.id for h in index.search("c1", "healing", None, 5, "fts")] == ["v2@0"]
-    assert [h.segment.id for h in index.search("c1", "x", unit(0, 1), 1, "dense")] == ["v2@0"]
+    assert [h.segment.id for h in search(index, "c1", "healing", None, 5, "fts")] == ["v2@0"]
+    assert [h.segment.id for h in search(index, "c1", "x", unit(0, 1), 1, "dense")] == ["v2@0"]
 
 
 def test_an_ann_index_is_built_past_the_threshold_and_finds_the_nearest(tmp_path: Path) -> None:
@@ -305,7 +329,7 @@ def test_an_ann_index_is_built_past_the_threshold_and_finds_the_nearest(tmp_path
     index.optimize()
 
     assert index.has_ann_index()
-    hits = index.search("c1", "", vectors[42], 1, "dense")
+    hits = search(index, "c1", "", vectors[42], 1, "dense")
     assert hits[0].segment.id == "v1@42"
 
 
@@ -331,6 +355,6 @@ def test_searches_leave_no_lance_warnings_on_stderr(
     put(index, [seg("c1", "v1", 0, "crop the image")], [unit(1)])
     capfd.readouterr()
 
-    assert index.search("c1", "crop", unit(1), 5, mode)  # type: ignore[arg-type]
+    assert search(index, "c1", "crop", unit(1), 5, mode)  # type: ignore[arg-type]
 
     assert "WARN" not in capfd.readouterr().err

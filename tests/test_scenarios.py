@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 from bot.annotations import VoteTally, tally
 from bot.models import Turn
-from bot.ports import Retrieved
 from bot.store import SqlStore
+from retrieval.models import SearchResult
 from tests.discord_driver import DiscordDriver, open_harness
 from tests.fakes.core import FakeAnswerModel, WordOverlapRetriever
 from tests.fakes.slack_api import FakeSlackAPI
@@ -168,7 +168,7 @@ async def test_claude_failing_gives_the_fallback_with_links_and_tells_the_tas(
 
 
 class BrokenRetriever(WordOverlapRetriever):
-    def search(self, course_id: str, text: str, k: int) -> Retrieved:
+    async def search(self, course_id: str, text: str, k: int) -> SearchResult:
         raise OSError("lancedb directory is gone")
 
 

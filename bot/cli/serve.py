@@ -100,7 +100,7 @@ async def _main(
             service = build_service(
                 settings, courses, retrieval=retrieval, store=store, journal=journal
             )
-            opened.callback(service.close)
+            opened.callback(retrieval.retriever.close)
             if discord:
                 from bot.adapters.discord import run_discord
 

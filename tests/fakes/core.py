@@ -15,9 +15,10 @@ from bot.citations import citation_for
 from bot.courses import Course, Courses, DiscordPlace, SlackPlace
 from bot.errors import AnswerModelError
 from bot.models import Draft, Hit, Question, Segment, Usage
-from bot.ports import OnText, Retrieved
+from bot.ports import OnText
 from bot.service import AssistantService, ServiceOptions
 from bot.store import Journal, open_store
+from retrieval.models import SearchResult
 
 _WORD = re.compile(r"\w+")
 
@@ -107,7 +108,7 @@ class WordOverlapRetriever:
     segments: dict[str, list[Segment]] = field(default_factory=lambda: FIXTURE_SEGMENTS)
     calls: list[tuple[str, str]] = field(default_factory=list)
 
-    def search(self, course_id: str, text: str, k: int) -> Retrieved:
+    async def search(self, course_id: str, text: str, k: int) -> SearchResult:
         self.calls.append((course_id, text))
         asked = _words(text)
         scored = [
@@ -119,7 +120,7 @@ class WordOverlapRetriever:
             Hit(segment=s, score=score, rank=i, dense_score=score)
             for i, (score, s) in enumerate(scored[:k], 1)
         )
-        return Retrieved(hits=hits, embed_ms=1.0, search_ms=1.0)
+        return SearchResult(hits=hits, embed_ms=1.0, search_ms=1.0)
 
 
 Script = Callable[[Question, Sequence[Hit]], Draft]
