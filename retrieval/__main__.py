@@ -258,7 +258,8 @@ def _eval(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) ->
             f"recall@1  {result.recall_at_1:.3f}\n"
             f"recall@5  {result.recall_at_5:.3f}\n"
             f"recall@10 {result.recall_at_10:.3f}\n"
-            f"MRR@10    {result.mrr_at_10:.3f}",
+            f"MRR@10    {result.mrr_at_10:.3f}\n"
+            f"distinct moments in the top 10: {result.moments_at_10:.1f}",
             file=out,
         )
     return 0

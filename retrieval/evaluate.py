@@ -23,6 +23,7 @@ from retrieval.embed import Embedder
 from retrieval.errors import InputError
 from retrieval.ingest import ROW_FORMAT
 from retrieval.models import SearchMode, Segment
+from retrieval.moments import distinct_moments
 from retrieval.search import Retriever
 from retrieval.segments import SegmentingSettings
 
@@ -47,6 +48,9 @@ class EvalReport:
     median_segment_s: float
     n: int
     mode: str
+    # Different places among the top 10 (overlapping or adjacent windows of a video count
+    # once, as they reach Claude): 10 means every slot shows a place of its own.
+    moments_at_10: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,7 +92,10 @@ def mrr_at(ranks: Sequence[int | None], k: int) -> float:
 
 
 def summarize(
-    ranks: Sequence[int | None], segment_lengths: Sequence[float], mode: str
+    ranks: Sequence[int | None],
+    segment_lengths: Sequence[float],
+    mode: str,
+    moments: Sequence[int] = (),
 ) -> EvalReport:
     return EvalReport(
         recall_at_1=recall_at(ranks, 1),
@@ -98,6 +105,7 @@ def summarize(
         median_segment_s=statistics.median(segment_lengths) if segment_lengths else 0.0,
         n=len(ranks),
         mode=mode,
+        moments_at_10=statistics.mean(moments) if moments else 0.0,
     )
 
 
@@ -183,13 +191,14 @@ async def run_eval(
     k: int = 10,
     course_id: str = EVAL_COURSE_ID,
 ) -> tuple[EvalReport, list[int | None]]:
-    ranks = []
+    ranks, moments = [], []
     for gold in questions:
         result = await retriever.search(course_id, gold.question, k=k, mode=mode)
         ranks.append(first_hit_rank([hit.segment for hit in result.hits], gold))
+        moments.append(len(distinct_moments(result.hits[:10])))
     segments = retriever.index.all_segments(course_id)
     lengths = [s.end_s - s.start_s for s in segments]
-    return summarize(ranks, lengths, mode), ranks
+    return summarize(ranks, lengths, mode, moments), ranks
 
 
 class CachedEmbedder:

@@ -1,4 +1,5 @@
-"""The retriever: embeds a question and searches one course's segments.
+"""The retriever: embeds a question and searches one course's segments, and returns the best
+distinct moments (``retrieval.moments``).
 
 Async, on the caller's event loop: the index's queries are LanceDB's async API, and only
 the embedding (15-40 ms of CPU a question) runs in a thread pool of the retriever's own,
@@ -17,6 +18,7 @@ from retrieval.embed import Embedder
 from retrieval.errors import CourseNotIndexedError, IndexMismatchError, RetrievalError
 from retrieval.index import SegmentIndex
 from retrieval.models import SEARCH_MODES, SearchMode, SearchResult
+from retrieval.moments import distinct_moments
 
 
 class Retriever:
@@ -70,10 +72,11 @@ class Retriever:
             )
             vector = vectors[0]
         embedded = time.perf_counter()
-        hits = await self.index.search(course_id, text, vector, k, mode)
+        # Twice the windows asked for: merging overlapping ones into moments shortens the list.
+        windows = await self.index.search(course_id, text, vector, 2 * k, mode)
         searched = time.perf_counter()
         return SearchResult(
-            hits=tuple(hits),
+            hits=tuple(distinct_moments(windows)[:k]),
             embed_ms=(embedded - started) * 1000,
             search_ms=(searched - embedded) * 1000,
         )

@@ -82,7 +82,7 @@ def test_recall_and_mrr_by_hand() -> None:
 
 
 def test_summarize() -> None:
-    report = summarize([1, None], [150.0, 30.0, 60.0], "fts")
+    report = summarize([1, None], [150.0, 30.0, 60.0], "fts", [10, 7])
     assert report.to_json() == {
         "recall_at_1": 0.5,
         "recall_at_5": 0.5,
@@ -91,6 +91,7 @@ def test_summarize() -> None:
         "median_segment_s": 60.0,
         "n": 2,
         "mode": "fts",
+        "moments_at_10": 8.5,
     }
 
 

@@ -173,3 +173,20 @@ async def test_the_real_model_puts_the_seeds_segment_in_the_top_3(tmp_path: Path
         hits = (await retriever.search("seed", gold.question, k=10, mode=mode)).hits  # type: ignore[arg-type]
         rank = first_hit_rank([hit.segment for hit in hits], gold)
         assert rank is not None and rank <= 3, (mode, [h.segment.video_id for h in hits])
+
+
+async def test_overlapping_windows_come_back_as_one_moment(tmp_path: Path) -> None:
+    cues = [(t, t + 10, f"crop tool step {t // 10}.") for t in range(0, 120, 10)]
+    course = write_course(tmp_path / "course", {"crop": vtt(*cues), "masks": vtt((0, 5, "Masks."))})
+    index = SegmentIndex(str(tmp_path / "lancedb"))
+    windows = SegmentingSettings(window_s=40, stride_s=30, max_s=40)  # every window says "crop"
+    ingest_course(course, "c1", index, CountingEmbedder(), windows, progress=False)
+    retriever = Retriever(index, QueryCountingEmbedder())
+
+    result = await retriever.search("c1", "crop tool step", k=10, mode="fts")
+
+    crop = [hit.segment for hit in result.hits if hit.segment.video_id == "crop"]
+    assert len(index.all_segments("c1")) > 4  # four windows or more of the crop video...
+    assert len(crop) == 1  # ...are one moment: the 120 s they cover fit in 4 minutes
+    assert (crop[0].start_s, crop[0].end_s) == (0, 120)
+    assert crop[0].text.split().count("step") == 12  # each cue's words once
