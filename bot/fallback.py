@@ -55,6 +55,7 @@ _STOPWORD_TEXT = """
 """
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+_ENDS_SENTENCE = re.compile(r"[.!?…][\"'”»)]*$")
 _WORD = re.compile(r"\w+")
 
 
@@ -134,8 +135,13 @@ def _excerpt(text: str, question: str, max_chars: int, shown: set[str]) -> tuple
     cut_short = len(excerpt) > max_chars  # a single word longer than the room
     if cut_short:
         excerpt = excerpt[:max_chars]
-    prefix = "…" if start > 0 else ""
-    suffix = "…" if cut_short or end < len(words) else ""
+    # A window is cut from the lecture at cue times, so its text may begin or end inside a
+    # sentence: that shows as "…" too, unless the transcript has no punctuation at all.
+    punctuated = len(sentences) > 1
+    starts_inside = punctuated and start == 0 and excerpt[:1].islower()
+    ends_inside = punctuated and end == len(words) and not _ENDS_SENTENCE.search(excerpt)
+    prefix = "…" if start > 0 or starts_inside else ""
+    suffix = "…" if cut_short or end < len(words) or ends_inside else ""
     return f"{prefix}{excerpt}{suffix}", " ".join(words[core[0] : core[1]])
 
 
@@ -187,7 +193,11 @@ def _grow(
     start, end = core
     inside = [s for s in sentences if s[0] <= start and end <= s[1]]
     whole = inside and inside[0] == core
-    steps = sentences if whole else [(i, i + 1) for i in range(len(words))]
+    steps = (
+        [s for s in sentences if _whole(s, words)]
+        if whole
+        else [(i, i + 1) for i in range(len(words))]
+    )
     grown = True
     while grown:
         grown = False
@@ -198,6 +208,15 @@ def _grow(
                 start, end = min(start, step[0]), max(end, step[1])
                 grown = True
     return start, end
+
+
+def _whole(sentence: tuple[int, int], words: list[str]) -> bool:
+    """Whether a sentence of the window is complete: the window's first one may start, and
+    its last one end, in the middle of what the lecturer said."""
+    start, end = sentence
+    starts = start > 0 or not words[0][:1].islower()
+    ends = end < len(words) or bool(_ENDS_SENTENCE.search(words[end - 1]))
+    return starts and ends
 
 
 def _length(words: list[str], start: int, end: int) -> int:

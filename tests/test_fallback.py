@@ -123,6 +123,19 @@ def test_at_most_max_segments_distinct_segments_in_rank_order() -> None:
     assert [c.segment_id for c in draft.citations] == ["a", "c"]
 
 
+def test_the_broken_sentences_at_a_window_s_edges_are_left_out_or_marked() -> None:
+    window = (
+        "camadas rasas. A U-Net tem um encoder. A camada de saída usa softmax. E depois a gente"
+    )
+    assert best_excerpt(window, "o que faz a camada de saída") == (
+        "…A U-Net tem um encoder. A camada de saída usa softmax.…"
+    )
+    assert (
+        best_excerpt(window, "e depois a gente")
+        == "…A U-Net tem um encoder. A camada de saída usa softmax. E depois a gente…"
+    )
+
+
 def test_overlapping_windows_never_show_the_same_excerpt_twice() -> None:
     shared = "A camada de saída tem três canais, um por categoria."
     hits = [
