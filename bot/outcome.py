@@ -1,5 +1,5 @@
-"""An interaction's outcome and its judgements: the rules the judge worker, the report, the
-digest and the store all apply, written once.
+"""An interaction's outcome and its judgements: the rules the judge worker, the report and the
+digest all apply, written once.
 
 - An interaction ends ``answered``, ``abstained`` (nothing in the lectures), ``fallback``
   (Claude unavailable: the extractive answer) or ``failed`` (no answer at all). Only an

@@ -16,13 +16,25 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from bot.models import Citation, Interaction, RetrievedSegment, Segment, StageTimings, Usage
+from bot.models import (
+    ANSWER_RELEVANCE,
+    Citation,
+    Interaction,
+    Judgement,
+    RetrievedSegment,
+    Segment,
+    StageTimings,
+    Usage,
+)
+from bot.outcome import current_judgement
 from bot.store import SqlStore, open_store
-from bot.store.schema import metadata
+from bot.store.jobs import enqueue
+from bot.store.schema import digests, jobs, metadata
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -142,6 +154,46 @@ def store(request: pytest.FixtureRequest) -> SqlStore:
     """A migrated, empty ``SqlStore`` on each backend."""
     opened: SqlStore = request.getfixturevalue(f"{request.param}_store")
     return opened
+
+
+# -- reads and writes only tests make: the bot never looks a job or a digest up -------------
+
+
+def enqueue_job(store: SqlStore, kind: str, ref: str, at: datetime | None = None) -> bool:
+    """Queue (kind, ref) as saving an interaction does; False if it was already queued."""
+    with store.db.writer.begin() as conn:
+        return enqueue(conn, kind, ref, at or datetime.now(UTC))
+
+
+def job_by_id(store: SqlStore, job_id: int) -> sa.Row[Any] | None:
+    """The job's row (every column of ``jobs``), or None."""
+    return _job_where(store, jobs.c.id == job_id)
+
+
+def find_job(store: SqlStore, kind: str, ref: str) -> sa.Row[Any] | None:
+    """The row of the job (kind, ref), or None if it was never queued."""
+    return _job_where(store, sa.and_(jobs.c.kind == kind, jobs.c.ref == ref))
+
+
+def _job_where(store: SqlStore, where: sa.ColumnElement[bool]) -> sa.Row[Any] | None:
+    with store.db.engine.connect() as conn:
+        return conn.execute(sa.select(jobs).where(where)).first()
+
+
+def digest_sent_at(store: SqlStore, course_id: str, week_start: datetime) -> datetime | None:
+    """When that digest was marked sent; None while it is unclaimed or only claimed."""
+    key = sa.and_(digests.c.course_id == course_id, digests.c.week_start == week_start)
+    query = sa.select(digests.c.sent_at).where(key, digests.c.status == "sent")
+    with store.db.engine.connect() as conn:
+        sent_at: datetime | None = conn.execute(query).scalar_one_or_none()
+    return sent_at
+
+
+def judgement_for(
+    store: SqlStore, interaction_id: str, kind: str = ANSWER_RELEVANCE, target: str = ""
+) -> Judgement | None:
+    """The current judgement of (kind, target), by the rule the report and digest apply."""
+    return current_judgement(store.judgements_for(interaction_id), kind, target)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from bot.store.journal import (
     encode,
 )
 from tests.fakes.values import interaction as an_interaction
-from tests.store_fixtures import InteractionFactory
+from tests.store_fixtures import InteractionFactory, find_job
 
 AT = datetime(2025, 3, 10, 14, 31, 2, 654321, tzinfo=UTC)
 
@@ -104,7 +104,7 @@ def test_the_store_recognises_what_it_holds_already(
 
     assert store.get_interaction(interaction.id) == interaction
     assert [v.value for v in store.votes_for(interaction.id)] == [1, 0]
-    job = store.jobs.find_job(JUDGE_JOB, interaction.id)
+    job = find_job(store, JUDGE_JOB, interaction.id)
     assert job is not None and job.attempts == 0
 
 

@@ -15,7 +15,7 @@ from bot.judge_prompts import JudgeVerdict
 from bot.models import JUDGE_JOB
 from bot.outcome import judge_status
 from bot.store import SqlStore
-from tests.store_fixtures import InteractionFactory
+from tests.store_fixtures import InteractionFactory, find_job
 
 LEASE_S = 60.0
 OVERLOADED = JudgeError("529 overloaded_error: Overloaded", 529)
@@ -72,7 +72,7 @@ async def test_the_worker_alone_decides_when_a_job_is_given_up(
     now = datetime.now(UTC)
     for attempt in range(1, 8):
         assert await judge_worker.drain(now) == 1
-        job = sqlite_store.jobs.find_job(JUDGE_JOB, interaction.id)
+        job = find_job(sqlite_store, JUDGE_JOB, interaction.id)
         assert job is not None and job.attempts == attempt
         if attempt < 7:
             assert job.status == "pending"
@@ -93,7 +93,7 @@ async def test_a_bug_on_the_last_attempt_is_recorded_as_a_judge_failure(
 
     assert await worker(sqlite_store, judge, max_attempts=1).drain() == 1
 
-    job = sqlite_store.jobs.find_job(JUDGE_JOB, interaction.id)
+    job = find_job(sqlite_store, JUDGE_JOB, interaction.id)
     assert job is not None and job.status == "failed"
     [failure] = sqlite_store.judgements_for(interaction.id)
     assert failure.error == "gave up after 1 attempt(s): RuntimeError: a bug in the judge"
@@ -114,7 +114,7 @@ async def test_a_job_its_workers_kept_dying_on_is_given_up_without_asking_again(
     assert await worker(sqlite_store, judge, max_attempts=2).drain(now) == 1
 
     assert judge.answered == []
-    job = sqlite_store.jobs.find_job(JUDGE_JOB, interaction.id)
+    job = find_job(sqlite_store, JUDGE_JOB, interaction.id)
     assert job is not None and job.status == "failed"
     [failure] = sqlite_store.judgements_for(interaction.id)
     assert "lease expired" in failure.error

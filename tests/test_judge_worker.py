@@ -30,7 +30,7 @@ from tests.fakes.anthropic_server import (
     text_reply,
     tool_use_reply,
 )
-from tests.store_fixtures import InteractionFactory
+from tests.store_fixtures import InteractionFactory, enqueue_job, find_job, judgement_for
 
 CRITERIA = "The RESPONSE must be relevant to the entire PROMPT."
 EVIDENCE = "The RESPONSE explains the output layer."
@@ -75,7 +75,7 @@ def records(
 
 
 def job_status(store: SqlStore, interaction_id: str) -> str:
-    job = store.jobs.find_job(JUDGE_JOB, interaction_id)
+    job = find_job(store, JUDGE_JOB, interaction_id)
     assert job is not None
     return job.status
 
@@ -89,7 +89,7 @@ async def test_well_formed_verdict_is_saved_once(
     judge_worker = worker(sqlite_store, api)
 
     assert await judge_worker.drain() == 1
-    assert sqlite_store.judgement_for(interaction.id) == Judgement(
+    assert judgement_for(sqlite_store, interaction.id) == Judgement(
         interaction.id, 3, CRITERIA, EVIDENCE, "claude-judge-test"
     )
     assert job_status(sqlite_store, interaction.id) == "done"
@@ -111,7 +111,7 @@ async def test_malformed_reply_is_a_recorded_failure_never_a_score(
     [failure] = records(sqlite_store, interaction.id)
     assert failure.status == "failed" and failure.score is None
     assert "no record_verdict tool call" in failure.error and "outside 0-3" in failure.error
-    assert sqlite_store.judgement_for(interaction.id) is None
+    assert judgement_for(sqlite_store, interaction.id) is None
     assert job_status(sqlite_store, interaction.id) == "done"
     assert len(api.requests) == 2
 
@@ -126,7 +126,7 @@ async def test_overload_storm_retries_later_with_backoff_not_failed(
     judge_worker = worker(sqlite_store, api)
 
     assert await judge_worker.drain(now) == 1
-    job = sqlite_store.jobs.find_job(JUDGE_JOB, interaction.id)
+    job = find_job(sqlite_store, JUDGE_JOB, interaction.id)
     assert job is not None
     assert (job.status, job.attempts) == ("pending", 1)
     assert "529 overloaded_error" in job.last_error
@@ -137,7 +137,7 @@ async def test_overload_storm_retries_later_with_backoff_not_failed(
     assert await judge_worker.drain(now + timedelta(seconds=1)) == 0  # not due yet
     api.responder = by_kind
     assert await judge_worker.drain(job.next_attempt_at) == 1
-    assert sqlite_store.judgement_for(interaction.id) is not None
+    assert judgement_for(sqlite_store, interaction.id) is not None
     assert job_status(sqlite_store, interaction.id) == "done"
 
 
@@ -217,13 +217,13 @@ async def test_abstentions_and_fallbacks_are_not_judged(
     skipped = [make_interaction(abstained=True), make_interaction(fallback=True)]
     for interaction in skipped:
         sqlite_store.save_interaction(interaction)
-    sqlite_store.jobs.enqueue_job(JUDGE_JOB, "01JNOSUCHINTERACTION000000")
+    enqueue_job(sqlite_store, JUDGE_JOB, "01JNOSUCHINTERACTION000000")
     assert await worker(sqlite_store, api).drain() == 3
     assert api.requests == []
     for interaction in skipped:
         assert sqlite_store.judgements_for(interaction.id) == []
         assert job_status(sqlite_store, interaction.id) == "done"
-    missing = sqlite_store.jobs.find_job(JUDGE_JOB, "01JNOSUCHINTERACTION000000")
+    missing = find_job(sqlite_store, JUDGE_JOB, "01JNOSUCHINTERACTION000000")
     assert missing is not None and missing.status == "failed"
 
 
@@ -266,7 +266,7 @@ async def test_run_judges_what_arrives_while_it_waits(
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
-    assert sqlite_store.judgement_for(interaction.id) is not None
+    assert judgement_for(sqlite_store, interaction.id) is not None
 
 
 def test_retry_delay_doubles_caps_and_jitters() -> None:

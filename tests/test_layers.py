@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("service", ("bot.service",)),
     ("use", ("bot.judge", "bot.report", "bot.digest", "bot.scheduler")),
     ("store", ("bot.store", "bot.llm")),  # what the ports stand for: SQL, Claude
-    ("outcome", ("bot.outcome",)),  # rules over values alone, so the store applies them too
+    ("outcome", ("bot.outcome",)),  # rules over values alone, so the store may apply them
     ("values", ("bot",)),  # models, ports, errors, ids, config, courses, pure helpers
 )
 # The one module that may import each of these libraries.

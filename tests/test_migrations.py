@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from bot.models import JUDGE_JOB
 from bot.store import MIGRATIONS, SqlStore, applied_migrations, make_engine, migrate, normalise_url
 from bot.store.schema import metadata
+from tests.store_fixtures import find_job, judgement_for
 
 ALL = [fn.__name__ for fn in MIGRATIONS]
 Shape = dict[str, dict[str, object]]  # table -> what the database says of it
@@ -216,11 +217,11 @@ def test_upgrading_from_the_first_schema_keeps_the_rows(engine: sa.Engine) -> No
         ("seg-1", None, True)
     ]
     assert [(v.user_ref, v.value) for v in store.votes_for(old.id)] == [("ana", 1)]
-    judged = store.judgement_for("01JOLD0000000000000000000B")
+    judged = judgement_for(store, "01JOLD0000000000000000000B")
     assert judged is not None and judged.score == 2
     # m002 queued a judge job for what was logged before jobs existed and is not judged yet.
-    assert store.jobs.find_job(JUDGE_JOB, "01JOLD0000000000000000000A") is not None
-    assert store.jobs.find_job(JUDGE_JOB, "01JOLD0000000000000000000B") is None
+    assert find_job(store, JUDGE_JOB, "01JOLD0000000000000000000A") is not None
+    assert find_job(store, JUDGE_JOB, "01JOLD0000000000000000000B") is None
 
 
 def test_two_processes_migrating_at_once_apply_each_migration_once(database_url: str) -> None:

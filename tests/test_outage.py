@@ -25,6 +25,7 @@ from bot.service import AssistantService, ServiceOptions
 from bot.store import Journal, SqlStore, open_store
 from bot.store.journal import PendingEscalation, PendingInteraction, PendingVote
 from tests.fakes.core import FIXTURE_COURSES, FakeAnswerModel, WordOverlapRetriever
+from tests.store_fixtures import find_job
 from tests.tcp_proxy import TcpProxy
 
 U_NET = "Qual a função da camada de saída da U-Net?"
@@ -120,8 +121,8 @@ def test_an_answer_given_while_the_database_is_down_is_journaled_then_saved_once
         [answer.interaction_id, abstained.interaction_id, later.interaction_id]
     )
     assert outage.store.get_interaction(answer.interaction_id) == journaled[0].interaction  # type: ignore[union-attr]
-    assert outage.store.jobs.find_job(JUDGE_JOB, answer.interaction_id) is not None
-    assert outage.store.jobs.find_job(JUDGE_JOB, abstained.interaction_id) is None  # as it would be
+    assert find_job(outage.store, JUDGE_JOB, answer.interaction_id) is not None
+    assert find_job(outage.store, JUDGE_JOB, abstained.interaction_id) is None  # as it would be
     assert not service.journal.has_entries()
 
 
@@ -149,7 +150,7 @@ async def test_the_worker_replays_the_journal_once_the_database_is_back(
         scheduler.shutdown(wait=False)
 
     assert [i.id for i in outage.store.list_interactions("ml")] == [answer.interaction_id]
-    job = outage.store.jobs.find_job(JUDGE_JOB, answer.interaction_id)
+    job = find_job(outage.store, JUDGE_JOB, answer.interaction_id)
     assert job is not None and job.status == "pending"
 
 
@@ -253,7 +254,7 @@ def test_a_crash_between_the_commit_and_the_journal_removal_writes_nothing_twice
     assert (second.written, second.already, second.left) == (0, 2, 0)
     assert [i.id for i in outage.store.list_interactions("ml")] == [answer.interaction_id]
     assert len(outage.store.votes_for(answer.interaction_id)) == 1
-    assert outage.store.jobs.find_job(JUDGE_JOB, answer.interaction_id) is not None
+    assert find_job(outage.store, JUDGE_JOB, answer.interaction_id) is not None
     assert not service.journal.has_entries()
 
 

@@ -15,7 +15,7 @@ from bot.courses import Course
 from bot.models import Digest, Judgement, Vote
 from bot.scheduler import build_scheduler, send_weekly_digest
 from bot.store import SqlStore
-from tests.store_fixtures import InteractionFactory
+from tests.store_fixtures import InteractionFactory, digest_sent_at
 
 SP = ZoneInfo("America/Sao_Paulo")
 COURSE = Course(id="mc102", name="Algoritmos", timezone="America/Sao_Paulo")
@@ -71,7 +71,7 @@ async def test_two_processes_post_the_digest_once(store: SqlStore) -> None:
     assert again is False
     assert len(poster.posted) == 1
     start = datetime(2025, 3, 10, tzinfo=SP)
-    assert store.digests.digest_sent_at("mc102", start) is not None
+    assert digest_sent_at(store, "mc102", start) is not None
 
 
 async def test_failed_post_releases_the_claim_for_the_next_try(store: SqlStore) -> None:

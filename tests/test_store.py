@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from bot.models import CONTEXT_RELEVANCE, JUDGE_JOB, Interaction, Judgement, Vote
 from bot.store import SqlStore, StoreError, current_votes
 from bot.store.schema import citations, interaction_segments, interactions
+from tests.store_fixtures import find_job, judgement_for
 
 T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 InteractionFactory = Callable[..., Interaction]
@@ -49,9 +50,9 @@ def test_saving_queues_a_judge_job_unless_told_not_to(
     store.save_interaction(judged)
     store.save_interaction(unjudged, enqueue_judge=False)
 
-    job = store.jobs.find_job(JUDGE_JOB, judged.id)
+    job = find_job(store, JUDGE_JOB, judged.id)
     assert job is not None and job.status == "pending" and job.attempts == 0
-    assert store.jobs.find_job(JUDGE_JOB, unjudged.id) is None
+    assert find_job(store, JUDGE_JOB, unjudged.id) is None
 
 
 def test_a_failing_row_midway_leaves_nothing(
@@ -68,7 +69,7 @@ def test_a_failing_row_midway_leaves_nothing(
         store.save_interaction(bad)
 
     assert store.get_interaction(bad.id) is None
-    assert store.jobs.find_job(JUDGE_JOB, bad.id) is None
+    assert find_job(store, JUDGE_JOB, bad.id) is None
     assert count_rows(store, interactions) == 1
     assert count_rows(store, interaction_segments) == len(good.retrieved)
     assert count_rows(store, citations) == len(good.citations)
@@ -193,14 +194,14 @@ def test_latest_answer_relevance_wins_and_failures_never_count_as_scores(
     first = Judgement(interaction.id, 1, "Relevant?", "Partly.", "judge-a")
     second = Judgement(interaction.id, 3, "Relevant?", "Fully.", "judge-b")
 
-    assert store.judgement_for(interaction.id) is None
+    assert judgement_for(store, interaction.id) is None
     store.save_judgement(first, at=T0)
     store.save_judgement(second, at=T0 + timedelta(minutes=1))
     store.save_judge_failure(
         interaction.id, "API overloaded", model="judge-c", at=T0 + timedelta(minutes=2)
     )
 
-    assert store.judgement_for(interaction.id) == second
+    assert judgement_for(store, interaction.id) == second
     records = store.judgements_for(interaction.id)
     assert [(r.status, r.score, r.error) for r in records] == [
         ("ok", 1.0, ""),
@@ -222,11 +223,11 @@ def test_other_judgement_kinds_are_kept_per_target(
     store.save_judge_failure(other.id, "unparseable output", kind=CONTEXT_RELEVANCE, target="s")
 
     second = interaction.retrieved[1].segment.id
-    found = store.judgement_for(interaction.id, kind=CONTEXT_RELEVANCE, target=second)
+    found = judgement_for(store, interaction.id, kind=CONTEXT_RELEVANCE, target=second)
     many = store.judgements_for_many([interaction.id, other.id, "01JNOTHERE000000000000000"])
 
     assert found is not None and found.score == 1 and found.evidence == second
-    assert store.judgement_for(interaction.id) is None  # no answer relevance yet
+    assert judgement_for(store, interaction.id) is None  # no answer relevance yet
     assert [r.target for r in many[interaction.id]] == [h.segment.id for h in interaction.retrieved]
     assert [r.status for r in many[other.id]] == ["failed"]
     assert many["01JNOTHERE000000000000000"] == []
@@ -270,5 +271,5 @@ def test_text_no_database_can_hold_is_cleaned_in_every_row_written(
     assert (loaded.retrieved[0].segment.title, loaded.retrieved[0].segment.text) == (CLEAN, CLEAN)
     judged, failed = store.judgements_for(interaction.id)
     assert (judged.criteria, judged.evidence, failed.error) == (CLEAN, CLEAN, CLEAN)
-    found = store.jobs.find_job(JUDGE_JOB, interaction.id)
+    found = find_job(store, JUDGE_JOB, interaction.id)
     assert found is not None and found.last_error == CLEAN

@@ -13,14 +13,13 @@ from bot.store.digests import DEFAULT_DIGEST_LEASE_S
 from bot.store.engine import DEFAULT_URL, make_engine, normalise_url
 from bot.store.journal import Journal, ReplayReport
 from bot.store.migrations import MIGRATIONS, applied_migrations, migrate
-from bot.store.records import JobRecord, StoreError
+from bot.store.records import StoreError
 from bot.store.sql_store import SqlStore, open_store
 
 __all__ = [
     "DEFAULT_DIGEST_LEASE_S",
     "DEFAULT_URL",
     "MIGRATIONS",
-    "JobRecord",
     "Journal",
     "ReplayReport",
     "SqlStore",

@@ -82,14 +82,6 @@ class DigestLedger:
             )
             return result.rowcount == 1
 
-    def digest_sent_at(self, course_id: str, week_start: datetime) -> datetime | None:
-        with self._db.engine.connect() as conn:
-            return conn.execute(
-                sa.select(digests.c.sent_at).where(
-                    self._key(course_id, week_start), digests.c.status == "sent"
-                )
-            ).scalar_one_or_none()
-
     @staticmethod
     def _key(course_id: str, week_start: datetime) -> sa.ColumnElement[bool]:
         return sa.and_(digests.c.course_id == course_id, digests.c.week_start == week_start)

@@ -13,14 +13,14 @@ given up (``bot.judge``), so it can record why first.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.ports import Job
 from bot.store.engine import Database, insert_or_ignore
-from bot.store.records import JobRecord, JobStatus
+from bot.store.records import JobStatus
 from bot.store.schema import jobs
 from retrieval.text import storable_text
 
@@ -56,11 +56,6 @@ class JobQueue:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    def enqueue_job(self, kind: str, ref: str, *, at: datetime | None = None) -> bool:
-        """Queue a job once: True if new, False if (kind, ref) was already queued (any status)."""
-        with self._db.writer.begin() as conn:
-            return enqueue(conn, kind, ref, _utc_now(at))
 
     def claim_jobs(
         self,
@@ -121,19 +116,6 @@ class JobQueue:
     ) -> bool:
         """Give the job up (status 'failed'): it is never claimed again."""
         return self._end_attempt(job_id, worker_id, "failed", error, None, now)
-
-    def get_job(self, job_id: int) -> JobRecord | None:
-        return self._find(jobs.c.id == job_id)
-
-    def find_job(self, kind: str, ref: str) -> JobRecord | None:
-        return self._find(sa.and_(jobs.c.kind == kind, jobs.c.ref == ref))
-
-    def _find(self, where: sa.ColumnElement[bool]) -> JobRecord | None:
-        with self._db.engine.connect() as conn:
-            row = conn.execute(sa.select(jobs).where(where)).mappings().first()
-        if row is None:
-            return None
-        return JobRecord(**{**row, "status": cast(JobStatus, row["status"])})
 
     def _end_attempt(
         self,

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.models import ANSWER_RELEVANCE, JUDGE_JOB, Interaction, Judgement, JudgementRecord, Vote
-from bot.outcome import current_judgement
 from bot.ports import DigestStore, JudgeStore, Store
 from bot.store import rows
 from bot.store.digests import DigestLedger
@@ -216,12 +215,6 @@ class SqlStore:
         """Store any judge outcome: any kind, any target, a float score or a failure."""
         row = rows.record_row(record)
         self._insert_for_interaction(judgements, row, record.interaction_id, "judgement")
-
-    def judgement_for(
-        self, interaction_id: str, *, kind: str = ANSWER_RELEVANCE, target: str = ""
-    ) -> Judgement | None:
-        """The current judgement of that kind and target (``bot.outcome``), if any."""
-        return current_judgement(self.judgements_for(interaction_id), kind, target)
 
     def judgements_for(self, interaction_id: str) -> list[JudgementRecord]:
         """Every judge outcome on the interaction (all kinds, failures too), oldest first."""
