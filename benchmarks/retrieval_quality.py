@@ -5,8 +5,9 @@
 
 Runs ``python -m retrieval eval`` on ../shared/data/<course> (skipped when absent). The first
 run embeds the course into the eval cache (~/.cache/course-assistant/eval/...); later runs
-reuse it while files and settings are unchanged. Extra flags (e.g. --window 60 or
---cache-dir DIR) are passed on to the eval. Target (pstuts): MRR@10 >= 0.40 and
+reuse it while files and settings are unchanged. Extra flags (e.g. --window 60,
+--cache-dir DIR, or --folds 4 for each figure over folds of the questions by video, as mean
+± spread) are passed on to the eval. Target (pstuts): MRR@10 >= 0.40 and
 recall@5 >= 0.55 with segments <= 180 s.
 
 Courses and their questions:
@@ -145,6 +146,9 @@ def main() -> int:
             f" {r['moments_at_10']:8.1f}"
             f"{'  target met' if met else ''}"
         )
+        for name, figure in r.get("folds", {}).items():  # with --folds N
+            each = ", ".join(f"{value:.3f}" for value in figure["per_fold"])
+            print(f"        {name}: {figure['mean']:.3f} ± {figure['spread']:.3f} ({each})")
     return 0
 
 

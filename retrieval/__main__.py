@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -31,11 +31,14 @@ from retrieval.errors import CourseNotIndexedError, RetrievalError
 from retrieval.evaluate import (
     EVAL_COURSE_ID,
     CachedEmbedder,
+    FoldFigure,
     default_cache_root,
     embedding_cache_path,
     eval_cache_dir,
+    fold_figures,
     load_questions,
     run_eval,
+    video_folds,
 )
 from retrieval.ingest import ingest_course, print_ingest_report
 from retrieval.links import deep_link, format_clock
@@ -150,6 +153,13 @@ def _parser() -> argparse.ArgumentParser:
         help='JSON lines with "question", "video_id", "start_s", "end_s"',
     )
     evaluate.add_argument("--limit", type=int, help="only the first N questions (default: all)")
+    evaluate.add_argument(
+        "--folds",
+        type=int,
+        default=0,
+        help="also report each figure over N folds of the questions by video, as mean ± spread "
+        "(default: 0)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.add_argument(
@@ -249,20 +259,32 @@ def _eval(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) ->
     if settings.mode != "fts":
         cached.warm_queries([q.question for q in questions])
     retriever = Retriever(index, cached, settings.mode)
-    result, _ = asyncio.run(run_eval(retriever, questions, settings.mode, k=args.k))
+    result, ranks = asyncio.run(run_eval(retriever, questions, settings.mode, k=args.k))
+    folds = fold_figures(ranks, video_folds(questions, args.folds)) if args.folds else {}
     if args.json:
-        print(json.dumps(result.to_json()), file=out)
-    else:
-        print(
-            f"mode {result.mode} · n={result.n} · median segment {result.median_segment_s:.1f} s\n"
-            f"recall@1  {result.recall_at_1:.3f}\n"
-            f"recall@5  {result.recall_at_5:.3f}\n"
-            f"recall@10 {result.recall_at_10:.3f}\n"
-            f"MRR@10    {result.mrr_at_10:.3f}\n"
-            f"distinct moments in the top 10: {result.moments_at_10:.1f}",
-            file=out,
-        )
+        figures = {name: asdict(figure) for name, figure in folds.items()}
+        print(json.dumps({**result.to_json(), **({"folds": figures} if folds else {})}), file=out)
+        return 0
+    segment_s = result.median_segment_s
+    print(f"mode {result.mode} · n={result.n} · median segment {segment_s:.1f} s", file=out)
+    for label, name in EVAL_LINES:
+        spread = f"  (over {args.folds} folds by video: {_fold_text(folds[name])})" if folds else ""
+        print(f"{label:9s} {getattr(result, name):.3f}{spread}", file=out)
+    print(f"distinct moments in the top 10: {result.moments_at_10:.1f}", file=out)
     return 0
+
+
+EVAL_LINES = (
+    ("recall@1", "recall_at_1"),
+    ("recall@5", "recall_at_5"),
+    ("recall@10", "recall_at_10"),
+    ("MRR@10", "mrr_at_10"),
+)
+
+
+def _fold_text(figure: FoldFigure) -> str:
+    each = ", ".join(f"{value:.3f}" for value in figure.per_fold)
+    return f"{figure.mean:.3f} ± {figure.spread:.3f}; {each}"
 
 
 if __name__ == "__main__":

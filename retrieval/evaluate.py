@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.embed import Embedder
-from retrieval.errors import InputError
+from retrieval.errors import InputError, SettingsError
 from retrieval.ingest import ROW_FORMAT
 from retrieval.models import SearchMode, Segment
 from retrieval.moments import distinct_moments
@@ -107,6 +107,52 @@ def summarize(
         mode=mode,
         moments_at_10=statistics.mean(moments) if moments else 0.0,
     )
+
+
+# --- folds over videos ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FoldFigure:
+    """One metric over folds of the questions: its mean, its spread (the population standard
+    deviation) and each fold's value, so a change can be kept only if it helps every fold."""
+
+    mean: float
+    spread: float
+    per_fold: tuple[float, ...]
+
+
+def video_folds(questions: Sequence[GoldQuestion], folds: int) -> list[list[int]]:
+    """The questions' indices in ``folds`` groups, every video's questions in one group (a
+    video's questions move together): the videos with most questions first, each to the group
+    with fewest questions so far, so the groups are about the same size."""
+    if not 2 <= folds <= len({q.video_id for q in questions}):
+        message = f"{folds} folds: use 2 up to the number of videos with questions"
+        raise SettingsError("--folds", message)
+    by_video: dict[str, list[int]] = {}
+    for index, question in enumerate(questions):
+        by_video.setdefault(question.video_id, []).append(index)
+    groups: list[list[int]] = [[] for _ in range(folds)]
+    for video in sorted(by_video, key=lambda v: (-len(by_video[v]), v)):
+        min(groups, key=len).extend(by_video[video])
+    return [sorted(group) for group in groups]
+
+
+def fold_figures(
+    ranks: Sequence[int | None], groups: Sequence[Sequence[int]]
+) -> dict[str, FoldFigure]:
+    """Recall@1/5/10 and MRR@10 of each group of questions, as mean and spread."""
+    metrics = {
+        "recall_at_1": lambda r: recall_at(r, 1),
+        "recall_at_5": lambda r: recall_at(r, 5),
+        "recall_at_10": lambda r: recall_at(r, 10),
+        "mrr_at_10": lambda r: mrr_at(r, 10),
+    }
+    figures = {}
+    for name, metric in metrics.items():
+        values = tuple(metric([ranks[i] for i in group]) for group in groups)
+        figures[name] = FoldFigure(statistics.mean(values), statistics.pstdev(values), values)
+    return figures
 
 
 # --- inputs ---------------------------------------------------------------------------------

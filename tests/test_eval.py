@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from test_ingest import CountingEmbedder, vtt, write_course
 
-from retrieval.errors import InputError
+from retrieval.errors import InputError, SettingsError
 from retrieval.evaluate import (
     EVAL_COURSE_ID,
     CachedEmbedder,
@@ -17,6 +17,7 @@ from retrieval.evaluate import (
     embedding_cache_path,
     eval_cache_dir,
     first_hit_rank,
+    fold_figures,
     is_hit,
     load_questions,
     mrr_at,
@@ -24,6 +25,7 @@ from retrieval.evaluate import (
     run_eval,
     spans_overlap,
     summarize,
+    video_folds,
 )
 from retrieval.index import SegmentIndex
 from retrieval.ingest import ingest_course
@@ -192,3 +194,28 @@ async def test_run_eval_on_a_small_course(tmp_path: Path) -> None:
     assert (report.n, report.mode) == (3, "fts")
     assert report.recall_at_1 == pytest.approx(2 / 3)
     assert report.median_segment_s == pytest.approx(9.0)  # windows of 4, 9 and 10 s
+
+
+def gold(video: str, n: int) -> GoldQuestion:
+    return GoldQuestion(f"{video}-{n}", "q", video, 0.0, 1.0)
+
+
+def test_folds_keep_a_video_s_questions_together_and_are_about_the_same_size() -> None:
+    counts = {"a": 4, "b": 3, "c": 2, "d": 2}
+    questions = [gold(video, n) for video, count in counts.items() for n in range(count)]
+    groups = video_folds(questions, 2)
+    assert sorted(len(g) for g in groups) == [5, 6]
+    for group in groups:
+        videos = {questions[i].video_id for i in group}
+        assert all(questions[i].video_id in videos for i in group)
+        assert all(q.video_id not in videos for i, q in enumerate(questions) if i not in group)
+    with pytest.raises(SettingsError, match="--folds"):
+        video_folds(questions, 5)  # more folds than videos
+
+
+def test_fold_figures_are_each_fold_s_metric_with_mean_and_spread() -> None:
+    figures = fold_figures([1, None, 2, 1], [[0, 1], [2, 3]])
+    assert figures["recall_at_1"].per_fold == (0.5, 0.5)
+    mrr = figures["mrr_at_10"]
+    assert mrr.per_fold == (0.5, 0.75)
+    assert (mrr.mean, mrr.spread) == (pytest.approx(0.625), pytest.approx(0.125))
