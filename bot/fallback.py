@@ -191,19 +191,16 @@ def _grow(
     explanation tends to follow the words that match), then the one before, alternately;
     inside a sentence longer than the room, add words the same way."""
     start, end = core
-    inside = [s for s in sentences if s[0] <= start and end <= s[1]]
-    whole = inside and inside[0] == core
-    steps = (
-        [s for s in sentences if _whole(s, words)]
-        if whole
-        else [(i, i + 1) for i in range(len(words))]
-    )
+    if core in sentences:
+        steps = [s for s in sentences if _whole(s, words)]
+    else:
+        steps = [(i, i + 1) for i in range(len(words))]
+    starting_at = {step[0]: step for step in steps}
+    ending_at = {step[1]: step for step in steps}
     grown = True
     while grown:
         grown = False
-        after = next((s for s in steps if s[0] == end), None)
-        before = next((s for s in steps if s[1] == start), None)
-        for step in (after, before):
+        for step in (starting_at.get(end), ending_at.get(start)):
             if step and _length(words, min(start, step[0]), max(end, step[1])) <= max_chars:
                 start, end = min(start, step[0]), max(end, step[1])
                 grown = True
