@@ -91,6 +91,15 @@ def mrr_at(ranks: Sequence[int | None], k: int) -> float:
     return sum(1 / rank for rank in ranks if rank is not None and rank <= k) / len(ranks)
 
 
+# The rank metrics of a report, by the name of its field: a whole set's and each fold's.
+RANK_METRICS: dict[str, Callable[[Sequence[int | None]], float]] = {
+    "recall_at_1": lambda ranks: recall_at(ranks, 1),
+    "recall_at_5": lambda ranks: recall_at(ranks, 5),
+    "recall_at_10": lambda ranks: recall_at(ranks, 10),
+    "mrr_at_10": lambda ranks: mrr_at(ranks, 10),
+}
+
+
 def summarize(
     ranks: Sequence[int | None],
     segment_lengths: Sequence[float],
@@ -98,10 +107,7 @@ def summarize(
     moments: Sequence[int] = (),
 ) -> EvalReport:
     return EvalReport(
-        recall_at_1=recall_at(ranks, 1),
-        recall_at_5=recall_at(ranks, 5),
-        recall_at_10=recall_at(ranks, 10),
-        mrr_at_10=mrr_at(ranks, 10),
+        **{name: metric(ranks) for name, metric in RANK_METRICS.items()},
         median_segment_s=statistics.median(segment_lengths) if segment_lengths else 0.0,
         n=len(ranks),
         mode=mode,
@@ -141,15 +147,9 @@ def video_folds(questions: Sequence[GoldQuestion], folds: int) -> list[list[int]
 def fold_figures(
     ranks: Sequence[int | None], groups: Sequence[Sequence[int]]
 ) -> dict[str, FoldFigure]:
-    """Recall@1/5/10 and MRR@10 of each group of questions, as mean and spread."""
-    metrics = {
-        "recall_at_1": lambda r: recall_at(r, 1),
-        "recall_at_5": lambda r: recall_at(r, 5),
-        "recall_at_10": lambda r: recall_at(r, 10),
-        "mrr_at_10": lambda r: mrr_at(r, 10),
-    }
+    """Each rank metric of each group of questions, as mean and spread."""
     figures = {}
-    for name, metric in metrics.items():
+    for name, metric in RANK_METRICS.items():
         values = tuple(metric([ranks[i] for i in group]) for group in groups)
         figures[name] = FoldFigure(statistics.mean(values), statistics.pstdev(values), values)
     return figures
@@ -193,8 +193,12 @@ def question_object(path: Path, number: int, line: str) -> dict[str, Any]:
     return item
 
 
+# A question's gold moment: which video, and where in it.
+GOLD_KEYS = ("video_id", "start_s", "end_s")
+
+
 def gold_question(path: Path, number: int, item: dict[str, Any]) -> GoldQuestion:
-    missing = [key for key in ("video_id", "start_s", "end_s") if key not in item]
+    missing = [key for key in GOLD_KEYS if key not in item]
     if missing:
         raise InputError(path, number, f"missing field(s): {', '.join(missing)}")
     try:

@@ -39,6 +39,7 @@ from retrieval.cli_help import plain
 from retrieval.embed import make_embedder
 from retrieval.evaluate import (
     EVAL_COURSE_ID,
+    GOLD_KEYS,
     GoldQuestion,
     default_cache_root,
     eval_cache_dir,
@@ -95,7 +96,7 @@ def _eval_question(path: Path, number: int, line: str) -> EvalQuestion:
         return EvalQuestion(f"line{number}", line, None)
     item = question_object(path, number, line)
     qid = str(item.get("id", f"line{number}"))
-    has_gold = any(key in item for key in ("video_id", "start_s", "end_s"))
+    has_gold = any(key in item for key in GOLD_KEYS)
     return EvalQuestion(
         qid, item["question"], gold_question(path, number, item) if has_gold else None
     )
