@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from bot.errors import JudgeError
 from bot.judge import JudgeOptions, JudgeWorker
 from bot.judge_prompts import JudgeVerdict
-from bot.models import JUDGE_JOB
+from bot.models import JUDGE_JOB, Interaction, JudgementRecord
 from bot.outcome import judge_status
 from bot.store import SqlStore
 from tests.store_fixtures import InteractionFactory, find_job
@@ -60,6 +60,16 @@ def worker(store: SqlStore, judge: FakeVerdicts, **options: object) -> JudgeWork
     return JudgeWorker(store, judge, "w1", settings, rng=random.Random(7))
 
 
+def given_up(store: SqlStore, interaction: Interaction) -> JudgementRecord:
+    """The judge failure recorded for an interaction whose job was given up; the report then
+    says "falha do juiz"."""
+    job = find_job(store, JUDGE_JOB, interaction.id)
+    assert job is not None and job.status == "failed"
+    [failure] = store.judgements_for(interaction.id)
+    assert judge_status(interaction, [failure]) == "judge_failed"
+    return failure
+
+
 async def test_the_worker_alone_decides_when_a_job_is_given_up(
     sqlite_store: SqlStore, make_interaction: InteractionFactory
 ) -> None:
@@ -78,10 +88,8 @@ async def test_the_worker_alone_decides_when_a_job_is_given_up(
             assert job.status == "pending"
             assert sqlite_store.judgements_for(interaction.id) == []
             now = job.next_attempt_at
-    assert job.status == "failed"
-    [failure] = sqlite_store.judgements_for(interaction.id)
+    failure = given_up(sqlite_store, interaction)
     assert failure.error.startswith("gave up after 7 attempt(s): the judge could not reach")
-    assert judge_status(interaction, [failure]) == "judge_failed"
 
 
 async def test_a_bug_on_the_last_attempt_is_recorded_as_a_judge_failure(
@@ -93,11 +101,8 @@ async def test_a_bug_on_the_last_attempt_is_recorded_as_a_judge_failure(
 
     assert await worker(sqlite_store, judge, max_attempts=1).drain() == 1
 
-    job = find_job(sqlite_store, JUDGE_JOB, interaction.id)
-    assert job is not None and job.status == "failed"
-    [failure] = sqlite_store.judgements_for(interaction.id)
+    failure = given_up(sqlite_store, interaction)
     assert failure.error == "gave up after 1 attempt(s): RuntimeError: a bug in the judge"
-    assert judge_status(interaction, [failure]) == "judge_failed"
 
 
 async def test_a_job_its_workers_kept_dying_on_is_given_up_without_asking_again(
@@ -114,11 +119,7 @@ async def test_a_job_its_workers_kept_dying_on_is_given_up_without_asking_again(
     assert await worker(sqlite_store, judge, max_attempts=2).drain(now) == 1
 
     assert judge.answered == []
-    job = find_job(sqlite_store, JUDGE_JOB, interaction.id)
-    assert job is not None and job.status == "failed"
-    [failure] = sqlite_store.judgements_for(interaction.id)
-    assert "lease expired" in failure.error
-    assert judge_status(interaction, [failure]) == "judge_failed"
+    assert "lease expired" in given_up(sqlite_store, interaction).error
 
 
 async def test_a_slow_job_does_not_hold_back_the_rest_of_the_backlog(
