@@ -40,24 +40,6 @@ def test_grades_are_kept_as_events_in_time_order(
     assert current_grade(store.grades_for(graded.id)) == second
 
 
-def test_course_grades_are_those_of_the_course_interactions_in_the_window(
-    store: SqlStore, make_interaction: InteractionFactory
-) -> None:
-    early = make_interaction(created_at=T0)
-    late = make_interaction(created_at=T0 + timedelta(days=7))
-    other = make_interaction(course_id="bio", created_at=T0)
-    for interaction in (early, late, other):
-        store.save_interaction(interaction)
-        store.save_grade(TAGrade(interaction.id, TA, "C", T0 + timedelta(days=8)))
-
-    week = store.course_grades("mc102", T0, T0 + timedelta(days=7))
-    everything = store.course_grades("mc102")
-
-    assert list(week) == [early.id]
-    assert set(everything) == {early.id, late.id}
-    assert week[early.id][0].label == "C" and week[early.id][0].ar_grade is None
-
-
 def test_the_database_refuses_a_grade_out_of_range_or_on_no_interaction(
     store: SqlStore, make_interaction: InteractionFactory
 ) -> None:
