@@ -61,7 +61,7 @@ async def serve_until_stopped(serving: Serving) -> None:
         await _cancel([*running, stopped])
         raise
     if stopped not in done:
-        await _cancel([*running, stopped])
+        await _cancel([task for task in [*running, stopped] if task not in done])
         for task in done:
             task.result()  # its error, e.g. a refused token
         return
