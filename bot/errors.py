@@ -56,6 +56,15 @@ class AskFailedError(BotError):
         return f"interaction {self.interaction_id}: {self.message}"
 
 
+class RestartingError(AskFailedError):
+    """The bot is restarting: the question was refused, or cut short when the restart's
+    grace ended; kept under ``interaction_id``. The adapters ask the student to ask again
+    in a minute (an adapter that does not know it shows the failure with the reference)."""
+
+    def __init__(self, interaction_id: str, message: str) -> None:
+        super().__init__(interaction_id, message)
+
+
 class UnknownInteractionError(BotError, LookupError):
     """An interaction id that the store does not hold."""
 

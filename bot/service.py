@@ -25,6 +25,7 @@ from bot.errors import (
     BotError,
     InvalidGradeError,
     InvalidQuestionError,
+    RestartingError,
     StoreUnavailableError,
     UnknownInteractionError,
 )
@@ -49,6 +50,7 @@ from bot.models import (
 from bot.ports import AnswerModel, OnText, Reindexer, Retriever, Store
 from bot.pseudonym import is_pseudonym, pseudonymise
 from bot.report import alignment_of, load_entries
+from bot.restart import AnswerInterrupted, Restart
 from bot.store.journal import (
     Entry,
     Journal,
@@ -67,6 +69,10 @@ T = TypeVar("T")
 
 MAX_QUESTION_CHARS = 2000
 MAX_NOTE_CHARS = 4000
+REFUSED_RESTARTING = "refused: the bot was restarting; the student was asked to ask again"
+INTERRUPTED_RESTARTING = (
+    "interrupted: the bot restarted before the answer was ready; the student was asked to ask again"
+)
 
 
 def utcnow() -> datetime:
@@ -103,6 +109,7 @@ class AssistantService:
         options: ServiceOptions | None = None,
         reindexer: Reindexer | None = None,
         clock: Callable[[], datetime] = utcnow,
+        restart: Restart | None = None,
     ) -> None:
         self.retriever = retriever
         self.answer_model = answer_model
@@ -113,6 +120,7 @@ class AssistantService:
         self.options = options or ServiceOptions()
         self._clock = clock
         self.reindexer = reindexer
+        self.restart = restart or Restart()
 
     async def ask(self, question: Question, on_text: OnText | None = None) -> Answer:
         """Answer from the course's lectures; the interaction is committed, or journaled when
@@ -120,12 +128,21 @@ class AssistantService:
 
         Raises ``InvalidQuestionError`` (nothing kept), or ``AskFailedError`` whose
         ``interaction_id`` names the failure as it was kept and whose ``tas_alert`` the
-        adapter tells the TAs; so every reference a student is shown names a kept row."""
+        adapter tells the TAs; so every reference a student is shown names a kept row.
+        While the bot restarts, ``RestartingError`` (a kept ``AskFailedError``): the question
+        was refused, or cut short when the restart's grace ended."""
+        async with self.restart.in_flight():
+            return await self._ask(question, on_text)
+
+    async def _ask(self, question: Question, on_text: OnText | None) -> Answer:
         course = self.courses.get(question.course_id)
         text = _checked_text(question.text)
         question = replace(question, text=text)
         started = time.perf_counter()
         interaction_id = new_ulid()
+        if self.restart.stopping:
+            await self._keep_failure(interaction_id, question, course, started, REFUSED_RESTARTING)
+            raise RestartingError(interaction_id, REFUSED_RESTARTING)
         try:
             retrieved = await self.retriever.search(course.id, text, self.options.k)
         except Exception as exc:
@@ -148,6 +165,11 @@ class AssistantService:
         )
         try:
             return await self._answer(interaction_id, question, course, hits, on_text, searched)
+        except AnswerInterrupted:
+            log.warning("interaction %s: %s", interaction_id, INTERRUPTED_RESTARTING)
+            cause = INTERRUPTED_RESTARTING
+            await self._keep_failure(interaction_id, question, course, started, cause)
+            raise RestartingError(interaction_id, cause) from None
         except Exception as exc:  # a bug: the student still gets a reference that is kept
             log.exception("answering interaction %s failed unexpectedly", interaction_id)
             failure = await self._failed(
@@ -197,7 +219,11 @@ class AssistantService:
         # streamed so far); the cause goes to the log and the row.
         try:
             shown = None if on_text is None else _never_raising(on_text)
-            return await self.answer_model.answer(question, hits, course.policy, shown), False
+            with self.restart.interruptible():
+                draft = await self.answer_model.answer(question, hits, course.policy, shown)
+            return draft, False
+        except AnswerInterrupted:
+            raise  # the restart's, not the model's: no fallback, the student asks again
         except AnswerModelError as exc:
             log.warning("answer model failed, using the extractive fallback: %s", exc.cause)
             reason = f"answer model failed: {exc.cause}"
@@ -257,6 +283,13 @@ class AssistantService:
     ) -> AskFailedError:
         """Keep the failure under ``interaction_id``; the error that names it."""
         cause = f"{type(exc).__name__}: {exc}"
+        await self._keep_failure(interaction_id, question, course, started, cause)
+        return AskFailedError(interaction_id, f"{stage} failed: {exc}", tas_alert=cause)
+
+    async def _keep_failure(
+        self, interaction_id: str, question: Question, course: Course, started: float, cause: str
+    ) -> None:
+        """A question with no answer, kept under ``interaction_id`` with why."""
         failed = self._interaction(
             interaction_id,
             question,
@@ -266,7 +299,6 @@ class AssistantService:
             timings=StageTimings(total_ms=_ms_since(started)),
         )
         await self._keep_interaction(failed, enqueue_judge=False)
-        return AskFailedError(interaction_id, f"{stage} failed: {exc}", tas_alert=cause)
 
     async def _keep_interaction(self, interaction: Interaction, enqueue_judge: bool) -> None:
         entry = PendingInteraction(interaction, enqueue_judge)

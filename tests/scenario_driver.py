@@ -53,8 +53,9 @@ class PlatformDriver(Protocol):
         """A reply in the thread of ``earlier`` that mentions no one; waits for nothing."""
         ...
 
-    async def ask_unanswered(self, who: Role, text: str) -> Shown:
-        """A question the bot cannot answer; what the student is shown instead."""
+    async def ask_unanswered(self, who: Role, text: str, told: str = "Não consegui") -> Shown:
+        """A question the bot cannot answer; what the student is shown instead (a text that
+        contains ``told``)."""
         ...
 
     async def vote(self, who: Role, answer: Shown, vote: Vote, *, added: bool = True) -> None:

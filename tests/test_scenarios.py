@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from bot.annotations import VoteTally, tally
 from bot.models import Turn
+from bot.service import REFUSED_RESTARTING
 from bot.store import SqlStore
 from retrieval.models import SearchResult
 from tests.discord_driver import DiscordDriver, open_harness
@@ -226,3 +227,19 @@ async def test_with_the_database_down_asking_for_a_human_twice_still_pings_once(
 
     assert platform.ta_pings() == [answer.thread]
     assert (await platform.service.interaction(answer.ref)).escalated  # the journal knows
+
+
+async def test_a_question_while_the_bot_restarts_is_kept_and_its_student_asked_to_ask_later(
+    start: Start,
+) -> None:
+    platform = await start()
+    drained = await platform.service.restart.drain(grace_s=30)  # nothing in flight: at once
+    assert drained.finished == drained.interrupted == 0
+
+    shown = await platform.ask_unanswered("student", UNET, told="reiniciando")
+
+    assert "pergunte de novo em um minuto" in shown.text
+    [kept] = platform.service.store.list_interactions("ml")
+    assert kept.error == REFUSED_RESTARTING and kept.question == UNET
+    assert platform.ta_channel_posts() == []  # a restart is no failure to alert about
+    assert platform.model.calls == []
