@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from bot.agreement import Agreement, agreement, annotation_pairs
 from bot.annotations import current_votes, tally
 from bot.courses import Course
+from bot.guardrails import flagged_section
 from bot.models import Digest, DigestSection, Interaction, Judgement, Vote
 from bot.outcome import answer_relevance, failed
 from bot.ports import LogReads
@@ -86,6 +87,7 @@ def build_digest(
         _to_review(week, votes_by_id, judged, pass_score),
         _most_cited(week),
         _agreement_section(agreement(annotation_pairs(week, votes_by_id, judged, pass_score))),
+        flagged_section(week),
     )
     png = questions_per_day_png(course, start, week) if chart and week else None
     return Digest(course_id=course.id, week_start=start, sections=sections, chart_png=png)

@@ -65,6 +65,11 @@ class Question:
     thread: str = ""
     asker: str = ""  # the platform's raw user id; the service pseudonymises it before storing
     history: tuple[Turn, ...] = ()
+    # A direct-message conversation: its channel id names a person, so it is stored as a
+    # pseudonym (the adapter keeps the real one to reply).
+    private: bool = False
+    # What the guardrails raised (``bot.guardrails``), set by the service and told to the model.
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,7 @@ class Interaction:
     retrieved: tuple[RetrievedSegment, ...]
     citations: tuple[Citation, ...]
     escalated: bool = False
+    flags: str = ""  # the guardrails' flags, comma-separated (``bot.guardrails``)
 
 
 @dataclass(frozen=True)

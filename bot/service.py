@@ -27,6 +27,7 @@ from bot.errors import (
     UnknownInteractionError,
 )
 from bot.fallback import extractive_draft
+from bot.guardrails import joined_flags, question_flags
 from bot.ids import new_ulid
 from bot.models import (
     Answer,
@@ -41,7 +42,8 @@ from bot.models import (
     Vote,
 )
 from bot.ports import AnswerModel, OnText, Reindexer, Retriever, Store
-from bot.pseudonym import pseudonymise
+from bot.prompts import policy_with_assignments
+from bot.pseudonym import pseudonymise, pseudonymise_channel, pseudonymise_mentions
 from bot.store.journal import (
     Entry,
     Journal,
@@ -113,8 +115,10 @@ class AssistantService:
         ``interaction_id`` names the failure as it was kept and whose ``tas_alert`` the
         adapter tells the TAs; so every reference a student is shown names a kept row."""
         course = self.courses.get(question.course_id)
-        text = _checked_text(question.text)
-        question = replace(question, text=text)
+        # Users it mentions are pseudonyms before it is searched, sent or stored.
+        text = pseudonymise_mentions(self._secret, question.platform, _checked_text(question.text))
+        flags = question_flags(text, (), course.assignments)
+        question = replace(question, text=text, flags=flags)
         started = time.perf_counter()
         interaction_id = new_ulid()
         try:
@@ -134,6 +138,7 @@ class AssistantService:
             )
             raise failure from exc
         hits = tuple(retrieved.hits)
+        question = self._flagged(interaction_id, question, course, hits)
         searched = StageTimings(  # total_ms: so far
             embed_ms=retrieved.embed_ms, search_ms=retrieved.search_ms, total_ms=_ms_since(started)
         )
@@ -188,7 +193,8 @@ class AssistantService:
         # streamed so far); the cause goes to the log and the row.
         try:
             shown = None if on_text is None else _never_raising(on_text)
-            return await self.answer_model.answer(question, hits, course.policy, shown), False
+            policy = policy_with_assignments(course.policy, course.assignments)
+            return await self.answer_model.answer(question, hits, policy, shown), False
         except AnswerModelError as exc:
             log.warning("answer model failed, using the extractive fallback: %s", exc.cause)
             reason = f"answer model failed: {exc.cause}"
@@ -197,6 +203,16 @@ class AssistantService:
             log.exception("answer model raised unexpectedly, using the extractive fallback")
             reason = f"answer model failed unexpectedly: {type(exc).__name__}: {exc}"
         return extractive_draft(question, hits, reason, course.language), True
+
+    def _flagged(
+        self, interaction_id: str, question: Question, course: Course, hits: tuple[Hit, ...]
+    ) -> Question:
+        """The question with every flag the guardrails raise on it and its excerpts."""
+        excerpts = [hit.segment.text for hit in hits]
+        flags = question_flags(question.text, excerpts, course.assignments)
+        if flags:
+            log.warning("interaction %s flagged by the guardrails: %s", interaction_id, flags)
+        return replace(question, flags=flags)
 
     def _interaction(
         self,
@@ -213,8 +229,8 @@ class AssistantService:
             created_at=self._clock(),
             platform=question.platform,
             course_id=course.id,
-            channel=question.channel,
-            thread=question.thread,
+            channel=self._place(question.platform, question.channel, question.private),
+            thread=self._place(question.platform, question.thread, question.private),
             asker_ref=self._pseudonym(question.platform, question.asker),
             question=question.text.strip(),
             answer=draft.text,
@@ -235,6 +251,7 @@ class AssistantService:
                 for h in hits
             ),
             citations=draft.citations,
+            flags=joined_flags(question.flags),
         )
 
     async def _failed(
@@ -382,14 +399,22 @@ class AssistantService:
         return found
 
     async def thread_history(
-        self, platform: str, channel: str, thread: str, within: timedelta | None = None
+        self,
+        platform: str,
+        channel: str,
+        thread: str,
+        within: timedelta | None = None,
+        *,
+        private: bool = False,
     ) -> tuple[Turn, ...]:
         """Earlier questions and answers of a bot thread; empty when the bot has none there.
         ``within``: only the turns of that last stretch of time (a DM has no threads, so its
-        conversation is what was said lately)."""
+        conversation is what was said lately). ``private``: a DM, stored under pseudonyms."""
         if not thread:
             return ()
         since = None if within is None else self._clock() - within
+        channel = self._place(platform, channel, private)
+        thread = self._place(platform, thread, private)
         earlier = await asyncio.to_thread(
             self._thread_interactions, platform, channel, thread, since
         )
@@ -447,6 +472,10 @@ class AssistantService:
 
     def _pseudonym(self, platform: str, user_id: str) -> str:
         return pseudonymise(self._secret, platform, user_id)
+
+    def _place(self, platform: str, place: str, private: bool) -> str:
+        """A channel or thread id as stored: a DM's names a person, so its pseudonym."""
+        return pseudonymise_channel(self._secret, platform, place) if private and place else place
 
 
 def _turns(earlier: list[Interaction]) -> tuple[Turn, ...]:

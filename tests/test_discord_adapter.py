@@ -449,7 +449,10 @@ async def test_direct_messages_use_the_one_shared_course_or_explain_where_to_ask
         Turn("student", "O ribossomo traduz o quê?"),
         Turn("assistant", answer["content"]),
     )
-    assert (await h.service.interaction(footer_ref(second))).thread == str(dm)
+    kept = await h.service.interaction(footer_ref(second))
+    # The DM channel's id names the student: it is kept as a pseudonym, never as is.
+    assert kept.thread == kept.channel and kept.channel.startswith("c_")
+    assert str(dm) not in (kept.channel, kept.thread)
 
     both = h.fake.dm_channel(BOTH_COURSES)
     await h.send("MESSAGE_CREATE", h.fake.user_message(BOTH_COURSES, both, "O que é dropout?"))

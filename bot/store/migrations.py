@@ -258,3 +258,9 @@ def m005_interactions_thread_index(conn: Connection) -> None:
             " ON interactions (platform, channel, thread, created_at)"
         )
     )
+
+
+@migration
+def m006_interactions_flags(conn: Connection) -> None:
+    # What the guardrails raised on each question (injection attempt, graded solution asked).
+    conn.execute(sa.text("ALTER TABLE interactions ADD COLUMN flags TEXT NOT NULL DEFAULT ''"))
