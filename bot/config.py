@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     judge_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     digest_hour: Annotated[int, Field(ge=0, le=23)] = 9
+    # Interactions older than this many days are deleted each day by the worker; 0: kept.
+    retention_days: Annotated[int, Field(ge=0, le=36500)] = 0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("*", mode="before")

@@ -22,6 +22,7 @@ __all__ = [
     "Digest",
     "DigestSection",
     "Draft",
+    "Erased",
     "Hit",
     "Interaction",
     "Judgement",
@@ -227,3 +228,22 @@ class Digest:
     week_start: datetime
     sections: tuple[DigestSection, ...]
     chart_png: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What an erasure deleted (a student forgotten, or the log past its retention)."""
+
+    interactions: int = 0  # questions with their answers, segments and citations
+    votes: int = 0
+    judgements: int = 0
+    jobs: int = 0
+    journal_entries: int = 0
+
+    def describe(self) -> str:
+        """One line in the TAs' language."""
+        return (
+            f"apagados: {self.interactions} pergunta(s) com resposta, {self.votes} voto(s), "
+            f"{self.judgements} avaliação(ões), {self.jobs} tarefa(s) do avaliador, "
+            f"{self.journal_entries} registro(s) do diário"
+        )

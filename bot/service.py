@@ -33,6 +33,7 @@ from bot.models import (
     Answer,
     Digest,
     Draft,
+    Erased,
     Hit,
     Interaction,
     Question,
@@ -461,6 +462,17 @@ class AssistantService:
         if self.reindexer is None:
             raise BotError("reindexing is not available in this process")
         return await asyncio.to_thread(self.reindexer.reindex, course)
+
+    async def forget(self, platform: str, user_id: str, course_id: str | None = None) -> Erased:
+        """Delete everything kept of a student (their questions, answers, votes and judge
+        jobs) in the database and the journal, in one course or all; safe to repeat. The
+        TAs' chat command and ``python -m bot forget`` both come here."""
+        if course_id is not None:
+            self.courses.get(course_id)  # a typo is an error, not a silent "nothing deleted"
+        ref = self._pseudonym(platform, user_id)
+        erased = await asyncio.to_thread(self.store.forget, self.journal, ref, course_id)
+        log.info("forgot student %s in %s: %s", ref, course_id or "every course", erased)
+        return erased
 
     async def build_digest(self, course_id: str, week_start: date | None = None) -> Digest:
         """The TA digest of a week (default: the current one so far, in course time)."""

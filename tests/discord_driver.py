@@ -205,8 +205,9 @@ class DiscordDriver:
         [told] = await self.h.fake.wait_for("POST", rf"/webhooks/\d+/{click['token']}")
         return str(told.json["content"])
 
-    async def ta_command(self, who: Role, command: str) -> str:
-        sent = self.h.fake.slash_command(MEMBERS[who], ML_CHANNEL, command)
+    async def ta_command(self, who: Role, command: str, about: Role | None = None) -> str:
+        options = {"estudante": f"<@{MEMBERS[about].user_id}>"} if about else None
+        sent = self.h.fake.slash_command(MEMBERS[who], ML_CHANNEL, command, options)
         await self.h.send("INTERACTION_CREATE", sent)
         [first] = await self.h.fake.wait_for("POST", rf"/interactions/{sent['id']}/.+/callback")
         if first.json["type"] == 4:  # answered at once: a refusal

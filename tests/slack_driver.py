@@ -196,12 +196,14 @@ class SlackDriver:
 
         return shown((await eventually(told))[0].params)
 
-    async def ta_command(self, who: Role, command: str) -> str:
+    async def ta_command(self, who: Role, command: str, about: Role | None = None) -> str:
         user = USERS[who]
-        status, _ = await self.bot.command(f"/{command}", "", user, ML)
+        text = f"<@{USERS[about]}|{about}>" if about else ""
+        key = f"{command}-{user}-{time.monotonic_ns()}"
+        url = self.slack.response_url(key)
+        status, _ = await self.bot.sender.command(f"/{command}", text, user, ML, url)
         assert status == 200
-        key = f"{command}-{user}-"
-        reply = await self.slack.wait_for("response_url", lambda c: c.params["key"].startswith(key))
+        reply = await self.slack.wait_for("response_url", lambda c: c.params["key"] == key)
         return shown(reply.params)
 
     def ta_pings(self) -> list[str]:
