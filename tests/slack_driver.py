@@ -83,19 +83,21 @@ async def start_app(
     retriever: WordOverlapRetriever | None = None,
     service: AssistantService | None = None,
     process_before_response: bool = False,
+    token: str = BOT_TOKEN,
+    signing_secret: str = SECRET,
 ) -> tuple[Bot, TestServer]:
     """The app serving signed requests on a loopback port, its client on the fake Web API."""
     model = model or FakeAnswerModel()
     retriever = retriever or WordOverlapRetriever()
     service = service or make_service(tmp_path, courses, answer_model=model, retriever=retriever)
-    client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
-    settings = Settings(slack_signing_secret=SECRET)
+    client = AsyncWebClient(token=token, base_url=slack.api_url, timeout=5)
+    settings = Settings(slack_signing_secret=signing_secret, slack_bot_token=token)
     app = build_app(
         service, courses, settings, client=client, process_before_response=process_before_response
     )
     server = TestServer(app.web_app(), host="127.0.0.1")
     await server.start_server()
-    sender = SlackSender(str(server.make_url("/slack/events")), SECRET)
+    sender = SlackSender(str(server.make_url("/slack/events")), signing_secret)
     return Bot(slack, sender, service, model, retriever), server
 
 
