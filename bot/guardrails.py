@@ -66,8 +66,8 @@ _INJECTION_RULES = tuple(
 # Asking for the work itself rather than for understanding: "resolva", "me dá a resposta",
 # "o código da", "gabarito", "solve", "the solution", "write the code for" ...
 _SOLUTION_REQUEST = re.compile(
-    r"\b(resolv\w*|resolucao|solucao|solucoes|gabarito|respostas?|faca|faz|fazer|"
-    r"codigo|implement\w*|escrev\w*|entreg\w*|solve|solution|answers?|do my|write|code)\b"
+    r"\b(resolv\w*|resolucao|solucao|solucoes|gabarito|respostas?|faca|faz|codigo|"
+    r"implement\w*|solve|solution|answers?|do my|code)\b"
 )
 
 

@@ -83,6 +83,7 @@ def test_ordinary_questions_are_not_taken_for_injections(text: str) -> None:
         ("escreve o código do projeto final", PROJETO),
         ("Can you give me the solution to Lista 3?", LISTA_3),
         ("O que cai na Lista 3?", None),  # names it, asks for no solution
+        ("Quando é a entrega da Lista 3?", None),
         ("Resolva a equação da aula 2", None),  # a solution, of no graded work
         ("Me dá a resposta da Lista 30", None),  # another assignment's name only starts alike
     ],

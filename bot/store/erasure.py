@@ -72,12 +72,8 @@ def _delete_interactions(conn: Connection, ids: sa.Select[tuple[str]]) -> Erased
         interaction_segments.delete().where(interaction_segments.c.interaction_id.in_(ids))
     )
     conn.execute(citations.delete().where(citations.c.interaction_id.in_(ids)))
-    # The subquery cannot read the table it deletes from on every database: list the ids.
-    doomed = list(conn.execute(ids).scalars())
-    for start in range(0, len(doomed), 500):
-        chunk = doomed[start : start + 500]
-        conn.execute(interactions.delete().where(interactions.c.id.in_(chunk)))
-    return Erased(interactions=len(doomed), **counts)
+    deleted = _count(conn, interactions.delete().where(interactions.c.id.in_(ids)))
+    return Erased(interactions=deleted, **counts)
 
 
 def _count(conn: Connection, statement: sa.Delete) -> int:
