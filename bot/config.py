@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     # On SIGTERM, how long questions in flight may take to finish before their students are
     # asked to ask again (hosts usually kill the process 30 s after SIGTERM).
     shutdown_grace_s: Annotated[float, Field(ge=0.0, le=600.0)] = 25.0
+    # Interactions older than this many days are deleted each day by the worker; 0: kept.
+    retention_days: Annotated[int, Field(ge=0, le=36500)] = 0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("*", mode="before")

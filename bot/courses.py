@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, fields
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config import did_you_mean
 from bot.errors import ConfigError, UnknownCourseError
+from bot.guardrails import Assignment
 from bot.prompts import DEFAULT_POLICY
 from retrieval.index_rows import STEMMERS
 
@@ -49,6 +51,8 @@ class Course:
     course_dir: Path | None = None  # where /reindex reads lectures from
     discord: DiscordPlace = field(default_factory=DiscordPlace)
     slack: SlackPlace = field(default_factory=SlackPlace)
+    # Graded work: a question asking for its solution gets conceptual help and a flag.
+    assignments: tuple[Assignment, ...] = ()
     source: Path | None = None  # the courses file that defines it, for messages
 
     @property
@@ -74,6 +78,7 @@ class Course:
 _COURSE_KEYS = tuple(f.name for f in fields(Course) if f.name != "source")
 _DISCORD_KEYS = tuple(f.name for f in fields(DiscordPlace))
 _SLACK_KEYS = tuple(f.name for f in fields(SlackPlace))
+_ASSIGNMENT_KEYS = tuple(f.name for f in fields(Assignment))
 
 
 DEMO_COURSE = Course(
@@ -203,6 +208,7 @@ def _course(file: Path, position: int, entry: object) -> Course:
         course_dir=(file.parent / Path(course_dir).expanduser()) if course_dir else None,
         discord=_discord(_table(entry, "discord", where), f"{where} [courses.discord]"),
         slack=_slack(_table(entry, "slack", where), f"{where} [courses.slack]"),
+        assignments=_assignments(entry, where),
         source=file,
     )
 
@@ -249,6 +255,33 @@ def _slack(raw: dict[str, Any], where: str) -> SlackPlace:
         ta_usergroup_id=_text(raw, "ta_usergroup_id", where),
         ta_channel_id=_text(raw, "ta_channel_id", where),
     )
+
+
+def _assignments(entry: dict[str, Any], where: str) -> tuple[Assignment, ...]:
+    """``[[courses.assignments]]`` tables: ``name`` (required) and ``due`` (a date)."""
+    raw = entry.get("assignments", [])
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise ConfigError(f"{where}: assignments must be [[courses.assignments]] tables")
+    found = []
+    for position, item in enumerate(raw, 1):
+        place = f"{where} [[courses.assignments]] #{position}"
+        _check_keys(item, _ASSIGNMENT_KEYS, place)
+        found.append(
+            Assignment(name=_text(item, "name", place, required=True), due=_due(item, place))
+        )
+    return tuple(found)
+
+
+def _due(raw: dict[str, Any], where: str) -> date | None:
+    value = raw.get("due")
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value  # a TOML date (a TOML date-time is a datetime: refused below)
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"{where}: due must be a date such as 2026-12-10, got {value!r}")
 
 
 def _text(raw: dict[str, Any], key: str, where: str, required: bool = False) -> str:

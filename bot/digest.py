@@ -18,6 +18,7 @@ from bot.agreement import Agreement, agreement, annotation_pairs
 from bot.alignment import ALIGNMENT_HEADING, alignment_lines, judge_alignment
 from bot.annotations import current_votes, tally
 from bot.courses import Course
+from bot.guardrails import flagged_section
 from bot.models import Digest, DigestSection, Interaction, Judgement, TAGrade, Vote
 from bot.outcome import answer_relevance, failed
 from bot.ports import LogReads
@@ -102,6 +103,7 @@ def build_digest(
             agreement(annotation_pairs(week, votes_by_id, judged, pass_score, grades_by_id))
         ),
         _alignment_section(week, judged, grades_by_id, pass_score),
+        flagged_section(week),
     )
     png = questions_per_day_png(course, start, week) if chart and week else None
     return Digest(course_id=course.id, week_start=start, sections=sections, chart_png=png)

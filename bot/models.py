@@ -24,6 +24,7 @@ __all__ = [
     "Digest",
     "DigestSection",
     "Draft",
+    "Erased",
     "Hit",
     "Interaction",
     "Judgement",
@@ -72,6 +73,11 @@ class Question:
     thread: str = ""
     asker: str = ""  # the platform's raw user id; the service pseudonymises it before storing
     history: tuple[Turn, ...] = ()
+    # A direct-message conversation: its channel id names a person, so it is stored as a
+    # pseudonym (the adapter keeps the real one to reply).
+    private: bool = False
+    # What the guardrails raised (``bot.guardrails``), set by the service and told to the model.
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,7 @@ class Interaction:
     retrieved: tuple[RetrievedSegment, ...]
     citations: tuple[Citation, ...]
     escalated: bool = False
+    flags: str = ""  # the guardrails' flags, comma-separated (``bot.guardrails``)
 
 
 @dataclass(frozen=True)
@@ -241,3 +248,22 @@ class Digest:
     week_start: datetime
     sections: tuple[DigestSection, ...]
     chart_png: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What an erasure deleted (a student forgotten, or the log past its retention)."""
+
+    interactions: int = 0  # questions with their answers, segments and citations
+    votes: int = 0
+    judgements: int = 0
+    jobs: int = 0
+    journal_entries: int = 0
+
+    def describe(self) -> str:
+        """One line in the TAs' language."""
+        return (
+            f"apagados: {self.interactions} pergunta(s) com resposta, {self.votes} voto(s), "
+            f"{self.judgements} avaliação(ões), {self.jobs} tarefa(s) do avaliador, "
+            f"{self.journal_entries} registro(s) do diário"
+        )

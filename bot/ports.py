@@ -5,12 +5,13 @@ the clock. Real implementations live in ``bot.llm`` (Claude), ``bot.store`` (SQL
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.courses import Course
-from bot.models import Draft, Hit, Interaction, JudgementRecord, Question, TAGrade, Vote
+from bot.models import Draft, Erased, Hit, Interaction, JudgementRecord, Question, TAGrade, Vote
 from retrieval.models import SearchResult
 
 # Called with the answer text so far, for adapters that show progress while Claude writes.
@@ -74,7 +75,23 @@ class LogReads(Protocol):
     ) -> dict[str, list[JudgementRecord]]: ...
 
 
-class Store(InteractionLookup, ReplayTarget, LogReads, Protocol):
+class JournalRemoval(Protocol):
+    """What erasing a student needs of the journal (``bot.store.journal.Journal``): its
+    replay held still, and entries removed by a rule over them."""
+
+    def replay_held(self) -> AbstractContextManager[None]: ...
+    def remove(self, doomed: Callable[[list[Any]], set[int]]) -> int: ...
+
+
+class Forgetting(Protocol):
+    """Erasing a student (``bot.store.erasure``): the database's rows and the journal's."""
+
+    def forget(
+        self, journal: JournalRemoval, asker_ref: str, course_id: str | None = None
+    ) -> Erased: ...
+
+
+class Store(InteractionLookup, ReplayTarget, LogReads, Forgetting, Protocol):
     """What the service calls. Synchronous; the async core calls it through
     ``asyncio.to_thread``. It hands itself to the journal's replay (``ReplayTarget``) and
     reads a digest's week for its preview (``LogReads``)."""

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -25,13 +25,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.config import Settings
 from bot.courses import Course
 from bot.digest import digest_for_week, previous_week_start, week_bounds
-from bot.models import Digest
+from bot.models import Digest, Erased
 from bot.ports import DigestStore
 from bot.store.journal import ReplayReport
 
 log = logging.getLogger(__name__)
 
 JOURNAL_JOB_ID = "journal-replay"
+RETENTION_JOB_ID = "retention"
+# The daily clean-up of interactions past RETENTION_DAYS: a quiet hour, and at start.
+RETENTION_HOUR_UTC = 6
 # A clock process down at digest time still sends when it is back within this window;
 # later than that the week's digest is stale and is skipped.
 DIGEST_MISFIRE_GRACE_S = 12 * 3600
@@ -102,6 +105,30 @@ async def _journal_job(replay: Callable[[], ReplayReport]) -> None:
         )
 
 
+class OldInteractions(Protocol):
+    """The store as the retention clean-up sees it."""
+
+    def forget_before(self, cutoff: datetime) -> Erased: ...
+
+
+async def forget_old_interactions(
+    store: OldInteractions, days: int, now: datetime | None = None
+) -> Erased:
+    """Delete the interactions created more than ``days`` days before ``now``."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    erased = await asyncio.to_thread(store.forget_before, cutoff)
+    if erased.interactions:
+        log.info("retention: interactions before %s deleted: %s", cutoff.date(), erased)
+    return erased
+
+
+async def _retention_job(store: OldInteractions, days: int) -> None:
+    try:
+        await forget_old_interactions(store, days)
+    except Exception:
+        log.exception("the retention clean-up failed; it runs again tomorrow")
+
+
 def digest_trigger(course: Course, settings: Settings) -> CronTrigger:
     return CronTrigger(
         day_of_week=settings.digest_day, hour=settings.digest_hour, minute=0, timezone=course.tz
@@ -117,11 +144,24 @@ def build_scheduler(
     journal_replay: Callable[[], ReplayReport] | None = None,
     journal_interval_s: float = 30.0,
     worker_id: str | None = None,
+    retention: OldInteractions | None = None,
 ) -> AsyncIOScheduler:
     """A scheduler (not started) with the replay of the journal into the database (when
-    given) and a weekly digest per course (when a poster is given)."""
+    given), a weekly digest per course (when a poster is given) and, with ``retention``
+    and RETENTION_DAYS set, the daily deletion of older interactions (now, then daily)."""
     worker_id = worker_id or default_worker_id()
     scheduler = AsyncIOScheduler(timezone=UTC)
+    if retention is not None and settings.retention_days:
+        scheduler.add_job(
+            _retention_job,
+            CronTrigger(hour=RETENTION_HOUR_UTC, minute=0, timezone=UTC),
+            args=(retention, settings.retention_days),
+            id=RETENTION_JOB_ID,
+            name="retention clean-up",
+            next_run_time=datetime.now(UTC),
+            misfire_grace_time=DIGEST_MISFIRE_GRACE_S,
+            **_ONE_AT_A_TIME,
+        )
     if journal_replay is not None:
         _every(
             scheduler,

@@ -30,6 +30,7 @@ from bot.errors import (
     UnknownInteractionError,
 )
 from bot.fallback import extractive_draft
+from bot.guardrails import joined_flags, question_flags
 from bot.ids import new_ulid
 from bot.models import (
     AR_GRADES,
@@ -37,6 +38,7 @@ from bot.models import (
     Answer,
     Digest,
     Draft,
+    Erased,
     Hit,
     Interaction,
     Label,
@@ -48,7 +50,13 @@ from bot.models import (
     Vote,
 )
 from bot.ports import AnswerModel, OnText, Reindexer, Retriever, Store
-from bot.pseudonym import is_pseudonym, pseudonymise
+from bot.prompts import policy_with_assignments
+from bot.pseudonym import (
+    is_pseudonym,
+    pseudonymise,
+    pseudonymise_channel,
+    pseudonymise_mentions,
+)
 from bot.report import alignment_of, load_entries
 from bot.restart import AnswerInterrupted, Restart
 from bot.store.journal import (
@@ -136,8 +144,10 @@ class AssistantService:
 
     async def _ask(self, question: Question, on_text: OnText | None) -> Answer:
         course = self.courses.get(question.course_id)
-        text = _checked_text(question.text)
-        question = replace(question, text=text)
+        # Users it mentions are pseudonyms before it is searched, sent or stored.
+        text = pseudonymise_mentions(self._secret, question.platform, _checked_text(question.text))
+        flags = question_flags(text, (), course.assignments)
+        question = replace(question, text=text, flags=flags)
         started = time.perf_counter()
         interaction_id = new_ulid()
         if self.restart.stopping:
@@ -160,6 +170,7 @@ class AssistantService:
             )
             raise failure from exc
         hits = tuple(retrieved.hits)
+        question = self._flagged(interaction_id, question, course, hits)
         searched = StageTimings(  # total_ms: so far
             embed_ms=retrieved.embed_ms, search_ms=retrieved.search_ms, total_ms=_ms_since(started)
         )
@@ -219,8 +230,9 @@ class AssistantService:
         # streamed so far); the cause goes to the log and the row.
         try:
             shown = None if on_text is None else _never_raising(on_text)
+            policy = policy_with_assignments(course.policy, course.assignments)
             with self.restart.interruptible():
-                draft = await self.answer_model.answer(question, hits, course.policy, shown)
+                draft = await self.answer_model.answer(question, hits, policy, shown)
             return draft, False
         except AnswerInterrupted:
             raise  # the restart's, not the model's: no fallback, the student asks again
@@ -232,6 +244,16 @@ class AssistantService:
             log.exception("answer model raised unexpectedly, using the extractive fallback")
             reason = f"answer model failed unexpectedly: {type(exc).__name__}: {exc}"
         return extractive_draft(question, hits, reason, course.language), True
+
+    def _flagged(
+        self, interaction_id: str, question: Question, course: Course, hits: tuple[Hit, ...]
+    ) -> Question:
+        """The question with every flag the guardrails raise on it and its excerpts."""
+        excerpts = [hit.segment.text for hit in hits]
+        flags = question_flags(question.text, excerpts, course.assignments)
+        if flags:
+            log.warning("interaction %s flagged by the guardrails: %s", interaction_id, flags)
+        return replace(question, flags=flags)
 
     def _interaction(
         self,
@@ -248,8 +270,8 @@ class AssistantService:
             created_at=self._clock(),
             platform=question.platform,
             course_id=course.id,
-            channel=question.channel,
-            thread=question.thread,
+            channel=self._place(question.platform, question.channel, question.private),
+            thread=self._place(question.platform, question.thread, question.private),
             asker_ref=self.pseudonym(question.platform, question.asker),
             question=question.text.strip(),
             answer=draft.text,
@@ -270,6 +292,7 @@ class AssistantService:
                 for h in hits
             ),
             citations=draft.citations,
+            flags=joined_flags(question.flags),
         )
 
     async def _failed(
@@ -452,14 +475,22 @@ class AssistantService:
         return found
 
     async def thread_history(
-        self, platform: str, channel: str, thread: str, within: timedelta | None = None
+        self,
+        platform: str,
+        channel: str,
+        thread: str,
+        within: timedelta | None = None,
+        *,
+        private: bool = False,
     ) -> tuple[Turn, ...]:
         """Earlier questions and answers of a bot thread; empty when the bot has none there.
         ``within``: only the turns of that last stretch of time (a DM has no threads, so its
-        conversation is what was said lately)."""
+        conversation is what was said lately). ``private``: a DM, stored under pseudonyms."""
         if not thread:
             return ()
         since = None if within is None else self._clock() - within
+        channel = self._place(platform, channel, private)
+        thread = self._place(platform, thread, private)
         earlier = await asyncio.to_thread(
             self._thread_interactions, platform, channel, thread, since
         )
@@ -507,6 +538,17 @@ class AssistantService:
             raise BotError("reindexing is not available in this process")
         return await asyncio.to_thread(self.reindexer.reindex, course)
 
+    async def forget(self, platform: str, user_id: str, course_id: str | None = None) -> Erased:
+        """Delete everything kept of a student (their questions, answers, votes and judge
+        jobs) in the database and the journal, in one course or all; safe to repeat. The
+        TAs' chat command and ``python -m bot forget`` both come here."""
+        if course_id is not None:
+            self.courses.get(course_id)  # a typo is an error, not a silent "nothing deleted"
+        ref = self.pseudonym(platform, user_id)
+        erased = await asyncio.to_thread(self.store.forget, self.journal, ref, course_id)
+        log.info("forgot student %s in %s: %s", ref, course_id or "every course", erased)
+        return erased
+
     async def build_digest(self, course_id: str, week_start: date | None = None) -> Digest:
         """The TA digest of a week (default: the current one so far, in course time)."""
         course = self.courses.get(course_id)
@@ -534,6 +576,10 @@ class AssistantService:
         """How a person is named in the log: a student asking, a TA grading (see
         ``bot.pseudonym``)."""
         return pseudonymise(self._secret, platform, user_id)
+
+    def _place(self, platform: str, place: str, private: bool) -> str:
+        """A channel or thread id as stored: a DM's names a person, so its pseudonym."""
+        return pseudonymise_channel(self._secret, platform, place) if private and place else place
 
 
 def _turns(earlier: list[Interaction]) -> tuple[Turn, ...]:

@@ -67,16 +67,17 @@ class Harness:
     bot: CourseBot | None = None
     task: asyncio.Task[None] | None = None
     answers: list[str] = field(default_factory=list)
+    token: str = "fake-token"
 
     async def start_bot(self) -> None:
         self.bot = CourseBot(
             self.service,
             FIXTURE_COURSES,
-            SETTINGS,
+            Settings(discord_token=self.token),
             progress_interval_s=0.0,
             guild_ready_timeout=0.05,  # discord.py waits this long after the last GUILD_CREATE
         )
-        self.task = asyncio.create_task(self.bot.start("fake-token"))
+        self.task = asyncio.create_task(self.bot.start(self.token))
         ready = asyncio.create_task(self.bot.wait_until_ready())
         done, _ = await asyncio.wait(
             {self.task, ready}, timeout=5, return_when=asyncio.FIRST_COMPLETED
@@ -120,15 +121,19 @@ async def open_harness(
     monkeypatch: pytest.MonkeyPatch,
     model: FakeAnswerModel | None = None,
     retriever: WordOverlapRetriever | None = None,
+    service: AssistantService | None = None,
+    token: str = "fake-token",
 ) -> Harness:
-    """A fake Discord, a service on a fresh SQLite file, and the bot connected to both."""
+    """A fake Discord, a service (default: on a fresh SQLite file), and the bot connected to
+    both with ``token``."""
     fake = FakeDiscord(guilds())
     await fake.start()
     # Both REST (http.py and the interaction webhooks) and the gateway go to the fake.
     monkeypatch.setattr(Route, "BASE", fake.api_base)
     monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url))
     model = model or FakeAnswerModel()
-    harness = Harness(fake, make_service(tmp_path, answer_model=model, retriever=retriever), model)
+    service = service or make_service(tmp_path, answer_model=model, retriever=retriever)
+    harness = Harness(fake, service, model, token=token)
     await harness.start_bot()
     return harness
 
@@ -205,8 +210,9 @@ class DiscordDriver:
         [told] = await self.h.fake.wait_for("POST", rf"/webhooks/\d+/{click['token']}")
         return str(told.json["content"])
 
-    async def ta_command(self, who: Role, command: str) -> str:
-        sent = self.h.fake.slash_command(MEMBERS[who], ML_CHANNEL, command)
+    async def ta_command(self, who: Role, command: str, about: Role | None = None) -> str:
+        options = {"estudante": f"<@{MEMBERS[about].user_id}>"} if about else None
+        sent = self.h.fake.slash_command(MEMBERS[who], ML_CHANNEL, command, options)
         await self.h.send("INTERACTION_CREATE", sent)
         [first] = await self.h.fake.wait_for("POST", rf"/interactions/{sent['id']}/.+/callback")
         if first.json["type"] == 4:  # answered at once: a refusal

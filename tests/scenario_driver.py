@@ -66,8 +66,9 @@ class PlatformDriver(Protocol):
         """Press "Preciso de um humano"; what the one who pressed is told."""
         ...
 
-    async def ta_command(self, who: Role, command: str) -> str:
-        """Run a TA command (``digest``) in the course channel; the reply its user sees."""
+    async def ta_command(self, who: Role, command: str, about: Role | None = None) -> str:
+        """Run a TA command (``digest``; ``forget`` naming the student ``about``) in the
+        course channel; the reply its user sees."""
         ...
 
     def ta_pings(self) -> list[str]:

@@ -83,19 +83,21 @@ async def start_app(
     retriever: WordOverlapRetriever | None = None,
     service: AssistantService | None = None,
     process_before_response: bool = False,
+    token: str = BOT_TOKEN,
+    signing_secret: str = SECRET,
 ) -> tuple[Bot, TestServer]:
     """The app serving signed requests on a loopback port, its client on the fake Web API."""
     model = model or FakeAnswerModel()
     retriever = retriever or WordOverlapRetriever()
     service = service or make_service(tmp_path, courses, answer_model=model, retriever=retriever)
-    client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
-    settings = Settings(slack_signing_secret=SECRET)
+    client = AsyncWebClient(token=token, base_url=slack.api_url, timeout=5)
+    settings = Settings(slack_signing_secret=signing_secret, slack_bot_token=token)
     app = build_app(
         service, courses, settings, client=client, process_before_response=process_before_response
     )
     server = TestServer(app.web_app(), host="127.0.0.1")
     await server.start_server()
-    sender = SlackSender(str(server.make_url("/slack/events")), SECRET)
+    sender = SlackSender(str(server.make_url("/slack/events")), signing_secret)
     return Bot(slack, sender, service, model, retriever), server
 
 
@@ -196,12 +198,14 @@ class SlackDriver:
 
         return shown((await eventually(told))[0].params)
 
-    async def ta_command(self, who: Role, command: str) -> str:
+    async def ta_command(self, who: Role, command: str, about: Role | None = None) -> str:
         user = USERS[who]
-        status, _ = await self.bot.command(f"/{command}", "", user, ML)
+        text = f"<@{USERS[about]}|{about}>" if about else ""
+        key = f"{command}-{user}-{time.monotonic_ns()}"
+        url = self.slack.response_url(key)
+        status, _ = await self.bot.sender.command(f"/{command}", text, user, ML, url)
         assert status == 200
-        key = f"{command}-{user}-"
-        reply = await self.slack.wait_for("response_url", lambda c: c.params["key"].startswith(key))
+        reply = await self.slack.wait_for("response_url", lambda c: c.params["key"] == key)
         return shown(reply.params)
 
     def ta_pings(self) -> list[str]:

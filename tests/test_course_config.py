@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,10 @@ def test_the_example_file_in_the_repository_loads() -> None:
     course = load_courses(example).get("ml2026")
     assert course.discord.ta_role_ids and course.slack.ta_channel_id
     assert "soluções" in course.policy
+    assert [(a.name, a.due) for a in course.assignments] == [
+        ("Lista 3", date(2026, 12, 10)),
+        ("Projeto final", None),
+    ]
 
 
 ONE_COURSE = "[[courses]]\nid = 'ml'\n"
@@ -117,11 +122,24 @@ ONE_COURSE = "[[courses]]\nid = 'ml'\n"
         (
             ONE_COURSE + "colour = 'red'\n",
             "course 'ml': unknown key 'colour' (valid keys: id, name, language, timezone, "
-            "policy, course_dir, discord, slack)",
+            "policy, course_dir, discord, slack, assignments)",
         ),
         (ONE_COURSE + "source = 'x'\n", "course 'ml': unknown key 'source'"),
         (ONE_COURSE + "discord = 5\n", "course 'ml': discord must be a table"),
         ("courses = [1]\n", "[[courses]] #1: expected a table of course settings"),
+        (
+            ONE_COURSE + "[[courses.assignments]]\nname = 'Lista 1'\nnmae = 'x'\n",
+            "course 'ml' [[courses.assignments]] #1: unknown key 'nmae' (did you mean name?)",
+        ),
+        (
+            ONE_COURSE + "[[courses.assignments]]\ndue = 2026-12-10\n",
+            "course 'ml' [[courses.assignments]] #1: name is required",
+        ),
+        (
+            ONE_COURSE + "[[courses.assignments]]\nname = 'Lista 1'\ndue = '10/12/2026'\n",
+            "course 'ml' [[courses.assignments]] #1: due must be a date such as 2026-12-10",
+        ),
+        (ONE_COURSE + "assignments = ['Lista 1']\n", "course 'ml': assignments must be"),
         (
             ONE_COURSE + "[[courses]]\nid = 'bio'\n[[courses]]\nid = 'ml'\n",
             "course 'ml' is defined twice",

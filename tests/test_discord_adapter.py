@@ -84,7 +84,8 @@ async def test_client_identifies_with_the_intents_it_needs_and_compression(
     assert h.fake.compression in ("zlib-stream", "zstd-stream")  # discord.py asks; the fake obliges
     registered = h.fake.find("PUT", r"/applications/\d+/guilds/\d+/commands")
     assert sorted(c.path.split("/")[4] for c in registered) == [str(ML_GUILD), str(BIO_GUILD)]
-    assert sorted(cmd["name"] for cmd in registered[0].json) == ["ask", "digest", "reindex"]
+    names = sorted(cmd["name"] for cmd in registered[0].json)
+    assert names == ["ask", "digest", "forget", "reindex"]
 
 
 async def test_mention_is_answered_in_a_thread_with_lecture_links_and_vote_reactions(
@@ -449,7 +450,10 @@ async def test_direct_messages_use_the_one_shared_course_or_explain_where_to_ask
         Turn("student", "O ribossomo traduz o quê?"),
         Turn("assistant", answer["content"]),
     )
-    assert (await h.service.interaction(footer_ref(second))).thread == str(dm)
+    kept = await h.service.interaction(footer_ref(second))
+    # The DM channel's id names the student: it is kept as a pseudonym, never as is.
+    assert kept.thread == kept.channel and kept.channel.startswith("c_")
+    assert str(dm) not in (kept.channel, kept.thread)
 
     both = h.fake.dm_channel(BOTH_COURSES)
     await h.send("MESSAGE_CREATE", h.fake.user_message(BOTH_COURSES, both, "O que é dropout?"))

@@ -98,7 +98,7 @@ async def test_segments_are_sent_as_search_results_with_citations(
         "citations": {"enabled": True},
     }
     assert question["type"] == "text"
-    assert question["text"].endswith(QUESTION.text)
+    assert question["text"].endswith(f"<question>\n{QUESTION.text}\n</question>")
 
 
 async def test_citations_map_back_to_the_cited_segments_in_order(
@@ -176,7 +176,7 @@ async def test_thread_history_becomes_earlier_turns(
     assert messages[0]["content"] == [{"type": "text", "text": "O que é a U-Net?"}]
     assert messages[1]["content"][0]["text"] == "Uma rede encoder-decoder para segmentação."
     assert messages[2]["content"][0]["type"] == "search_result"
-    assert messages[2]["content"][-1]["text"].endswith("E no decoder?")
+    assert messages[2]["content"][-1]["text"].endswith("E no decoder?\n</question>")
 
 
 async def test_streaming_assembles_text_and_citations_and_reports_progress(
@@ -313,7 +313,7 @@ async def test_a_hundred_slow_answers_are_served_concurrently(api: FakeAnthropic
 
     assert api.peak_in_flight == 100
     assert all(d.citations[0].segment_id == "unet0000001@721" for d in drafts)
-    sent = sorted(r.last_user_text().rsplit("\n", 1)[-1] for r in api.requests)
+    sent = sorted(r.last_user_text().rsplit("\n", 2)[-2] for r in api.requests)
     assert sent == sorted(q.text for q in questions)
 
 

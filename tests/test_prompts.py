@@ -70,7 +70,9 @@ def test_the_question_follows_the_search_results_in_one_user_message() -> None:
 
     kinds = [block["type"] for block in message["content"]]
     assert kinds == ["search_result", "search_result", "text"]
-    assert message["content"][-1]["text"].endswith("Student's question:\nO que é softmax?")
+    assert message["content"][-1]["text"].endswith(
+        "Student's question:\n<question>\nO que é softmax?\n</question>"
+    )
 
 
 def test_without_hits_the_question_says_nothing_was_found() -> None:

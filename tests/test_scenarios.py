@@ -155,6 +155,28 @@ async def test_a_ta_command_from_a_student_is_refused(start: Start) -> None:
     assert await platform.ta_command("ta", "digest") not in ("", platform.ta_only)
 
 
+async def test_a_ta_forgets_a_student_and_a_student_cannot(start: Start) -> None:
+    platform = await start()
+    store = platform.service.store
+    mine = await platform.ask("student", UNET)
+    await platform.vote("student", mine, "up")
+    theirs = await platform.ask("classmate", ENCODER)
+    await platform.vote("student", theirs, "down")
+    await platform.vote("classmate", theirs, "up")
+
+    assert await platform.ta_command("student", "forget", about="classmate") == platform.ta_only
+    told = await platform.ta_command("ta", "forget", about="student")
+    assert (
+        "apagados: 1 pergunta(s) com resposta, 2 voto(s), 0 avaliação(ões), "
+        "1 tarefa(s) do avaliador, 0 registro(s) do diário"
+    ) in told
+    assert store.get_interaction(mine.ref) is None  # their question, its vote and judge job
+    assert store.get_interaction(theirs.ref) is not None  # a classmate's stays, with their vote
+    assert [v.value for v in store.votes_for(theirs.ref)] == [1]
+    again = await platform.ta_command("ta", "forget", about="student")
+    assert "apagados: 0 pergunta(s) com resposta, 0 voto(s)," in again
+
+
 async def test_claude_failing_gives_the_fallback_with_links_and_tells_the_tas(
     start: Start,
 ) -> None:

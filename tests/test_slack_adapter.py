@@ -425,6 +425,9 @@ async def test_direct_messages_need_a_single_course(start_bot: BotFactory, tmp_p
     await one.sender.event(dm_event | {"ts": ts})
     answer = await one.answer_in("D1", ts)
     assert "mlvid000002?t=95" in shown(answer)
+    kept = await one.service.interaction(interaction_id_of(answer))
+    # The DM channel's id names the student: it is kept as a pseudonym, never as is.
+    assert kept.channel.startswith("c_") and "D1" not in (kept.channel, kept.thread)
 
 
 async def test_post_digest_sends_text_and_chart_to_the_ta_channel(slack: FakeSlackAPI) -> None:

@@ -20,7 +20,7 @@ from bot.adapters.common import sole_course, split_text
 from bot.citations import citation_label
 from bot.courses import Course
 from bot.digest import render_digest_markdown
-from bot.models import Answer, Citation, Digest
+from bot.models import Answer, Citation, Digest, Erased
 
 MESSAGE_LIMIT = 2000
 THREAD_NAME_LIMIT = 100
@@ -44,6 +44,13 @@ LABEL_ABSTAINED = "Sem base nas aulas — use “Preciso de um humano” para ch
 
 USAGE_HINT = "Escreva a pergunta junto com a menção, por exemplo: `@Monitor o que é dropout?`"
 TA_ONLY = "🔒 Este comando é só para monitores da disciplina."
+
+
+def forgotten_text(course: Course, erased: Erased) -> str:
+    """The reply to /forget: what was deleted of the student in the course."""
+    return f"🗑️ Dados do estudante em {course.name}: {erased.describe()}."
+
+
 ESCALATION_ACK = "🙋 Chamei os monitores; alguém vai responder por aqui."
 ALREADY_ESCALATED = "🙋 Os monitores já foram chamados nesta conversa; logo alguém responde."
 RESTARTING = "🔄 Estou reiniciando: pergunte de novo em um minuto, por favor."

@@ -15,7 +15,8 @@ from typing import Any
 
 from bot.adapters.common import split_text
 from bot.citations import citation_label
-from bot.models import Answer, Citation, Digest
+from bot.courses import Course
+from bot.models import Answer, Citation, Digest, Erased
 
 Block = dict[str, Any]
 
@@ -322,6 +323,14 @@ ASK_HELP = "Escreva a pergunta junto, por exemplo: `/ask o que a camada de saíd
 MENTION_HELP = "Me mencione com a sua pergunta, por exemplo: _@assistente o que é dropout?_"
 CANNOT_POST = "Não consigo escrever neste canal; me adicione a ele (`/invite`) e pergunte de novo."
 TA_ONLY = "Desculpe, este comando é só para os monitores da disciplina."
+FORGET_HELP = "Diga qual estudante: `/forget @nome`."
+
+
+def forgotten_text(course: Course, erased: Erased) -> str:
+    """The reply to /forget: what was deleted of the student in the course."""
+    return f":wastebasket: Dados do estudante em *{neutralise(course.name)}*: {erased.describe()}."
+
+
 ALREADY_ESCALATED = "Os monitores já foram chamados nesta conversa; logo alguém responde."
 THANKS_FOR_VOTE = "Obrigado pelo retorno! Ele ajuda os monitores a melhorar as respostas."
 

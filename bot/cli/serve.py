@@ -152,6 +152,7 @@ def _scheduler(
         courses=digest_courses(settings, courses),
         poster=ChatDigestPoster(settings),
         journal_replay=replay,
+        retention=store,
     )
 
 

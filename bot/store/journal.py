@@ -20,7 +20,7 @@ import fcntl
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -205,10 +205,33 @@ class Journal:
         _log_replay(report)
         return report
 
-    def _lines(self) -> list[str]:
+    @contextlib.contextmanager
+    def replay_held(self) -> Iterator[None]:
+        """No replay runs in this block (one running is waited for)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with _locked(self._replay_lock_path):
+            yield
+
+    def remove(self, doomed: Callable[[list[Entry]], set[int]]) -> int:
+        """Delete the entries ``doomed`` picks (by position in the list it is given), waiting
+        or set aside; returns how many. Unreadable lines are kept: nothing can tell whose."""
+        removed = 0
+        for path in (self.path, self.rejected_path):
+            with _locked(self._lock_path):
+                lines = self._lines(path)
+            readable = [
+                (line, e) for line, e in _decoded(lines) if not isinstance(e, JournalFormatError)
+            ]
+            picked = doomed([entry for _, entry in readable])
+            gone = {readable[position][0] for position in picked}
+            self._remove(gone, path)
+            removed += sum(1 for line in lines if line in gone)
+        return removed
+
+    def _lines(self, path: Path | None = None) -> list[str]:
         try:
             # A line torn inside a character must not stop the reading of the others.
-            text = self.path.read_text(encoding="utf-8", errors="replace")
+            text = (path or self.path).read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return []
         return [line for line in text.splitlines() if line.strip()]
@@ -223,24 +246,26 @@ class Journal:
         finally:
             os.close(fd)
 
-    def _remove(self, lines: set[str]) -> None:
-        """Rewrite the journal without ``lines`` (entries appended meanwhile stay): a new file
-        fsynced, then renamed over the old one, so a crash leaves one or the other whole."""
+    def _remove(self, lines: set[str], path: Path | None = None) -> None:
+        """Rewrite the journal (or ``path``) without ``lines`` (entries appended meanwhile
+        stay): a new file fsynced, then renamed over the old one, so a crash leaves one or the
+        other whole."""
         if not lines:
             return
+        path = path or self.path
         with _locked(self._lock_path):
-            kept = [line for line in self._lines() if line not in lines]
+            kept = [line for line in self._lines(path) if line not in lines]
             if not kept:
-                self.path.unlink(missing_ok=True)
+                path.unlink(missing_ok=True)
             else:
-                fresh = self.path.with_name(self.path.name + ".new")
+                fresh = path.with_name(path.name + ".new")
                 fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 try:
                     _write_all(fd, "".join(line + "\n" for line in kept).encode())
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-                os.replace(fresh, self.path)
+                os.replace(fresh, path)
             _fsync_directory(self.directory)
 
 

@@ -284,3 +284,9 @@ def m006_ta_grades(conn: Connection) -> None:
     )
     sa.Index("ix_ta_grades_interaction_at", grades.c.interaction_id, grades.c.at)
     grades.create(conn, checkfirst=False)  # only it: the stub above names an existing table
+
+
+@migration
+def m007_interactions_flags(conn: Connection) -> None:
+    # What the guardrails raised on each question (injection attempt, graded solution asked).
+    conn.execute(sa.text("ALTER TABLE interactions ADD COLUMN flags TEXT NOT NULL DEFAULT ''"))

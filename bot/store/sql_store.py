@@ -20,16 +20,18 @@ from sqlalchemy.engine import Connection
 from bot.models import (
     ANSWER_RELEVANCE,
     JUDGE_JOB,
+    Erased,
     Interaction,
     Judgement,
     JudgementRecord,
     TAGrade,
     Vote,
 )
-from bot.ports import DigestStore, JudgeStore, Store
+from bot.ports import DigestStore, JournalRemoval, JudgeStore, Store
 from bot.store import rows
 from bot.store.digests import DigestLedger
 from bot.store.engine import Database, insert_or_ignore, make_engine
+from bot.store.erasure import forget_before, forget_student
 from bot.store.jobs import JobQueue, enqueue
 from bot.store.migrations import migrate
 from bot.store.records import StoreError
@@ -148,6 +150,18 @@ class SqlStore:
         if known is None:
             raise StoreError(f"cannot escalate interaction {interaction_id}: no such interaction")
         return False
+
+    # -- erasure --------------------------------------------------------------------------
+
+    def forget(
+        self, journal: JournalRemoval, asker_ref: str, course_id: str | None = None
+    ) -> Erased:
+        """Delete everything kept of a student, here and in ``journal`` (``erasure.py``)."""
+        return forget_student(self.db, journal, asker_ref, course_id)
+
+    def forget_before(self, cutoff: datetime) -> Erased:
+        """Delete the interactions created before ``cutoff`` (the retention period's end)."""
+        return forget_before(self.db, cutoff)
 
     # -- votes ----------------------------------------------------------------------------
 

@@ -179,6 +179,7 @@ def make_service(
     answer_model: FakeAnswerModel | None = None,
     retriever: WordOverlapRetriever | None = None,
     database_url: str | None = None,
+    pseudonym_secret: str = "test-secret",
 ) -> AssistantService:
     store = open_store(database_url or f"sqlite:///{tmp_path / 'bot.sqlite3'}")
     return AssistantService(
@@ -187,6 +188,6 @@ def make_service(
         store=store,
         journal=Journal(tmp_path / "journal"),
         courses=courses,
-        pseudonym_secret="test-secret",
+        pseudonym_secret=pseudonym_secret,
         options=ServiceOptions(k=10),
     )

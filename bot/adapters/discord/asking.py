@@ -154,7 +154,9 @@ class Asking:
             return
         # A DM has no threads: the DM channel is the thread, and its recent turns the history.
         dm = str(message.channel.id)
-        history = await self.service.thread_history("discord", dm, dm, within=DM_CONVERSATION)
+        history = await self.service.thread_history(
+            "discord", dm, dm, within=DM_CONVERSATION, private=True
+        )
         question = Question(
             course_id=course.id,
             text=text,
@@ -163,6 +165,7 @@ class Asking:
             thread=dm,
             asker=str(message.author.id),
             history=history,
+            private=True,
         )
         await self.answerer.answer_with_placeholder(message.channel, question)
 

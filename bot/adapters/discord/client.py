@@ -81,7 +81,19 @@ class CourseBot(discord.Client):
         async def reindex(interaction: discord.Interaction) -> None:
             await self.reindex_command(interaction)
 
-        commands: tuple[app_commands.Command[Any, Any, None], ...] = (ask, digest, reindex)
+        @app_commands.command(
+            name="forget", description="Monitores: apagar os dados de um estudante"
+        )
+        @app_commands.describe(estudante="@estudante (ou o id do usuário)")
+        async def forget(interaction: discord.Interaction, estudante: str) -> None:
+            await self.ta_commands.forget_command(interaction, estudante)
+
+        commands: tuple[app_commands.Command[Any, Any, None], ...] = (
+            ask,
+            digest,
+            reindex,
+            forget,
+        )
         for command in commands:
             self.tree.add_command(command)
         self.tree.error(report_command_error)
@@ -96,8 +108,8 @@ class CourseBot(discord.Client):
                 await self.tree.sync(guild=guild)
             except discord.HTTPException as exc:
                 log.error(
-                    "could not register /ask, /digest, /reindex in guild %s (%s); invite the bot "
-                    "there with the applications.commands scope",
+                    "could not register /ask, /digest, /reindex, /forget in guild %s (%s); "
+                    "invite the bot there with the applications.commands scope",
                     guild_id,
                     exc,
                 )

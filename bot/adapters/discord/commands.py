@@ -1,9 +1,11 @@
-"""The TA commands on Discord, ``/digest`` (a preview of this week's digest) and
-``/reindex``; refusals and results are ephemeral. Also what any failed command says."""
+"""The TA commands on Discord, ``/digest`` (a preview of this week's digest), ``/reindex``
+and ``/forget`` (delete a student's data); refusals and results are ephemeral. Also what any
+failed command says."""
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import discord
@@ -17,6 +19,7 @@ from bot.adapters.discord_render import (
     course_for_ta_command,
     digest_chunks,
     failure_text,
+    forgotten_text,
     is_ta,
 )
 from bot.courses import Course, Courses
@@ -24,6 +27,10 @@ from bot.errors import BotError
 from bot.service import AssistantService
 
 log = logging.getLogger(__name__)
+
+# The student a /forget names: a mention (the client turns "@name" into it) or a bare id.
+_STUDENT = re.compile(r"^\s*(?:<@!?(\d+)>|(\d+))\s*$")
+FORGET_HELP = "Diga qual estudante: `/forget estudante:@nome` (ou o id do usuário)."
 
 
 class TaCommands:
@@ -66,6 +73,27 @@ class TaCommands:
             await interaction.followup.send(failure_text(None), ephemeral=True)
             return
         await interaction.followup.send(f"✅ {summary}", ephemeral=True, allowed_mentions=NO_PINGS)
+
+    async def forget_command(self, interaction: discord.Interaction, student: str) -> None:
+        course = await self._ta_course(interaction)
+        if course is None:
+            return
+        named = _STUDENT.match(student)
+        if named is None:
+            await interaction.response.send_message(FORGET_HELP, ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            erased = await self.service.forget(
+                "discord", named.group(1) or named.group(2), course.id
+            )
+        except Exception:
+            log.exception("forgetting a student of %s failed", course.id)
+            await interaction.followup.send(failure_text(None), ephemeral=True)
+            return
+        await interaction.followup.send(
+            forgotten_text(course, erased), ephemeral=True, allowed_mentions=NO_PINGS
+        )
 
     async def _ta_course(self, interaction: discord.Interaction) -> Course | None:
         """The course a TA command is for, checked here by role; refusals are ephemeral."""

@@ -76,9 +76,12 @@ class Answerer:
             await client.chat_update(channel=channel, ts=reply_ts, **message.kwargs())
 
         progress = Progress(show, self._progress_interval_s)
+        private = channel.startswith("D")  # Slack's direct-message channels
         if history is None:
-            history = await self.service.thread_history("slack", channel, thread)
-        question = Question(course.id, text, "slack", channel, thread, user, history)
+            history = await self.service.thread_history("slack", channel, thread, private=private)
+        question = Question(
+            course.id, text, "slack", channel, thread, user, history, private=private
+        )
         outcome = await self._ask(client, course, question, progress)
         await progress.finish()
         if isinstance(outcome, render.SlackMessage):

@@ -94,6 +94,7 @@ class SlackAssistant:
         app.command("/ask")(ack=asking.ack_ask, lazy=[asking.on_ask])
         app.command("/digest")(ack=ack, lazy=[commands.on_digest])
         app.command("/reindex")(ack=ack, lazy=[commands.on_reindex])
+        app.command("/forget")(ack=ack, lazy=[commands.on_forget])
         app.action(render.VOTE_UP_ACTION)(ack=ack, lazy=[feedback.on_vote])
         app.action(render.VOTE_DOWN_ACTION)(ack=ack, lazy=[feedback.on_vote])
         app.action(render.ESCALATE_ACTION)(ack=ack, lazy=[feedback.on_escalate])

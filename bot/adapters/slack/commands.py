@@ -1,7 +1,9 @@
-"""The TA commands on Slack: ``/digest`` (a preview of this week's digest) and ``/reindex``;
-every reply is ephemeral."""
+"""The TA commands on Slack: ``/digest`` (a preview of this week's digest), ``/reindex`` and
+``/forget @student`` (delete a student's data); every reply is ephemeral."""
 
 from __future__ import annotations
+
+import re
 
 from slack_bolt.async_app import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
@@ -13,6 +15,9 @@ from bot.adapters.slack.tas import TaCheck
 from bot.courses import Course, Courses
 from bot.service import AssistantService
 
+# The student a /forget names: Slack sends a mention as <@U123> or <@U123|name>.
+_STUDENT = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+
 
 class TaCommands:
     def __init__(self, service: AssistantService, courses: Courses, tas: TaCheck) -> None:
@@ -23,9 +28,8 @@ class TaCommands:
     async def _ta_course(
         self, command: Payload, client: AsyncWebClient, respond: AsyncRespond
     ) -> Course | None:
-        course = command_course(
-            self.courses, command.get("channel_id", ""), command.get("text", "")
-        )
+        text = _STUDENT.sub("", command.get("text", ""))  # what is left may name the course
+        course = command_course(self.courses, command.get("channel_id", ""), text)
         if course is None:
             known = ", ".join(self.courses.ids())
             await respond(
@@ -71,4 +75,22 @@ class TaCommands:
             text = f":white_check_mark: {render.neutralise(summary)}"
         except Exception as exc:
             text = logged_failure(exc, "reindexing")
+        await respond(text=text, response_type="ephemeral")
+
+    @logged
+    async def on_forget(
+        self, command: Payload, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        course = await self._ta_course(command, client, respond)
+        if course is None:
+            return
+        named = _STUDENT.search(command.get("text", ""))
+        if named is None:
+            await respond(text=render.FORGET_HELP, response_type="ephemeral")
+            return
+        try:
+            erased = await self.service.forget("slack", named.group(1), course.id)
+            text = render.forgotten_text(course, erased)
+        except Exception as exc:
+            text = logged_failure(exc, "forgetting a student")
         await respond(text=text, response_type="ephemeral")
