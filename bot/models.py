@@ -150,6 +150,7 @@ class Interaction:
     retrieved: tuple[RetrievedSegment, ...]
     citations: tuple[Citation, ...]
     escalated: bool = False
+    version: str = ""  # what produced it (``bot.versions``); '' for rows from before it
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ from bot.store.journal import (
     PendingVote,
     failure_summary,
 )
+from bot.versions import AnswerSetup
 from retrieval.errors import RetrievalError
 from retrieval.text import storable_text
 
@@ -79,6 +80,8 @@ class ServiceOptions:
     pass_score: int = 2  # the judge score (of 3) from which an answer counts as correct
     # Why there is no answer model, for the log and the fallback (e.g. no API key).
     no_model_reason: str = "ANTHROPIC_API_KEY is not set"
+    # What produces the answers, for the version each interaction records; None: no version.
+    setup: AnswerSetup | None = None
 
 
 class AssistantService:
@@ -235,6 +238,7 @@ class AssistantService:
                 for h in hits
             ),
             citations=draft.citations,
+            version=self.options.setup.version(course.policy) if self.options.setup else "",
         )
 
     async def _failed(

@@ -22,6 +22,7 @@ from bot.courses import load_courses
 from bot.errors import ConfigError, UnknownCourseError
 from bot.report import FORMATS, HIDDEN_URL, ReportEntry, load_entries, render
 from bot.store import SqlStore, open_store
+from bot.versions import versions_in_use
 from retrieval.cli_help import plain
 
 
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"no interactions for course {args.course!r} in that period", file=sys.stderr)
     else:
         print(agreement_summary(entries), file=sys.stderr)
+        print(version_summary(entries), file=sys.stderr)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
@@ -99,6 +101,15 @@ def agreement_summary(entries: Sequence[ReportEntry]) -> str:
         f"agreement on {result.n} interaction(s) with both annotations: "
         f"accuracy {result.accuracy:.2f}, Cohen's kappa {result.kappa:.2f}; "
         f"manual/automated C/C {m.cc}, C/I {m.ci}, I/C {m.ic}, I/I {m.ii}"
+    )
+
+
+def version_summary(entries: Sequence[ReportEntry]) -> str:
+    """Which versions of the setup (``bot.versions``) answered, the first used first."""
+    used = versions_in_use(e.interaction for e in entries)
+    return "versions: " + ", ".join(
+        f"{u.label} ({u.count} interaction(s), {u.first:%Y-%m-%d} to {u.last:%Y-%m-%d})"
+        for u in used
     )
 
 

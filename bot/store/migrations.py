@@ -258,3 +258,9 @@ def m005_interactions_thread_index(conn: Connection) -> None:
             " ON interactions (platform, channel, thread, created_at)"
         )
     )
+
+
+@migration
+def m006_interactions_version(conn: Connection) -> None:
+    # The version of what produced each answer (bot.versions); older rows have none.
+    conn.execute(sa.text("ALTER TABLE interactions ADD COLUMN version TEXT NOT NULL DEFAULT ''"))
