@@ -181,6 +181,7 @@ def build_service(
         journal=journal or build_journal(settings),
         courses=courses,
         pseudonym_secret=pseudonym_secret(settings, allow_local=allow_local_secret),
+        embed_questions=retrieval.embedder.embed_queries,
         options=ServiceOptions(
             k=settings.retrieval_k,
             judge_enabled=settings.judge_enabled,

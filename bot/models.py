@@ -18,6 +18,7 @@ __all__ = [
     "GROUNDEDNESS",
     "JUDGE_JOB",
     "Answer",
+    "Chart",
     "Citation",
     "Digest",
     "DigestSection",
@@ -212,8 +213,18 @@ class Vote:
 
 @dataclass(frozen=True)
 class DigestSection:
+    """A heading and its lines; a line may hold Markdown links (``[label](url)``)."""
+
     heading: str
     lines: tuple[str, ...]
+    level: int = 2  # 3: a part of the section before it (e.g. one topic of the content gaps)
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str  # a file name's tail: ``perguntas`` gives ``<digest>-perguntas.png``
+    title: str
+    png: bytes
 
 
 @dataclass(frozen=True)
@@ -221,4 +232,5 @@ class Digest:
     course_id: str
     week_start: datetime
     sections: tuple[DigestSection, ...]
-    chart_png: bytes | None = None
+    chart_png: bytes | None = None  # the chart the chat gets
+    extra_charts: tuple[Chart, ...] = ()  # the ones only the files get (``python -m bot digest``)

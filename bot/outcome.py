@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from bot.models import ANSWER_RELEVANCE, Interaction, Judgement, JudgementRecord
+from bot.annotations import tally
+from bot.models import ANSWER_RELEVANCE, Interaction, Judgement, JudgementRecord, Vote
 
 Outcome = Literal["answered", "abstained", "fallback", "failed"]
 # Where an interaction's Answer Relevance stands: scored, waiting, the judge failed, or
@@ -85,3 +86,9 @@ def judge_status(interaction: Interaction, records: Sequence[JudgementRecord]) -
     if record is None:
         return "pending"
     return "ok" if record.status == "ok" else "judge_failed"
+
+
+def escalation_open(interaction: Interaction, votes: Sequence[Vote]) -> bool:
+    """A student asked for a human and no TA has given the answer a verdict yet: a TA's
+    standing 👍/👎 on it is what closes it."""
+    return interaction.escalated and tally(votes).ta_vote == 0

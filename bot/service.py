@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import TypeVar
 from bot.annotations import VoteTally, tally
 from bot.courses import Course, Courses
 from bot.digest import current_week_start, digest_for_week
+from bot.digest_week import EmbedQuestions
 from bot.errors import (
     AnswerModelError,
     AskFailedError,
@@ -97,6 +99,7 @@ class AssistantService:
         options: ServiceOptions | None = None,
         reindexer: Reindexer | None = None,
         clock: Callable[[], datetime] = utcnow,
+        embed_questions: EmbedQuestions | None = None,
     ) -> None:
         self.retriever = retriever
         self.answer_model = answer_model
@@ -107,6 +110,7 @@ class AssistantService:
         self.options = options or ServiceOptions()
         self._clock = clock
         self.reindexer = reindexer
+        self.embed_questions = embed_questions  # groups the digest's questions by topic
 
     async def ask(self, question: Question, on_text: OnText | None = None) -> Answer:
         """Answer from the course's lectures; the interaction is committed, or journaled when
@@ -446,7 +450,14 @@ class AssistantService:
         course = self.courses.get(course_id)
         week = week_start or current_week_start(course, self._clock())
         return await asyncio.to_thread(
-            digest_for_week, self.store, course, week, self.options.pass_score
+            functools.partial(
+                digest_for_week,
+                self.store,
+                course,
+                week,
+                self.options.pass_score,
+                embed=self.embed_questions,
+            )
         )
 
     def _pseudonym(self, platform: str, user_id: str) -> str:

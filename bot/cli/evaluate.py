@@ -91,7 +91,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--compare",
         metavar="VERSION",
-        help="an earlier run's version (its summary names it): its figures beside this run's",
+        help="an earlier run's version (its summary names it): its figures beside this "
+        "run's (default: this run's alone)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(run=run)

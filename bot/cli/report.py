@@ -34,10 +34,10 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--course", required=True, help="course id")
     parser.add_argument(
-        "--since", type=_day, help="first day, YYYY-MM-DD (default: the first interaction)"
+        "--since", type=parse_day, help="first day, YYYY-MM-DD (default: the first interaction)"
     )
     parser.add_argument(
-        "--until", type=_day, help="last day, YYYY-MM-DD, inclusive (default: the last one)"
+        "--until", type=parse_day, help="last day, YYYY-MM-DD, inclusive (default: the last one)"
     )
     parser.add_argument(
         "--hide-urls",
@@ -57,7 +57,8 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _day(text: str) -> date:
+def parse_day(text: str) -> date:
+    """A ``YYYY-MM-DD`` argument."""
     try:
         return date.fromisoformat(text)
     except ValueError:

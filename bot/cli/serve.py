@@ -29,6 +29,7 @@ from bot.courses import Course, Courses, load_courses
 from bot.models import Digest
 from bot.scheduler import build_scheduler, default_worker_id
 from bot.store import Journal, SqlStore
+from retrieval.embed import make_embedder
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,8 @@ def _scheduler(
         courses=digest_courses(settings, courses),
         poster=ChatDigestPoster(settings),
         journal_replay=replay,
+        # Loaded at the first digest, not at start: the worker needs it once a week.
+        embed=make_embedder(settings.embedder).embed_queries,
     )
 
 
