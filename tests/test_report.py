@@ -215,7 +215,10 @@ def test_golden_through_the_cli(
     assert parsed.run(parsed, Settings(database_url=database_url)) == 0
     assert out.read_bytes() == seed_text.encode("utf-8")
     # The seed's question: a TA's 👍 (C) and the judge's 3/3 (C) agree.
-    assert "agreement on 1 interaction(s)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "agreement on 1 interaction(s)" in err
+    # Logged without a version (as before versions were recorded)
+    assert "versions: (sem versão) (1 interaction(s), 2025-03-11 to 2025-03-11)" in err
     outside = args.parse_args(
         ["report", "--course", "dl", "--out", str(out), "--since", "2025-03-12"]
     )
