@@ -74,7 +74,8 @@ def _paired_bars(
     axes.set_xticks(list(places), list(labels))
     axes.set_title(title)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.legend(frameon=False)
+    axes.set_ylim(0, max(1, *this, *before) * 1.35)  # headroom: the legend never hides a bar
+    axes.legend(frameon=False, loc="upper right", ncols=2)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
