@@ -1,6 +1,7 @@
 """The weekly digest for a course's TAs, in Portuguese: every figure beside last week's,
 the content gaps and frequent questions, what to review, open requests for help, the most
-cited lectures, the agreement of the judge with the students' votes and the versions in use.
+cited lectures, how well the judge agrees with the manual annotations (a TA's grade, else the
+students' votes) and with the TA grades alone (``bot.alignment``), and the versions in use.
 
 ``build_digest`` is pure: given the interactions, votes and judgements of the week and the
 week before (``week_bounds`` gives the window), and optionally the course's embedder, it
@@ -20,12 +21,13 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 
 from bot.agreement import agreement, annotation_pairs
+from bot.alignment import ALIGNMENT_HEADING, alignment_lines, judge_alignment
 from bot.courses import Course
 from bot.digest_charts import outcomes_chart, questions_chart
 from bot.digest_figures import empty_week, summary, versions
 from bot.digest_gaps import content_gaps, frequent_questions, gap_reasons
-from bot.digest_week import DigestInput, EmbedQuestions, Section, Week, short
-from bot.models import Digest, DigestSection, Interaction, Judgement, Vote
+from bot.digest_week import QUESTION_CHARS, DigestInput, EmbedQuestions, Section, Week, short
+from bot.models import Digest, DigestSection, Interaction, Judgement, TAGrade, Vote
 from bot.outcome import answer_relevance, escalation_open, failed
 from bot.ports import LogReads
 
@@ -76,8 +78,17 @@ def digest_for_week(
     ids = [i.id for i in interactions]
     votes = store.votes_for_many(ids)
     judgements = answer_relevance(store.judgements_for_many(ids))
+    grades = store.grades_for_many(ids)
     return build_digest(
-        course, week_start, interactions, votes, judgements, pass_score, chart=chart, embed=embed
+        course,
+        week_start,
+        interactions,
+        votes,
+        judgements,
+        pass_score,
+        chart=chart,
+        embed=embed,
+        grades_by_id=grades,
     )
 
 
@@ -91,13 +102,16 @@ def build_digest(
     *,
     chart: bool = True,
     embed: EmbedQuestions | None = None,
+    grades_by_id: Mapping[str, Sequence[TAGrade]] | None = None,
 ) -> Digest:
     """The digest of the week, with the week before beside it; other interactions are
-    ignored. ``embed`` (the course's embedder) groups questions by topic."""
+    ignored. ``embed`` (the course's embedder) groups questions by topic. A TA's grade is an
+    answer's manual annotation, over the students' votes."""
     start, end = week_bounds(course, week_start)
     before, _ = week_bounds(course, monday_of(week_start) - timedelta(days=7))
-    week = Week.of(start, end, interactions, votes_by_id, judgements_by_id)
-    previous = Week.of(before, start, interactions, votes_by_id, judgements_by_id)
+    logged = (interactions, votes_by_id, judgements_by_id, grades_by_id)
+    week = Week.of(start, end, *logged)
+    previous = Week.of(before, start, *logged)
     data = DigestInput(course, week, previous, pass_score, _embedded(week, embed))
     builders = SECTIONS if week.interactions else EMPTY_WEEK_SECTIONS
     sections = tuple(section for build in builders for section in build(data))
@@ -163,7 +177,9 @@ def open_escalations(data: DigestInput) -> list[DigestSection]:
     lines = []
     for week in (data.previous, data.week):
         for interaction in week.interactions:
-            if escalation_open(interaction, week.votes_on(interaction)):
+            if escalation_open(
+                interaction, week.votes_on(interaction), week.grades_on(interaction)
+            ):
                 asked = interaction.created_at.astimezone(data.course.tz)
                 lines.append(
                     f"“{short(interaction.question)}” — {asked:%d/%m %H:%M} (id {interaction.id})"
@@ -191,7 +207,9 @@ def most_cited(data: DigestInput) -> list[DigestSection]:
 
 def agreement_section(data: DigestInput) -> list[DigestSection]:
     week = data.week
-    pairs = annotation_pairs(week.interactions, week.votes, week.judged, data.pass_score)
+    pairs = annotation_pairs(
+        week.interactions, week.votes, week.judged, data.pass_score, week.grades
+    )
     result = agreement(pairs)
     heading = "Concordância anotação manual × automatizada"
     if result is None:
@@ -210,6 +228,13 @@ def agreement_section(data: DigestInput) -> list[DigestSection]:
     ]
 
 
+def alignment_section(data: DigestInput) -> list[DigestSection]:
+    """The judge against the week's TA grades, and answers to grade next."""
+    week = data.week
+    found = judge_alignment(week.interactions, week.judged, week.grades, data.pass_score)
+    return [DigestSection(ALIGNMENT_HEADING, alignment_lines(found, QUESTION_CHARS))]
+
+
 # The digest's sections, in order: each builds its part from the week (``DigestInput``).
 # A new section is a function here and one entry in this tuple.
 SECTIONS: tuple[Section, ...] = (
@@ -220,6 +245,7 @@ SECTIONS: tuple[Section, ...] = (
     open_escalations,
     most_cited,
     agreement_section,
+    alignment_section,
     versions,
 )
 # A week without questions: a short digest that says so.

@@ -41,7 +41,7 @@ class WeekFigures:
 
 def week_figures(week: Week, pass_score: int) -> WeekFigures:
     standing = [v for i in week.interactions for v in current_votes(week.votes_on(i)).values()]
-    pairs = annotation_pairs(week.interactions, week.votes, week.judged, pass_score)
+    pairs = annotation_pairs(week.interactions, week.votes, week.judged, pass_score, week.grades)
     return WeekFigures(
         questions=len(week.interactions),
         students=len({i.asker_ref for i in week.interactions}),

@@ -14,7 +14,7 @@ from datetime import datetime
 import numpy as np
 
 from bot.courses import Course
-from bot.models import DigestSection, Interaction, Judgement, Vote
+from bot.models import DigestSection, Interaction, Judgement, TAGrade, Vote
 
 # Embeds question texts (the course's embedder, ``Embedder.embed_queries``).
 EmbedQuestions = Callable[[Sequence[str]], np.ndarray]
@@ -31,6 +31,7 @@ class Week:
     interactions: tuple[Interaction, ...]
     votes: Mapping[str, Sequence[Vote]]
     judged: Mapping[str, Judgement]
+    grades: Mapping[str, Sequence[TAGrade]] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -40,6 +41,7 @@ class Week:
         interactions: Sequence[Interaction],
         votes_by_id: Mapping[str, Sequence[Vote]],
         judgements_by_id: Mapping[str, Judgement],
+        grades_by_id: Mapping[str, Sequence[TAGrade]] | None = None,
     ) -> Week:
         """The week's share of a log that may hold other weeks too."""
         inside = sorted(
@@ -53,10 +55,14 @@ class Week:
             tuple(inside),
             {i: v for i, v in votes_by_id.items() if i in ids},
             {i: j for i, j in judgements_by_id.items() if i in ids},
+            {i: g for i, g in (grades_by_id or {}).items() if i in ids},
         )
 
     def votes_on(self, interaction: Interaction) -> Sequence[Vote]:
         return self.votes.get(interaction.id, ())
+
+    def grades_on(self, interaction: Interaction) -> Sequence[TAGrade]:
+        return self.grades.get(interaction.id, ())
 
 
 @dataclass(frozen=True)

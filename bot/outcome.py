@@ -16,8 +16,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from bot.annotations import tally
-from bot.models import ANSWER_RELEVANCE, Interaction, Judgement, JudgementRecord, Vote
+from bot.annotations import current_grade, tally
+from bot.models import (
+    ANSWER_RELEVANCE,
+    Interaction,
+    Judgement,
+    JudgementRecord,
+    TAGrade,
+    Vote,
+)
 
 Outcome = Literal["answered", "abstained", "fallback", "failed"]
 # Where an interaction's Answer Relevance stands: scored, waiting, the judge failed, or
@@ -88,7 +95,10 @@ def judge_status(interaction: Interaction, records: Sequence[JudgementRecord]) -
     return "ok" if record.status == "ok" else "judge_failed"
 
 
-def escalation_open(interaction: Interaction, votes: Sequence[Vote]) -> bool:
+def escalation_open(
+    interaction: Interaction, votes: Sequence[Vote], grades: Sequence[TAGrade] = ()
+) -> bool:
     """A student asked for a human and no TA has given the answer a verdict yet: a TA's
-    standing 👍/👎 on it is what closes it."""
-    return interaction.escalated and tally(votes).ta_vote == 0
+    grade or standing 👍/👎 on it is what closes it."""
+    verdict = tally(votes).ta_vote != 0 or current_grade(grades) is not None
+    return interaction.escalated and not verdict

@@ -20,7 +20,15 @@ from bot.digest import (
 )
 from bot.digest_charts import questions_per_day
 from bot.digest_week import Week
-from bot.models import Citation, Interaction, Judgement, RetrievedSegment, Segment, Vote
+from bot.models import (
+    Citation,
+    Interaction,
+    Judgement,
+    RetrievedSegment,
+    Segment,
+    TAGrade,
+    Vote,
+)
 from tests.fakes.values import interaction
 
 COURSE = Course(id="ml", name="Aprendizado de Máquina", timezone="America/Sao_Paulo")
@@ -255,6 +263,37 @@ def test_review_list_open_requests_and_versions() -> None:
         "Respostas com as duas anotações: 3",
         "Acurácia: 0.67 · kappa de Cohen: 0.40",
     ]
+
+
+def test_ta_grades_are_the_manual_annotation_align_the_judge_and_close_requests() -> None:
+    interactions, votes, judgements = log()
+    t, ta = at_local(16, 20), "u_0123456789abcdef0123"
+    grades = {  # b2: the TA's grade (I) over the TA's earlier 👍; p2: last week's request
+        "a1": [TAGrade("a1", ta, "C", t)],
+        "b2": [TAGrade("b2", ta, "I", t)],
+        "p2": [TAGrade("p2", ta, "I", t)],
+    }
+    digest = build_digest(
+        COURSE, WEEK, interactions, votes, judgements, 2, chart=False, grades_by_id=grades
+    )
+    text = render_digest_markdown(digest)
+    # a1 (C, C), a2 (I by its 👎, I), b2 (I, I): p_o = 1, p_e = 1/3·1/3 + 2/3·2/3 = 5/9, kappa 1.
+    assert section_lines(text, "Concordância anotação manual × automatizada")[:2] == [
+        "Respostas com as duas anotações: 3",
+        "Acurácia: 1.00 · kappa de Cohen: 1.00",
+    ]
+    # The judge against the TA grades alone: a1 (C, 3: C), b2 (I, 1: I); a2 is judged but
+    # ungraded, so it is proposed for grading.
+    assert section_lines(text, "Alinhamento do juiz com as notas dos monitores") == [
+        "Respostas avaliadas por monitores: 2",
+        "C/I com o juiz (C a partir de 2/3), em 2: acurácia 1.00 · kappa de Cohen 1.00",
+        "Monitor C / juiz C: 1 · monitor C / juiz I: 0 · monitor I / juiz C: 0 · "
+        "monitor I / juiz I: 1",
+        "Notas 0–3: nenhuma resposta com nota AR do monitor e do juiz.",
+        "Propostas para avaliar (uma de cada nota do juiz por vez): a2 (juiz 1)",
+    ]
+    # A TA's grade closes a request for help as a TA's vote does: only b1 waits now.
+    assert section_lines(text, "Pedidos de ajuda em aberto") == [f"“{B1}” — 13/03 09:00 (id b1)"]
 
 
 def test_one_version_all_along_is_one_summary_line() -> None:

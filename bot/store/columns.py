@@ -71,7 +71,7 @@ INTERACTION_COLUMNS: tuple[InteractionColumn, ...] = (
     InteractionColumn("search_ms", sa.Float(), "timings"),
     InteractionColumn("generate_ms", sa.Float(), "timings"),
     InteractionColumn("total_ms", sa.Float(), "timings"),
-    InteractionColumn("version", sa.Text(), server_default=sa.text("''"), missing=""),  # m006
+    InteractionColumn("version", sa.Text(), server_default=sa.text("''"), missing=""),  # m007
 )
 
 
