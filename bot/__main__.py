@@ -22,7 +22,7 @@ SETUP_ERRORS = (BotError, RetrievalError, StoreError)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot.cli import ask, evaluate, forget, ingest, report, serve
+    from bot.cli import ask, digest, evaluate, forget, ingest, report, serve
 
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_parser(commands)
     ingest.add_parser(commands)
     report.add_parser(commands)
+    digest.add_parser(commands)
     evaluate.add_parser(commands)
     forget.add_parser(commands)
     serve.add_parsers(commands)

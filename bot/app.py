@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
 from bot.courses import Course, Courses
+from bot.fallback import FALLBACK_MODEL
 from bot.judge import JudgeOptions, JudgeStore, JudgeWorker
 from bot.ports import AnswerModel
 from bot.service import AssistantService, ServiceOptions
 from bot.store import Journal, SqlStore, open_store
+from bot.versions import AnswerSetup
 from retrieval.embed import Embedder, make_embedder
 from retrieval.index import SegmentIndex
 from retrieval.ingest import IngestReport, ingest_course
@@ -168,20 +170,36 @@ def build_service(
 ) -> AssistantService:
     no_key = "ANTHROPIC_API_KEY is not set"
     retrieval = retrieval or build_retrieval(settings)
+    answer_model = build_answer_model(settings)
+    setup = answer_setup(settings, retrieval, with_model=answer_model is not None)
+    log.info("answers are versioned by: %s", setup.describe())
     return AssistantService(
         retriever=retrieval.retriever,
         reindexer=retrieval,
-        answer_model=build_answer_model(settings),
+        answer_model=answer_model,
         store=store or build_store(settings),
         journal=journal or build_journal(settings),
         courses=courses,
         pseudonym_secret=pseudonym_secret(settings, allow_local=allow_local_secret),
+        embed_questions=retrieval.embedder.embed_queries,
         options=ServiceOptions(
             k=settings.retrieval_k,
             judge_enabled=settings.judge_enabled,
             pass_score=settings.judge_pass_score,
             no_model_reason=no_key,
+            setup=setup,
         ),
+    )
+
+
+def answer_setup(settings: Settings, retrieval: Retrieval, *, with_model: bool) -> AnswerSetup:
+    """What produces this process's answers, for the version each interaction records."""
+    return AnswerSetup(
+        answer_model=settings.answer_model if with_model else FALLBACK_MODEL,
+        k=settings.retrieval_k,
+        search_mode=settings.search_mode,
+        embedder=retrieval.embedder.name,
+        segmenting=retrieval.segmenting.fingerprint(),
     )
 
 

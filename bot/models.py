@@ -20,6 +20,7 @@ __all__ = [
     "JUDGE_JOB",
     "LABELS",
     "Answer",
+    "Chart",
     "Citation",
     "Digest",
     "DigestSection",
@@ -164,6 +165,7 @@ class Interaction:
     citations: tuple[Citation, ...]
     escalated: bool = False
     flags: str = ""  # the guardrails' flags, comma-separated (``bot.guardrails``)
+    version: str = ""  # what produced it (``bot.versions``); '' for rows from before it
 
 
 @dataclass(frozen=True)
@@ -238,8 +240,18 @@ class TAGrade:
 
 @dataclass(frozen=True)
 class DigestSection:
+    """A heading and its lines; a line may hold Markdown links (``[label](url)``)."""
+
     heading: str
     lines: tuple[str, ...]
+    level: int = 2  # 3: a part of the section before it (e.g. one topic of the content gaps)
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str  # a file name's tail: ``perguntas`` gives ``<digest>-perguntas.png``
+    title: str
+    png: bytes
 
 
 @dataclass(frozen=True)
@@ -247,7 +259,8 @@ class Digest:
     course_id: str
     week_start: datetime
     sections: tuple[DigestSection, ...]
-    chart_png: bytes | None = None
+    chart_png: bytes | None = None  # the chart the chat gets
+    extra_charts: tuple[Chart, ...] = ()  # the ones only the files get (``python -m bot digest``)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from bot.models import ANSWER_RELEVANCE, Interaction, Judgement, JudgementRecord
+from bot.annotations import current_grade, tally
+from bot.models import (
+    ANSWER_RELEVANCE,
+    Interaction,
+    Judgement,
+    JudgementRecord,
+    TAGrade,
+    Vote,
+)
 
 Outcome = Literal["answered", "abstained", "fallback", "failed"]
 # Where an interaction's Answer Relevance stands: scored, waiting, the judge failed, or
@@ -85,3 +93,12 @@ def judge_status(interaction: Interaction, records: Sequence[JudgementRecord]) -
     if record is None:
         return "pending"
     return "ok" if record.status == "ok" else "judge_failed"
+
+
+def escalation_open(
+    interaction: Interaction, votes: Sequence[Vote], grades: Sequence[TAGrade] = ()
+) -> bool:
+    """A student asked for a human and no TA has given the answer a verdict yet: a TA's
+    grade or standing 👍/👎 on it is what closes it."""
+    verdict = tally(votes).ta_vote != 0 or current_grade(grades) is not None
+    return interaction.escalated and not verdict

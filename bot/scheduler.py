@@ -11,6 +11,7 @@ caller (``python -m bot worker``/``run``) starts it in its running loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -25,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.config import Settings
 from bot.courses import Course
 from bot.digest import digest_for_week, previous_week_start, week_bounds
+from bot.digest_week import EmbedQuestions
 from bot.models import Digest, Erased
 from bot.ports import DigestStore
 from bot.store.journal import ReplayReport
@@ -59,6 +61,7 @@ async def send_weekly_digest(
     worker_id: str,
     pass_score: int,
     now: datetime | None = None,
+    embed: EmbedQuestions | None = None,
 ) -> bool:
     """Post the digest of the week before ``now`` (course time) unless another process has
     claimed or sent it; True if this call posted it. A failed post gives the claim back so
@@ -71,7 +74,9 @@ async def send_weekly_digest(
         log.info("digest of %s for the week of %s: sent or claimed elsewhere", course.id, week)
         return False
     try:
-        digest = await asyncio.to_thread(digest_for_week, store, course, week, pass_score)
+        digest = await asyncio.to_thread(
+            functools.partial(digest_for_week, store, course, week, pass_score, embed=embed)
+        )
         await poster.post(course, digest)
     except BaseException:
         await asyncio.to_thread(store.digests.release_digest, course.id, start, worker_id)
@@ -83,10 +88,15 @@ async def send_weekly_digest(
 
 
 async def _digest_job(
-    store: DigestStore, course: Course, poster: DigestPoster, worker_id: str, pass_score: int
+    store: DigestStore,
+    course: Course,
+    poster: DigestPoster,
+    worker_id: str,
+    pass_score: int,
+    embed: EmbedQuestions | None,
 ) -> None:
     try:
-        await send_weekly_digest(store, course, poster, worker_id, pass_score)
+        await send_weekly_digest(store, course, poster, worker_id, pass_score, embed=embed)
     except Exception:
         log.exception("the weekly digest of %s failed; it is retried on the next run", course.id)
 
@@ -145,10 +155,12 @@ def build_scheduler(
     journal_interval_s: float = 30.0,
     worker_id: str | None = None,
     retention: OldInteractions | None = None,
+    embed: EmbedQuestions | None = None,
 ) -> AsyncIOScheduler:
     """A scheduler (not started) with the replay of the journal into the database (when
-    given), a weekly digest per course (when a poster is given) and, with ``retention``
-    and RETENTION_DAYS set, the daily deletion of older interactions (now, then daily)."""
+    given), a weekly digest per course (when a poster is given; ``embed``, the course's
+    embedder, groups its questions by topic) and, with ``retention`` and RETENTION_DAYS set,
+    the daily deletion of older interactions (now, then daily)."""
     worker_id = worker_id or default_worker_id()
     scheduler = AsyncIOScheduler(timezone=UTC)
     if retention is not None and settings.retention_days:
@@ -176,7 +188,7 @@ def build_scheduler(
             scheduler.add_job(
                 _digest_job,
                 digest_trigger(course, settings),
-                args=(store, course, poster, worker_id, settings.judge_pass_score),
+                args=(store, course, poster, worker_id, settings.judge_pass_score, embed),
                 id=f"digest:{course.id}",
                 name=f"weekly digest of {course.id}",
                 misfire_grace_time=DIGEST_MISFIRE_GRACE_S,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from bot.alignment import Alignment
 from bot.annotations import VoteTally, tally
 from bot.courses import Course, Courses
 from bot.digest import current_week_start, digest_for_week, week_bounds
+from bot.digest_week import EmbedQuestions
 from bot.errors import (
     AnswerModelError,
     AskFailedError,
@@ -68,6 +70,7 @@ from bot.store.journal import (
     PendingVote,
     failure_summary,
 )
+from bot.versions import AnswerSetup
 from retrieval.errors import RetrievalError
 from retrieval.text import storable_text
 
@@ -102,6 +105,8 @@ class ServiceOptions:
     pass_score: int = 2  # the judge score (of 3) from which an answer counts as correct
     # Why there is no answer model, for the log and the fallback (e.g. no API key).
     no_model_reason: str = "ANTHROPIC_API_KEY is not set"
+    # What produces the answers, for the version each interaction records; None: no version.
+    setup: AnswerSetup | None = None
 
 
 class AssistantService:
@@ -118,6 +123,7 @@ class AssistantService:
         reindexer: Reindexer | None = None,
         clock: Callable[[], datetime] = utcnow,
         restart: Restart | None = None,
+        embed_questions: EmbedQuestions | None = None,
     ) -> None:
         self.retriever = retriever
         self.answer_model = answer_model
@@ -129,6 +135,7 @@ class AssistantService:
         self._clock = clock
         self.reindexer = reindexer
         self.restart = restart or Restart()
+        self.embed_questions = embed_questions  # groups the digest's questions by topic
 
     async def ask(self, question: Question, on_text: OnText | None = None) -> Answer:
         """Answer from the course's lectures; the interaction is committed, or journaled when
@@ -293,6 +300,7 @@ class AssistantService:
             ),
             citations=draft.citations,
             flags=joined_flags(question.flags),
+            version=self.options.setup.version(course.policy) if self.options.setup else "",
         )
 
     async def _failed(
@@ -554,7 +562,14 @@ class AssistantService:
         course = self.courses.get(course_id)
         week = week_start or current_week_start(course, self._clock())
         return await asyncio.to_thread(
-            digest_for_week, self.store, course, week, self.options.pass_score
+            functools.partial(
+                digest_for_week,
+                self.store,
+                course,
+                week,
+                self.options.pass_score,
+                embed=self.embed_questions,
+            )
         )
 
     async def judge_alignment(

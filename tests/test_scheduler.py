@@ -51,8 +51,8 @@ async def test_digest_of_the_week_that_ended_has_its_data(
     assert course_id == "mc102"
     assert digest.week_start == datetime(2025, 3, 10, tzinfo=SP)
     lines = {line for section in digest.sections for line in section.lines}
-    assert "Perguntas: 1" in lines
-    assert "Answer Relevance média: 0.33 (em 1 respostas avaliadas)" in lines
+    assert "Perguntas: 1 (semana anterior: 0)" in lines
+    assert "Answer Relevance média: 0.33 em 1 resposta(s) (semana anterior: —)" in lines
     assert f"“{inside.question}” — 👎 1; AR 0.33 (id {inside.id})" in lines
 
 

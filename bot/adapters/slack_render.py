@@ -16,6 +16,7 @@ from typing import Any
 from bot.adapters.common import split_text
 from bot.citations import citation_label
 from bot.courses import Course
+from bot.digest_week import split_links
 from bot.models import Answer, Citation, Digest, Erased
 
 Block = dict[str, Any]
@@ -345,8 +346,13 @@ def digest_messages(course_name: str, digest: Digest) -> list[SlackMessage]:
         {"type": "header", "text": {"type": "plain_text", "text": title[:150], "emoji": True}}
     ]
     for part in digest.sections:
-        lines = "\n".join(f"• {neutralise(line)}" for line in part.lines) or "_(nada)_"
+        lines = "\n".join(f"• {_digest_line(line)}" for line in part.lines) or "_(nada)_"
         blocks += sections(f"*{neutralise(part.heading)}*\n{lines}")
     text = neutralise(title)
     pages = [blocks[i : i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS)]
     return [SlackMessage(text=text, blocks=tuple(page)) for page in pages]
+
+
+def _digest_line(line: str) -> str:
+    """A digest line in mrkdwn: its links as Slack links, the rest shown as written."""
+    return "".join(link(url, text) if url else neutralise(text) for text, url in split_links(line))

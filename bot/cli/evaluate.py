@@ -12,6 +12,11 @@ Questions: JSON lines with "question" and, optionally, the gold span ("id", "vid
 "start_s", "end_s"; the layout of ../shared/data); a line that is not JSON is a question.
 A retrieved segment hits a gold question when it is of the same video and its time overlaps
 the gold span.
+
+Every run stays in the private log under the version of its setup (``bot.versions``: the
+prompts, the answer model, k, the search mode, the embedder, the segmenting); the summary
+names this run's version, and ``--compare VERSION`` sets an earlier run's figures beside
+this run's (AR mean, abstentions, retrieval hits on the same questions).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from bot.cli.evaluate_versions import render_comparison, version_figures
 from bot.config import Settings
 from bot.courses import Course, Courses
 from bot.errors import AskFailedError, ConfigError
@@ -82,6 +88,12 @@ def add_parser(commands: Any) -> None:
         type=Path,
         help=f"root of the eval indexes and logs (default: {default_cache_root()})",
     )
+    parser.add_argument(
+        "--compare",
+        metavar="VERSION",
+        help="an earlier run's version (its summary names it): its figures beside this "
+        "run's (default: this run's alone)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(run=run)
 
@@ -117,6 +129,7 @@ class EvalSummary:
     ranks: tuple[int | None, ...]  # first-hit rank per question with a gold span
     k: int
     judge_note: str = ""  # why the judge did not run, when it did not
+    versions: tuple[str, ...] = ()  # of the run's interactions (one, unless it failed oddly)
 
 
 def summarise(
@@ -134,6 +147,7 @@ def summarise(
         ranks=tuple(ranks),
         k=k,
         judge_note=judge_note,
+        versions=tuple(dict.fromkeys(e.interaction.version for e in entries)),
     )
 
 
@@ -150,6 +164,8 @@ def render_summary(summary: EvalSummary) -> str:
         f"- Respostas extrativas (fallback): {summary.fallbacks}",
         f"- Falhas: {summary.failures}",
     ]
+    if summary.versions:
+        lines.append(f"- Versão: {', '.join(v or '(sem versão)' for v in summary.versions)}")
     scores = summary.ar_scores
     if scores:
         counts = Counter(scores)
@@ -214,7 +230,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings.database_url)
     try:
         report, summary = asyncio.run(
-            _evaluate(settings, course, retrieval, store, questions, args.quiet)
+            _evaluate(settings, course, retrieval, store, questions, args.quiet, args.compare)
         )
     finally:
         store.close()
@@ -254,6 +270,7 @@ async def _evaluate(
     store: SqlStore,
     questions: Sequence[EvalQuestion],
     quiet: bool,
+    compare: str | None = None,
 ) -> tuple[str, str]:
     from bot.app import build_judge_worker, build_service
 
@@ -282,7 +299,33 @@ async def _evaluate(
         load_entries, store, course.id, started, None, settings.judge_pass_score
     )
     summary = summarise(entries, ranks, settings.retrieval_k, note)
-    return render_markdown(entries), render_summary(summary)
+    text = render_summary(summary)
+    if compare is not None:
+        text += "\n" + await asyncio.to_thread(
+            _comparison, store, course, questions, summary, compare, settings.judge_pass_score
+        )
+    return render_markdown(entries), text
+
+
+def _comparison(
+    store: SqlStore,
+    course: Course,
+    questions: Sequence[EvalQuestion],
+    summary: EvalSummary,
+    other: str,
+    pass_score: int,
+) -> str:
+    """This run's version beside ``other`` on this run's questions, from the whole log."""
+    entries = load_entries(store, course.id, pass_score=pass_score)
+    if not any(e.interaction.version == other for e in entries):
+        known = ", ".join(dict.fromkeys(e.interaction.version or "(sem versão)" for e in entries))
+        return f"## Versões lado a lado\n\nA versão {other} não está no registro ({known}).\n"
+    gold = {q.text.strip(): q.gold for q in questions}
+    this = summary.versions[-1] if summary.versions else ""
+    ks = sorted({1, 5, summary.k} & set(range(1, summary.k + 1)))
+    return render_comparison(
+        version_figures(entries, gold, this), version_figures(entries, gold, other), ks
+    )
 
 
 async def _ask(

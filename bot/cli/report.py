@@ -36,6 +36,7 @@ from bot.report import (
     render,
 )
 from bot.store import SqlStore, open_store
+from bot.versions import versions_in_use
 from retrieval.cli_help import plain
 
 
@@ -47,10 +48,10 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--course", required=True, help="course id")
     parser.add_argument(
-        "--since", type=_day, help="first day, YYYY-MM-DD (default: the first interaction)"
+        "--since", type=parse_day, help="first day, YYYY-MM-DD (default: the first interaction)"
     )
     parser.add_argument(
-        "--until", type=_day, help="last day, YYYY-MM-DD, inclusive (default: the last one)"
+        "--until", type=parse_day, help="last day, YYYY-MM-DD, inclusive (default: the last one)"
     )
     parser.add_argument(
         "--hide-urls",
@@ -81,7 +82,8 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _day(text: str) -> date:
+def parse_day(text: str) -> date:
+    """A ``YYYY-MM-DD`` argument."""
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -106,6 +108,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"no interactions for course {args.course!r} in that period", file=sys.stderr)
     else:
         print(agreement_summary(entries), file=sys.stderr)
+        print(version_summary(entries), file=sys.stderr)
         print(alignment_summary(alignment), file=sys.stderr)
     if args.alignment:
         section = alignment_markdown(alignment)
@@ -134,6 +137,15 @@ def agreement_summary(entries: Sequence[ReportEntry]) -> str:
         f"agreement on {result.n} interaction(s) with both annotations: "
         f"accuracy {result.accuracy:.2f}, Cohen's kappa {result.kappa:.2f}; "
         f"manual/automated C/C {m.cc}, C/I {m.ci}, I/C {m.ic}, I/I {m.ii}"
+    )
+
+
+def version_summary(entries: Sequence[ReportEntry]) -> str:
+    """Which versions of the setup (``bot.versions``) answered, the first used first."""
+    used = versions_in_use(e.interaction for e in entries)
+    return "versions: " + ", ".join(
+        f"{u.label} ({u.count} interaction(s), {u.first:%Y-%m-%d} to {u.last:%Y-%m-%d})"
+        for u in used
     )
 
 

@@ -31,6 +31,7 @@ from bot.judge import JudgeWorker
 from bot.models import Digest
 from bot.scheduler import build_scheduler, default_worker_id
 from bot.store import Journal, SqlStore
+from retrieval.embed import make_embedder
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,8 @@ def _scheduler(
         poster=ChatDigestPoster(settings),
         journal_replay=replay,
         retention=store,
+        # Loaded at the first digest, not at start: the worker needs it once a week.
+        embed=make_embedder(settings.embedder).embed_queries,
     )
 
 

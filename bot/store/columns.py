@@ -34,8 +34,8 @@ class InteractionColumn:
     free_text: bool = False
     primary_key: bool = False
     server_default: sa.TextClause | None = None
-    # The value of a journal line written before the column existed (None: always written).
-    absent: Any = None
+    # The value of a row written before the column existed (an older journal line).
+    missing: Any = None
 
     def value(self, interaction: Interaction) -> Any:
         return getattr(getattr(interaction, self.part) if self.part else interaction, self.name)
@@ -63,7 +63,7 @@ INTERACTION_COLUMNS: tuple[InteractionColumn, ...] = (
     InteractionColumn("abstained", sa.Boolean()),
     InteractionColumn("fallback", sa.Boolean()),
     InteractionColumn("escalated", sa.Boolean(), server_default=sa.text("FALSE")),  # m003
-    InteractionColumn("flags", sa.Text(), server_default=sa.text("''"), absent=""),  # m006
+    InteractionColumn("flags", sa.Text(), server_default=sa.text("''"), missing=""),  # m007
     InteractionColumn("error", sa.Text(), free_text=True),
     InteractionColumn("model", sa.Text()),
     InteractionColumn("input_tokens", sa.Integer(), "usage"),
@@ -72,6 +72,7 @@ INTERACTION_COLUMNS: tuple[InteractionColumn, ...] = (
     InteractionColumn("search_ms", sa.Float(), "timings"),
     InteractionColumn("generate_ms", sa.Float(), "timings"),
     InteractionColumn("total_ms", sa.Float(), "timings"),
+    InteractionColumn("version", sa.Text(), server_default=sa.text("''"), missing=""),  # m008
 )
 
 
@@ -89,10 +90,10 @@ def interaction_from(
     own: dict[str, Any] = {}
     parts: dict[Part, dict[str, Any]] = {part: {} for part in _PARTS}
     for column in INTERACTION_COLUMNS:
-        if column.name not in values and column.absent is not None:
-            value = column.absent
-        else:
+        if column.missing is None:
             value = values[column.name]
+        else:
+            value = values.get(column.name, column.missing)
         if isinstance(column.type, sa.Boolean):
             value = bool(value)  # a journal line or a driver may give 0/1
         (parts[column.part] if column.part else own)[column.name] = value

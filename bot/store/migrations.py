@@ -290,3 +290,9 @@ def m006_ta_grades(conn: Connection) -> None:
 def m007_interactions_flags(conn: Connection) -> None:
     # What the guardrails raised on each question (injection attempt, graded solution asked).
     conn.execute(sa.text("ALTER TABLE interactions ADD COLUMN flags TEXT NOT NULL DEFAULT ''"))
+
+
+@migration
+def m008_interactions_version(conn: Connection) -> None:
+    # The version of what produced each answer (bot.versions); older rows have none.
+    conn.execute(sa.text("ALTER TABLE interactions ADD COLUMN version TEXT NOT NULL DEFAULT ''"))
