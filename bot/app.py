@@ -7,12 +7,14 @@ import gc
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
 from bot.courses import Course, Courses
 from bot.judge import JudgeOptions, JudgeStore, JudgeWorker
 from bot.ports import AnswerModel
+from bot.review_links import ReviewLinks, review_secret
 from bot.service import AssistantService, ServiceOptions
 from bot.store import Journal, SqlStore, open_store
 from retrieval.embed import Embedder, make_embedder
@@ -168,6 +170,7 @@ def build_service(
 ) -> AssistantService:
     no_key = "ANTHROPIC_API_KEY is not set"
     retrieval = retrieval or build_retrieval(settings)
+    secret = pseudonym_secret(settings, allow_local=allow_local_secret)
     return AssistantService(
         retriever=retrieval.retriever,
         reindexer=retrieval,
@@ -175,13 +178,23 @@ def build_service(
         store=store or build_store(settings),
         journal=journal or build_journal(settings),
         courses=courses,
-        pseudonym_secret=pseudonym_secret(settings, allow_local=allow_local_secret),
+        pseudonym_secret=secret,
+        review_links=review_links(settings, secret),
         options=ServiceOptions(
             k=settings.retrieval_k,
             judge_enabled=settings.judge_enabled,
             pass_score=settings.judge_pass_score,
             no_model_reason=no_key,
         ),
+    )
+
+
+def review_links(settings: Settings, pseudonym_secret: str) -> ReviewLinks:
+    """The signer of the review page's links, from REVIEW_SECRET or PSEUDONYM_SECRET."""
+    return ReviewLinks(
+        secret=review_secret(settings.review_secret.get_secret_value(), pseudonym_secret),
+        base_url=settings.review_base_url,
+        valid_for=timedelta(hours=settings.review_link_hours),
     )
 
 

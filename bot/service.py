@@ -42,6 +42,8 @@ from bot.models import (
 )
 from bot.ports import AnswerModel, OnText, Reindexer, Retriever, Store
 from bot.pseudonym import pseudonymise
+from bot.review import ReviewWeek, read_review_week
+from bot.review_links import IssuedLink, LinkRefused, ReviewAccess, ReviewLinks
 from bot.store.journal import (
     Entry,
     Journal,
@@ -58,6 +60,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_QUESTION_CHARS = 2000
+REVIEW_NOT_SET_UP = (
+    "A página de revisão não está configurada: defina REVIEW_BASE_URL (o endereço público do "
+    "servidor que a serve) nas configurações do bot."
+)
 
 
 def utcnow() -> datetime:
@@ -93,6 +99,7 @@ class AssistantService:
         pseudonym_secret: str,
         options: ServiceOptions | None = None,
         reindexer: Reindexer | None = None,
+        review_links: ReviewLinks | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.retriever = retriever
@@ -104,6 +111,7 @@ class AssistantService:
         self.options = options or ServiceOptions()
         self._clock = clock
         self.reindexer = reindexer
+        self.review_links = review_links
 
     async def ask(self, question: Question, on_text: OnText | None = None) -> Answer:
         """Answer from the course's lectures; the interaction is committed, or journaled when
@@ -443,6 +451,31 @@ class AssistantService:
         week = week_start or current_week_start(course, self._clock())
         return await asyncio.to_thread(
             digest_for_week, self.store, course, week, self.options.pass_score
+        )
+
+    def review_link(self, course_id: str, platform: str, user_id: str) -> IssuedLink:
+        """A TA's private link to the course's review page, valid for the set time (the
+        adapter has checked that the user is one of the course's TAs, as for /digest)."""
+        course = self.courses.get(course_id)
+        if self.review_links is None or not self.review_links.base_url:
+            raise BotError(REVIEW_NOT_SET_UP)
+        ta_ref = self._pseudonym(platform, user_id)
+        return self.review_links.link(ta_ref, course.id, self._clock())
+
+    def review_access(self, token: str, course_id: str) -> ReviewAccess:
+        """What a link's token grants on a course's page; ``LinkRefused`` when nothing."""
+        if self.review_links is None:
+            raise LinkRefused("this process has no review secret")
+        if course_id not in self.courses.ids():
+            raise LinkRefused(f"no course {course_id!r}")
+        return self.review_links.check(token, course_id, self._clock())
+
+    async def review_week(self, course_id: str, week_start: date | None = None) -> ReviewWeek:
+        """The week's interactions as the review page lists them (default: this week)."""
+        course = self.courses.get(course_id)
+        week = week_start or current_week_start(course, self._clock())
+        return await asyncio.to_thread(
+            read_review_week, self.store, course, week, self.options.pass_score
         )
 
     def _pseudonym(self, platform: str, user_id: str) -> str:

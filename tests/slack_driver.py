@@ -202,7 +202,11 @@ class SlackDriver:
         assert status == 200
         key = f"{command}-{user}-"
         reply = await self.slack.wait_for("response_url", lambda c: c.params["key"].startswith(key))
+        assert reply.params["response_type"] == "ephemeral"
         return shown(reply.params)
+
+    def user_id(self, who: Role) -> str:
+        return USERS[who]
 
     def ta_pings(self) -> list[str]:
         posts = self.slack.calls_to("chat.postMessage")

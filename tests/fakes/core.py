@@ -16,11 +16,14 @@ from bot.courses import Course, Courses, DiscordPlace, SlackPlace
 from bot.errors import AnswerModelError
 from bot.models import Draft, Hit, Question, Segment, Usage
 from bot.ports import OnText
+from bot.review_links import ReviewLinks
 from bot.service import AssistantService, ServiceOptions
 from bot.store import Journal, open_store
 from retrieval.models import SearchResult
 
 _WORD = re.compile(r"\w+")
+PSEUDONYM_SECRET = "test-secret"
+REVIEW_LINKS = ReviewLinks(secret=b"test-review-secret", base_url="http://revisao.test")
 
 
 def _words(text: str) -> set[str]:
@@ -187,6 +190,7 @@ def make_service(
         store=store,
         journal=Journal(tmp_path / "journal"),
         courses=courses,
-        pseudonym_secret="test-secret",
+        pseudonym_secret=PSEUDONYM_SECRET,
         options=ServiceOptions(k=10),
+        review_links=REVIEW_LINKS,
     )

@@ -93,6 +93,7 @@ class SlackAssistant:
         app.event("reaction_removed")(ack=ack, lazy=[feedback.on_reaction_removed])
         app.command("/ask")(ack=asking.ack_ask, lazy=[asking.on_ask])
         app.command("/digest")(ack=ack, lazy=[commands.on_digest])
+        app.command("/review")(ack=ack, lazy=[commands.on_review])
         app.command("/reindex")(ack=ack, lazy=[commands.on_reindex])
         app.action(render.VOTE_UP_ACTION)(ack=ack, lazy=[feedback.on_vote])
         app.action(render.VOTE_DOWN_ACTION)(ack=ack, lazy=[feedback.on_vote])
