@@ -22,7 +22,7 @@ SETUP_ERRORS = (BotError, RetrievalError, StoreError)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot.cli import ask, evaluate, ingest, report, serve
+    from bot.cli import ask, evaluate, ingest, report, review, serve
 
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_parser(commands)
     evaluate.add_parser(commands)
     serve.add_parsers(commands)
+    review.add_parser(commands)
     return parser
 
 

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from bot.annotations import VoteTally, tally
 from bot.courses import Course, Courses
-from bot.digest import current_week_start, digest_for_week
+from bot.digest import current_week_start, digest_for_week, monday_of
 from bot.errors import (
     AnswerModelError,
     AskFailedError,
@@ -471,9 +471,10 @@ class AssistantService:
         return self.review_links.check(token, course_id, self._clock())
 
     async def review_week(self, course_id: str, week_start: date | None = None) -> ReviewWeek:
-        """The week's interactions as the review page lists them (default: this week)."""
+        """The week's interactions as the review page lists them: the week holding the day
+        ``week_start`` (default: this week)."""
         course = self.courses.get(course_id)
-        week = week_start or current_week_start(course, self._clock())
+        week = monday_of(week_start) if week_start else current_week_start(course, self._clock())
         return await asyncio.to_thread(
             read_review_week, self.store, course, week, self.options.pass_score
         )

@@ -1,0 +1,291 @@
+"""The review page's HTML: pure functions from a ``PageView`` to a string, escaped with
+``html.escape``. Inline CSS, no script, no font or image from elsewhere: the page works
+offline and sends nothing to anyone (links to the videos carry no referrer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from html import escape
+from urllib.parse import urlencode
+
+from bot.citations import citation_for, citation_label
+from bot.courses import Course
+from bot.digest import WEEKDAYS
+from bot.outcome import outcome
+from bot.review import FILTERS, Filter, ReviewItem, ReviewWeek
+from bot.review_links import ReviewAccess, review_path
+
+FILTER_LABELS: dict[Filter, str] = {
+    "todas": "Todas",
+    "negativas": "👎 dos alunos",
+    "ar_baixo": "AR baixo",
+    "abstencoes": "Sem base nas aulas",
+    "fallback": "Sem IA (fallback)",
+    "escaladas": "Escaladas",
+    "sem_nota": "Sem nota de monitor",
+}
+OUTCOME_LABELS = {
+    "answered": "respondida",
+    "abstained": "sem base nas aulas",
+    "fallback": "sem IA (fallback)",
+    "failed": "falhou",
+}
+JUDGE_WAITING = {
+    "pending": "aguardando o juiz",
+    "judge_failed": "o juiz falhou; será tentado de novo",
+    "abstained": "não julgada: sem base nas aulas",
+    "fallback": "não julgada: resposta sem IA",
+    "failed": "não julgada: a pergunta falhou",
+}
+NO_REFERRER = 'rel="noreferrer noopener" target="_blank"'
+
+REFUSED_HTML = (
+    "<!doctype html><html lang=pt-BR><meta charset=utf-8><title>Acesso negado</title>"
+    "<h1>403 · Acesso negado</h1><p>Este link não vale (expirou, foi alterado ou é de outra "
+    "disciplina). Peça um novo com <code>/review</code> no chat da disciplina.</p></html>"
+)
+
+
+@dataclass(frozen=True)
+class PageView:
+    """Everything one page shows, and what its links and forms must carry along."""
+
+    week: ReviewWeek
+    access: ReviewAccess
+    token: str
+    chosen: Filter = "todas"
+    query: str = ""
+    saved: str = ""  # the interaction just graded, to confirm it
+
+
+def page_url(view: PageView, **changes: str) -> str:
+    """The page's own address with the link's token and the current week, filter and search,
+    with ``changes`` applied (e.g. ``f="negativas"``)."""
+    params = {
+        "t": view.token,
+        "semana": view.week.week_start.isoformat(),
+        "f": view.chosen,
+        "q": view.query,
+    } | changes
+    kept = {k: v for k, v in params.items() if v and not (k == "f" and v == "todas")}
+    return f"{review_path(view.week.course.id)}?{urlencode(kept)}"
+
+
+def render_page(view: PageView) -> str:
+    week, course = view.week, view.week.course
+    shown = week.shown(view.chosen, view.query)
+    title = f"Revisão · {course.name}"
+    parts = [
+        _head(title),
+        "<body><main>",
+        f"<header><h1>{escape(title)}</h1>{_week_nav(view)}{_validity(view)}</header>",
+        _filters(view),
+        _search(view),
+        f'<p class="count">{_count_text(len(shown), len(week.items))}</p>',
+        *(_item(view, item) for item in shown),
+        "</main></body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def _head(title: str) -> str:
+    return (
+        "<!doctype html><html lang=pt-BR><head><meta charset=utf-8>"
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head>"
+    )
+
+
+def _week_nav(view: PageView) -> str:
+    start = view.week.week_start
+    end = start + timedelta(days=6)
+    earlier = page_url(view, semana=(start - timedelta(days=7)).isoformat())
+    later = page_url(view, semana=(start + timedelta(days=7)).isoformat())
+    return (
+        f'<p class="week"><a href="{escape(earlier)}">← semana anterior</a> '
+        f"<strong>Semana de {start:%d/%m/%Y} a {end:%d/%m/%Y}</strong> "
+        f'<a href="{escape(later)}">semana seguinte →</a></p>'
+    )
+
+
+def _validity(view: PageView) -> str:
+    until = _local(view.week.course, view.access.expires_at)
+    return f'<p class="muted">Link pessoal, válido até {until:%d/%m às %H:%M}.</p>'
+
+
+def _filters(view: PageView) -> str:
+    counts = view.week.counts()
+    links = []
+    for key in FILTERS:
+        label = f"{FILTER_LABELS[key]} ({counts[key]})"
+        current = ' aria-current="page" class="on"' if key == view.chosen else ""
+        href = escape(page_url(view, f=key))
+        links.append(f'<a href="{href}"{current} data-filter="{key}">{escape(label)}</a>')
+    return f'<nav class="filters" aria-label="Filtros">{"".join(links)}</nav>'
+
+
+def _search(view: PageView) -> str:
+    hidden = _hidden(t=view.token, semana=view.week.week_start.isoformat(), f=view.chosen)
+    return (
+        f'<form class="search" method="get" action="{escape(review_path(view.week.course.id))}">'
+        f'{hidden}<input type=search name=q value="{escape(view.query)}" '
+        'placeholder="Buscar na pergunta ou na resposta" aria-label="Buscar">'
+        "<button>Buscar</button></form>"
+    )
+
+
+def _count_text(shown: int, total: int) -> str:
+    if total == 0:
+        return "Nenhuma pergunta nesta semana."
+    return f"{shown} de {total} perguntas da semana."
+
+
+def _item(view: PageView, item: ReviewItem) -> str:
+    i = item.interaction
+    badges = [f'<span class="badge {outcome(i)}">{OUTCOME_LABELS[outcome(i)]}</span>']
+    if i.escalated:
+        badges.append('<span class="badge escalated">escalada</span>')
+    when = _local(view.week.course, i.created_at)
+    saved = '<p class="saved" role="status">✔ Nota salva.</p>' if view.saved == i.id else ""
+    return (
+        f'<article class="item" id="i-{escape(i.id)}">'
+        f'<p class="meta">{WEEKDAYS[when.weekday()]} {when:%d/%m %H:%M} · {escape(i.platform)}'
+        f" · ref <code>{escape(i.id)}</code> {''.join(badges)}</p>"
+        f'<h2 class="question">{escape(i.question)}</h2>'
+        f'<div class="answer">{escape(i.answer) or "<em>(sem resposta)</em>"}</div>'
+        f"{_cited(item)}{_retrieved(item)}{_votes(item)}{_judge(item)}{saved}"
+        f"{_grade_form(view, item)}</article>"
+    )
+
+
+def _cited(item: ReviewItem) -> str:
+    citations = item.interaction.citations
+    if not citations:
+        return '<p class="cited muted">Nenhum momento citado.</p>'
+    links = ", ".join(
+        f'<a href="{escape(c.url)}" {NO_REFERRER}>{escape(citation_label(c))}</a>'
+        for c in citations
+    )
+    return f'<p class="cited"><b>Momentos citados:</b> {links}</p>'
+
+
+def _retrieved(item: ReviewItem) -> str:
+    segments = item.interaction.retrieved
+    if not segments:
+        return ""
+    rows = []
+    for r in segments:
+        moment = citation_for(r.segment)
+        cited = ' <span class="badge answered">citado</span>' if r.cited else ""
+        rows.append(
+            f'<li><a href="{escape(moment.url)}" {NO_REFERRER}>{escape(citation_label(moment))}'
+            f'</a> <span class="muted">score {r.score:.3f}</span>{cited}'
+            f"<blockquote>{escape(r.segment.text)}</blockquote></li>"
+        )
+    return (
+        f"<details><summary>Trechos recuperados ({len(segments)})</summary>"
+        f'<ol class="retrieved">{"".join(rows)}</ol></details>'
+    )
+
+
+def _votes(item: ReviewItem) -> str:
+    votes = item.votes
+    annotation = f" · anotação dos votos: <b>{votes.annotation}</b>" if votes.annotation else ""
+    return f'<p class="votes">Votos dos alunos: 👍 {votes.up} · 👎 {votes.down}{annotation}</p>'
+
+
+def _judge(item: ReviewItem) -> str:
+    judgement = item.judgement
+    if judgement is None:
+        waiting = JUDGE_WAITING.get(item.judge_status, item.judge_status)
+        return f'<p class="judge muted">Juiz: {escape(waiting)}.</p>'
+    return (
+        f'<div class="judge"><p><b>Juiz: {judgement.score}/3</b> (AR {judgement.ar:.2f})</p>'
+        f'<p class="reasoning">{escape(judgement.reasoning)}</p></div>'
+    )
+
+
+def _grade_form(view: PageView, item: ReviewItem) -> str:
+    i = item.interaction
+    hidden = _hidden(
+        t=view.token,
+        id=i.id,
+        semana=view.week.week_start.isoformat(),
+        f=view.chosen,
+        q=view.query,
+    )
+    ar_options = "".join(f"<option value={n}>{n}</option>" for n in range(4))
+    action = f"{review_path(view.week.course.id)}/nota"
+    return (
+        f'<form class="grade" method="post" action="{escape(action)}">{hidden}'
+        "<fieldset><legend>Nota do monitor</legend>"
+        "<label><input type=radio name=rotulo value=C required> C (correta)</label>"
+        "<label><input type=radio name=rotulo value=I> I (incorreta)</label>"
+        f'<label>AR <select name=ar><option value="">—</option>{ar_options}</select></label>'
+        '<label class="note">Comentário <input name=comentario maxlength=1000></label>'
+        "<button>Salvar nota</button></fieldset></form>"
+    )
+
+
+def _hidden(**fields: str) -> str:
+    return "".join(
+        f'<input type=hidden name="{escape(k)}" value="{escape(v)}">' for k, v in fields.items()
+    )
+
+
+def _local(course: Course, moment: datetime) -> datetime:
+    return moment.astimezone(course.tz)
+
+
+def parse_week(text: str | None) -> date | None:
+    """The ``semana`` parameter (any day of the week, YYYY-MM-DD); None if absent or not one."""
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def parse_filter(text: str | None) -> Filter:
+    return next((f for f in FILTERS if f == text), "todas")
+
+
+CSS = """
+:root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa;--accent:#0b5cad}
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);
+background:var(--bg)}
+main{max-width:960px;margin:0 auto;padding:16px}
+h1{font-size:1.4rem;margin:.2em 0}
+h2.question{font-size:1.05rem;margin:.3em 0}
+a{color:var(--accent)}
+.muted{color:var(--muted)}
+.week a{margin:0 .5em}
+.filters{display:flex;flex-wrap:wrap;gap:6px;margin:12px 0}
+.filters a{padding:4px 10px;border:1px solid var(--line);border-radius:999px;background:#fff;
+text-decoration:none}
+.filters a.on{background:var(--accent);border-color:var(--accent);color:#fff}
+.search{display:flex;gap:6px;margin-bottom:8px}
+.search input{flex:1;padding:6px 8px;border:1px solid var(--line);border-radius:6px}
+button{padding:6px 12px;border:1px solid var(--accent);border-radius:6px;background:var(--accent);
+color:#fff;cursor:pointer}
+.item{background:#fff;border:1px solid var(--line);border-radius:8px;padding:12px 16px;
+margin:12px 0}
+.meta{margin:0;color:var(--muted);font-size:.85rem}
+.answer{white-space:pre-wrap;border-left:3px solid var(--line);padding-left:10px}
+.badge{display:inline-block;padding:0 8px;border-radius:999px;font-size:.8rem;background:#e7ecf0}
+.badge.answered{background:#dafbe1}.badge.abstained{background:#fff8c5}
+.badge.fallback{background:#ffebe9}.badge.failed{background:#ffcecb}
+.badge.escalated{background:#ddf4ff}
+blockquote{margin:4px 0 8px;color:var(--muted);font-size:.9rem}
+.judge{background:var(--bg);border-radius:6px;padding:4px 10px}
+.judge p{margin:4px 0}
+.reasoning{font-size:.9rem;white-space:pre-wrap}
+fieldset{border:1px solid var(--line);border-radius:6px;display:flex;flex-wrap:wrap;gap:10px;
+align-items:center}
+.note{flex:1;display:flex;gap:6px}.note input{flex:1}
+.saved{color:#1a7f37;font-weight:600}
+table{border-collapse:collapse;margin:6px 0}
+td,th{border:1px solid var(--line);padding:2px 8px;text-align:right}
+"""

@@ -1,0 +1,148 @@
+"""The review page's HTTP handlers (aiohttp): a GET that lists a week and a POST that grades
+an answer, both behind the signed link's token, which travels in the query and in each form.
+
+No cookie or session exists, so a form on another site cannot act for a TA (it would need the
+token) and a link that stops being valid stops everything at once. Every refusal is a 403
+that shows nothing of the course. The handlers only check the link, call the service and
+render; the rules live in the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from bot.adapters.review.page import (
+    REFUSED_HTML,
+    PageView,
+    page_url,
+    parse_filter,
+    parse_week,
+    render_page,
+)
+from bot.errors import ConfigError
+from bot.review_links import LinkRefused, ReviewAccess
+from bot.service import AssistantService
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 200
+HEADERS = {
+    # Nothing from elsewhere may load, nothing may frame the page, no referrer leaves it.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",  # a TA's page on a shared computer stays theirs
+}
+
+
+class ReviewPage:
+    def __init__(self, service: AssistantService) -> None:
+        self.service = service
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/review/{course}", self.show)
+        app.router.add_post("/review/{course}/nota", self.grade)
+
+    async def show(self, request: web.Request) -> web.Response:
+        token = request.query.get("t", "")
+        access = self._access(token, request)
+        if access is None:
+            return _refused()
+        review = await self.service.review_week(
+            access.course_id, parse_week(request.query.get("semana"))
+        )
+        view = PageView(
+            week=review,
+            access=access,
+            token=token,
+            chosen=parse_filter(request.query.get("f")),
+            query=request.query.get("q", "")[:MAX_QUERY_CHARS],
+            saved=request.query.get("salvo", ""),
+        )
+        return _html(render_page(view))
+
+    async def grade(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        token = str(form.get("t", ""))
+        access = self._access(token, request)
+        if access is None:
+            return _refused()
+        interaction_id = str(form.get("id", ""))
+        label, ar = str(form.get("rotulo", "")), str(form.get("ar", ""))
+        if label not in ("C", "I") or ar not in ("", "0", "1", "2", "3"):
+            return _html("<p>Nota inválida: escolha C ou I e, se quiser, AR de 0 a 3.</p>", 400)
+        # to be wired to the service's grading
+        review = await self.service.review_week(
+            access.course_id, parse_week(str(form.get("semana", "")))
+        )
+        view = PageView(
+            week=review,
+            access=access,
+            token=token,
+            chosen=parse_filter(str(form.get("f", ""))),
+            query=str(form.get("q", ""))[:MAX_QUERY_CHARS],
+        )
+        raise web.HTTPSeeOther(page_url(view, salvo=interaction_id) + f"#i-{interaction_id}")
+
+    def _access(self, token: str, request: web.Request) -> ReviewAccess | None:
+        try:
+            return self.service.review_access(token, request.match_info["course"])
+        except LinkRefused as refused:
+            # The reason goes to the log only; the token, a credential, does not.
+            log.warning("review page: refused %s %s: %s", request.method, request.path, refused)
+            return None
+
+
+class AccessLogWithoutQueries(AbstractAccessLogger):
+    """The access log with each request's path but not its query, which holds a review
+    link's token (a credential, never logged)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            '%s "%s %s" %d %.3f s',
+            request.remote,
+            request.method,
+            request.path,
+            response.status,
+            time,
+        )
+
+
+def _html(body: str, status: int = 200) -> web.Response:
+    return web.Response(text=body, status=status, content_type="text/html", headers=HEADERS)
+
+
+def _refused() -> web.Response:
+    return _html(REFUSED_HTML, 403)
+
+
+def add_review_routes(app: web.Application, service: AssistantService) -> None:
+    """Serve the review page from an aiohttp app (the Slack HTTP server's, or its own)."""
+    ReviewPage(service).add_routes(app)
+
+
+async def serve_review(service: AssistantService, host: str, port: int) -> None:
+    """Serve the review page alone on ``host:port`` until cancelled."""
+    app = web.Application()
+    add_review_routes(app, service)
+    runner = web.AppRunner(app, access_log_class=AccessLogWithoutQueries)
+    await runner.setup()
+    try:
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as error:
+            raise ConfigError(
+                f"cannot listen on {host}:{port} for the review page "
+                f"({error.strerror or error}): choose a free port with --port"
+            ) from error
+        log.info("review page: listening on http://%s:%d/review/<course>", host, port)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

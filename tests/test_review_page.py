@@ -1,0 +1,157 @@
+"""The review page over HTTP, without a browser: who gets in (a valid link only), what a week
+shows under each filter and search, and the headers that keep it to itself."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.adapters.review import add_review_routes
+from bot.review_links import ReviewLinks
+from bot.service import AssistantService
+from tests.fakes.core import REVIEW_LINKS, make_service
+from tests.review_log import LOG, NOW, write_review_log
+
+TA = "u_ta00000000000000001"
+QUESTIONS = {logged.key: logged.question for logged in LOG}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def page(tmp_path: Path) -> AsyncIterator[tuple[TestClient, AssistantService, Clock]]:
+    clock = Clock()
+    service = make_service(tmp_path, clock=clock)
+    write_review_log(service.store)  # type: ignore[arg-type]
+    app = web.Application()
+    add_review_routes(app, service)
+    async with TestClient(TestServer(app)) as client:
+        yield client, service, clock
+    service.store.close()  # type: ignore[attr-defined]
+
+
+def link(course: str = "ml", links: ReviewLinks = REVIEW_LINKS, now: datetime = NOW) -> str:
+    """The path and query of a TA's link, as the server sees it."""
+    return links.link(TA, course, now).url.removeprefix(links.base_url)
+
+
+def questions_on(body: str) -> list[str]:
+    shown = re.findall(r'<h2 class="question">(.*?)</h2>', body)
+    return sorted(key for key, question in QUESTIONS.items() if question in shown)
+
+
+async def test_a_valid_link_shows_the_week_with_everything_a_ta_grades_by(page) -> None:  # type: ignore[no-untyped-def]
+    client, _, _ = page
+    response = await client.get(link())
+    body = await response.text()
+
+    assert response.status == 200
+    assert questions_on(body) == sorted(QUESTIONS)
+    assert 'href="https://youtu.be/mlvid000001?t=721"' in body  # a cited moment, to the second
+    assert "Trechos recuperados (3)" in body and "score 0.800" in body
+    assert "👍 2 · 👎 0" in body and "👍 1 · 👎 2" in body  # the students' votes
+    assert "Juiz: 1/3" in body and "A Aula 3 (10:01) diz que o encoder" in body
+    assert "Juiz: não julgada: sem base nas aulas" in body
+    assert body.count('<form class="grade" method="post"') == len(LOG)
+
+
+async def test_the_page_loads_nothing_from_elsewhere_and_leaks_no_referrer(page) -> None:  # type: ignore[no-untyped-def]
+    client, _, _ = page
+    response = await client.get(link())
+    body = await response.text()
+
+    assert "<script" not in body and " src=" not in body
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+    external = re.findall(r'<a href="(https?://[^"]+)"([^>]*)>', body)
+    assert external and all('rel="noreferrer noopener"' in attrs for _, attrs in external)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("f=negativas", ["encoder", "taxa"]),
+        ("f=ar_baixo", ["encoder", "taxa"]),
+        ("f=abstencoes", ["prova"]),
+        ("f=fallback", ["skip"]),
+        ("f=escaladas", ["prova"]),
+        ("f=sem_nota", sorted(QUESTIONS)),
+        ("q=DROPOUT", ["dropout"]),
+        ("q=encoder+canais", ["encoder"]),
+        ("f=negativas&q=taxa", ["taxa"]),
+        ("f=nenhum", sorted(QUESTIONS)),  # an unknown filter shows everything
+    ],
+)
+async def test_filters_and_search_narrow_the_week(page, query: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    client, _, _ = page
+    body = await (await client.get(f"{link()}&{query}")).text()
+    assert questions_on(body) == expected
+
+
+async def test_another_week_is_reached_by_its_monday(page) -> None:  # type: ignore[no-untyped-def]
+    client, _, _ = page
+    body = await (await client.get(f"{link()}&semana=2026-11-25")).text()
+    assert questions_on(body) == [] and "Nenhuma pergunta nesta semana." in body
+    assert "Semana de 23/11/2026 a 29/11/2026" in body
+
+
+def other_secret(course: str = "ml") -> str:
+    return link(course, ReviewLinks(b"guessed", REVIEW_LINKS.base_url))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(lambda: "/review/ml", id="no link"),
+        pytest.param(lambda: "/review/ml?t=", id="empty token"),
+        pytest.param(other_secret, id="forged"),
+        pytest.param(lambda: link("bio").replace("/review/bio", "/review/ml"), id="other course"),
+        pytest.param(lambda: link("ml").replace("/review/ml", "/review/bio"), id="to other course"),
+        pytest.param(lambda: link(now=NOW - timedelta(hours=13)), id="expired"),
+        pytest.param(lambda: link("nope"), id="unknown course"),
+    ],
+)
+async def test_anything_but_a_valid_link_gets_403_and_nothing_shown(
+    page,  # type: ignore[no-untyped-def]
+    path: Callable[[], str],
+) -> None:
+    client, _, _ = page
+    response = await client.get(path())
+    body = await response.text()
+    assert response.status == 403
+    assert questions_on(body) == [] and "/review" in body and "Acesso negado" in body
+
+
+async def test_a_link_stops_working_when_it_expires(page) -> None:  # type: ignore[no-untyped-def]
+    client, _, clock = page
+    valid = link()
+    assert (await client.get(valid)).status == 200
+    clock.now = NOW + timedelta(hours=12)
+    assert (await client.get(valid)).status == 403
+
+
+async def test_a_grade_needs_a_valid_link_and_a_c_or_i(page) -> None:  # type: ignore[no-untyped-def]
+    client, _, _ = page
+    token = link().split("t=", 1)[1]
+    forged = other_secret().split("t=", 1)[1]
+    form = {"id": "01KDEMO0000000000000000001", "rotulo": "C", "ar": "3"}
+
+    refused = await client.post("/review/ml/nota", data=form | {"t": forged})
+    bad = await client.post("/review/ml/nota", data=form | {"t": token, "rotulo": "X"})
+    bad_ar = await client.post("/review/ml/nota", data=form | {"t": token, "ar": "4"})
+
+    assert refused.status == 403
+    assert (bad.status, bad_ar.status) == (400, 400)
