@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from bot.annotations import Label, automated_annotation, tally
 from bot.models import Interaction, Judgement, Vote
 
-LABELS: tuple[Label, Label] = ("C", "I")
-
 
 @dataclass(frozen=True)
 class Confusion:

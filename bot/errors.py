@@ -36,6 +36,11 @@ class InvalidQuestionError(BotError, ValueError):
     """A question the service will not process (empty, too long); says what to change."""
 
 
+class InvalidGradeError(BotError, ValueError):
+    """A TA grade the service will not keep (a label other than C/I, an AR grade outside 0-3,
+    a grader that is not a pseudonym); the message says what to change."""
+
+
 class AskFailedError(BotError):
     """A question could not be answered at all; the failure is logged under ``interaction_id``.
 

@@ -1,4 +1,4 @@
-"""The one core every adapter calls: ask, record feedback, escalate.
+"""The one core every adapter calls: ask, record feedback, escalate, grade an answer.
 
 Async throughout; blocking work (embedding, SQL) runs in worker threads, and LanceDB is
 searched through its async API, so a chat adapter's event loop is never stalled by it.
@@ -22,6 +22,7 @@ from bot.errors import (
     AnswerModelError,
     AskFailedError,
     BotError,
+    InvalidGradeError,
     InvalidQuestionError,
     StoreUnavailableError,
     UnknownInteractionError,
@@ -29,25 +30,30 @@ from bot.errors import (
 from bot.fallback import extractive_draft
 from bot.ids import new_ulid
 from bot.models import (
+    AR_GRADES,
+    LABELS,
     Answer,
     Digest,
     Draft,
     Hit,
     Interaction,
+    Label,
     Question,
     RetrievedSegment,
     StageTimings,
+    TAGrade,
     Turn,
     Vote,
 )
 from bot.ports import AnswerModel, OnText, Reindexer, Retriever, Store
-from bot.pseudonym import pseudonymise
+from bot.pseudonym import is_pseudonym, pseudonymise
 from bot.review import ReviewWeek, read_review_week
 from bot.review_links import IssuedLink, LinkRefused, ReviewAccess, ReviewLinks
 from bot.store.journal import (
     Entry,
     Journal,
     PendingEscalation,
+    PendingGrade,
     PendingInteraction,
     PendingVote,
     failure_summary,
@@ -60,6 +66,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_QUESTION_CHARS = 2000
+MAX_NOTE_CHARS = 4000
 REVIEW_NOT_SET_UP = (
     "A página de revisão não está configurada: defina REVIEW_BASE_URL (o endereço público do "
     "servidor que a serve) nas configurações do bot."
@@ -223,7 +230,7 @@ class AssistantService:
             course_id=course.id,
             channel=question.channel,
             thread=question.thread,
-            asker_ref=self._pseudonym(question.platform, question.asker),
+            asker_ref=self.pseudonym(question.platform, question.asker),
             question=question.text.strip(),
             answer=draft.text,
             abstained=draft.abstained,
@@ -320,7 +327,7 @@ class AssistantService:
             await self._interaction_or_raise(interaction_id)
         vote = Vote(
             interaction_id=interaction_id,
-            user_ref=self._pseudonym(platform, user_id),
+            user_ref=self.pseudonym(platform, user_id),
             value=value,  # type: ignore[arg-type]
             at=self._clock(),
             is_ta=is_ta,
@@ -335,6 +342,35 @@ class AssistantService:
             log.warning("votes on %s not read: %s", interaction_id, failure_summary(exc))
             stored = []
         return stored + self.journal.votes_for(interaction_id)
+
+    async def grade_answer(
+        self,
+        course_id: str,
+        interaction_id: str,
+        grader_ref: str,
+        label: str,
+        ar_grade: int | None = None,
+        note: str = "",
+    ) -> TAGrade:
+        """A TA's verdict on an answer of ``course_id``: C or I (the manual annotation, over
+        the students' votes), optionally an AR grade 0-3 and a note. ``grader_ref`` is the
+        TA's pseudonym (``pseudonym``). Every grade is kept; the latest counts. A grade the
+        database cannot write is journaled; one whose answer cannot even be read raises
+        ``StoreUnavailableError`` (its course is unchecked). Raises ``InvalidGradeError`` for
+        a bad value and ``UnknownInteractionError`` for an interaction not of that course."""
+        grade = TAGrade(
+            interaction_id=interaction_id,
+            grader_ref=_checked_grader(grader_ref),
+            label=_checked_label(label),
+            at=self._clock(),
+            ar_grade=_checked_ar_grade(ar_grade),
+            note=_checked_note(note),
+        )
+        interaction = await self._interaction_or_raise(interaction_id)
+        if interaction.course_id != course_id:  # a link for one course grades only that course
+            raise UnknownInteractionError(interaction_id)
+        await self._keep(PendingGrade(grade), lambda: self.store.save_grade(grade))
+        return grade
 
     async def escalate(self, interaction_id: str) -> Escalation:
         """A student asked for a human. The TAs are called once per interaction: the
@@ -459,7 +495,7 @@ class AssistantService:
         course = self.courses.get(course_id)
         if self.review_links is None or not self.review_links.base_url:
             raise BotError(REVIEW_NOT_SET_UP)
-        ta_ref = self._pseudonym(platform, user_id)
+        ta_ref = self.pseudonym(platform, user_id)
         return self.review_links.link(ta_ref, course.id, self._clock())
 
     def review_access(self, token: str, course_id: str) -> ReviewAccess:
@@ -479,7 +515,9 @@ class AssistantService:
             read_review_week, self.store, course, week, self.options.pass_score
         )
 
-    def _pseudonym(self, platform: str, user_id: str) -> str:
+    def pseudonym(self, platform: str, user_id: str) -> str:
+        """How a person is named in the log: a student asking, a TA grading (see
+        ``bot.pseudonym``)."""
         return pseudonymise(self._secret, platform, user_id)
 
 
@@ -516,6 +554,36 @@ def _checked_text(text: str) -> str:
             f"the question is {len(stripped)} characters long; keep it under {MAX_QUESTION_CHARS}"
         )
     return stripped
+
+
+def _checked_grader(grader_ref: str) -> str:
+    if not is_pseudonym(grader_ref):
+        raise InvalidGradeError("the grader must be a TA's pseudonym, never a platform's user id")
+    return grader_ref
+
+
+def _checked_label(label: str) -> Label:
+    for known in LABELS:
+        if label == known:
+            return known
+    raise InvalidGradeError(f"a grade is 'C' (correct) or 'I' (incorrect), not {label!r}")
+
+
+def _checked_ar_grade(ar_grade: int | None) -> int | None:
+    if ar_grade is None:
+        return None
+    if isinstance(ar_grade, bool) or not isinstance(ar_grade, int) or ar_grade not in AR_GRADES:
+        raise InvalidGradeError(f"an AR grade is a whole number from 0 to 3, not {ar_grade!r}")
+    return ar_grade
+
+
+def _checked_note(note: str) -> str:
+    cleaned = storable_text(note).strip()
+    if len(cleaned) > MAX_NOTE_CHARS:
+        raise InvalidGradeError(
+            f"the note is {len(cleaned)} characters long; keep it under {MAX_NOTE_CHARS}"
+        )
+    return cleaned
 
 
 def _ms_since(started: float) -> float:

@@ -218,6 +218,39 @@ def test_a_vote_on_a_stored_answer_while_the_database_is_down_is_kept(
     assert not service.journal.has_entries()
 
 
+def test_a_ta_grade_the_database_cannot_write_is_journaled_then_saved_once(
+    sqlite_outage: Outage, tmp_path: Path
+) -> None:
+    service = service_on(sqlite_outage.store, tmp_path)
+    answer = ask(service, U_NET)
+    ta = service.pseudonym("slack", "U_TA")
+    sqlite_outage.down()  # the answer's course can be read, the grade not written
+
+    grade = asyncio.run(service.grade_answer("ml", answer.interaction_id, ta, "I", 1, "vaga"))
+
+    assert [e.grade for e in service.journal.entries()] == [grade]  # type: ignore[union-attr]
+    assert service.journal.grades_for(answer.interaction_id) == [grade]
+    sqlite_outage.up()
+    assert service.journal.replay(sqlite_outage.store).written == 1
+    assert sqlite_outage.store.grades_for(answer.interaction_id) == [grade]
+    assert not service.journal.has_entries()
+
+
+@pytest.mark.postgres
+def test_a_ta_grade_on_an_answer_the_database_cannot_read_is_refused_not_kept(
+    postgres_outage: Outage, tmp_path: Path
+) -> None:
+    service = service_on(postgres_outage.store, tmp_path)
+    answer = ask(service, U_NET)
+    ta = service.pseudonym("slack", "U_TA")
+    postgres_outage.down()
+
+    # Whether the answer is of the TA's course cannot be checked: the TA is told to retry.
+    with pytest.raises(StoreUnavailableError, match="cannot be read right now"):
+        asyncio.run(service.grade_answer("ml", answer.interaction_id, ta, "C"))
+    assert not service.journal.has_entries()
+
+
 @pytest.mark.postgres
 def test_escalating_a_stored_answer_the_database_cannot_read_says_so_and_keeps_the_mark(
     postgres_outage: Outage, tmp_path: Path

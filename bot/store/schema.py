@@ -116,3 +116,20 @@ digests = sa.Table(  # m004
     sa.Column("sent_at", UtcDateTime, nullable=True),
     sa.CheckConstraint("status IN ('claimed', 'sent')", name="ck_digests_status"),
 )
+
+ta_grades = sa.Table(  # m006
+    "ta_grades",
+    metadata,
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+    sa.Column("interaction_id", sa.String(26), sa.ForeignKey("interactions.id"), nullable=False),
+    sa.Column("grader_ref", sa.Text, nullable=False),
+    sa.Column("label", sa.String(1), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("ar_grade", sa.SmallInteger, nullable=True),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.CheckConstraint("label IN ('C', 'I')", name="ck_ta_grades_label"),
+    sa.CheckConstraint(
+        "ar_grade IS NULL OR (ar_grade >= 0 AND ar_grade <= 3)", name="ck_ta_grades_ar_grade"
+    ),
+    sa.Index("ix_ta_grades_interaction_at", "interaction_id", "at"),
+)
