@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal, get_args
 
-from bot.annotations import VoteTally, tally
+from bot.annotations import VoteTally, current_grade, tally
 from bot.courses import Course
 from bot.digest import week_bounds
-from bot.models import Interaction, Judgement, JudgementRecord, Vote
+from bot.models import Interaction, Judgement, JudgementRecord, TAGrade, Vote
 from bot.outcome import JudgeStatus, current_judgement, judge_status
 from bot.ports import LogReads
 
@@ -32,10 +32,11 @@ class ReviewItem:
     votes: VoteTally
     judgement: Judgement | None  # the judge's current Answer Relevance
     judge_status: JudgeStatus
+    grade: TAGrade | None  # the current TA grade, the manual annotation
 
     @property
     def graded(self) -> bool:
-        return False
+        return self.grade is not None
 
     def matches(self, chosen: Filter, pass_score: int) -> bool:
         """Whether the item is in the filter ``chosen``: a 👎 standing, a judge score under
@@ -80,14 +81,16 @@ def review_items(
     interactions: Sequence[Interaction],
     votes_by_id: Mapping[str, Sequence[Vote]],
     judgements_by_id: Mapping[str, Sequence[JudgementRecord]],
+    grades_by_id: Mapping[str, Sequence[TAGrade]],
 ) -> tuple[ReviewItem, ...]:
-    """Each interaction with its votes and judge outcome, newest first."""
+    """Each interaction with its votes, judge outcome and TA grade, newest first."""
     items = [
         ReviewItem(
             interaction=i,
             votes=tally(votes_by_id.get(i.id, ())),
             judgement=current_judgement(judgements_by_id.get(i.id, ())),
             judge_status=judge_status(i, judgements_by_id.get(i.id, ())),
+            grade=current_grade(grades_by_id.get(i.id, ())),
         )
         for i in interactions
     ]
@@ -100,5 +103,10 @@ def read_review_week(
     start, end = week_bounds(course, week_start)
     interactions = store.list_interactions(course.id, start, end)
     ids = [i.id for i in interactions]
-    items = review_items(interactions, store.votes_for_many(ids), store.judgements_for_many(ids))
+    items = review_items(
+        interactions,
+        store.votes_for_many(ids),
+        store.judgements_for_many(ids),
+        store.grades_for_many(ids),
+    )
     return ReviewWeek(course, week_start, items, pass_score)

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
-_PSEUDONYM = r"[A-Za-z0-9_-]{1,64}"
+from bot.pseudonym import is_pseudonym
+
+_PSEUDONYM = r"u_[0-9a-f]{20}"  # as bot.pseudonym makes them
 _TOKEN = re.compile(
     rf"^(?P<ta>{_PSEUDONYM})\.(?P<expires>\d{{1,12}})\.(?P<sig>[A-Za-z0-9_-]{{43}})$"
 )
@@ -71,7 +73,7 @@ class ReviewLinks:
         return IssuedLink(url, expires_at)
 
     def token(self, ta_ref: str, course_id: str, expires_at: datetime) -> str:
-        if not re.fullmatch(_PSEUDONYM, ta_ref):
+        if not is_pseudonym(ta_ref):
             raise ValueError(f"not a pseudonym: {ta_ref!r}")
         expires = int(expires_at.timestamp())
         return f"{ta_ref}.{expires}.{self._signature(ta_ref, course_id, expires)}"

@@ -36,7 +36,7 @@ async def serve_and_shoot(out: Path, chromium: str) -> None:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        url = REVIEW_LINKS.link("u_monitora0000000001", "ml", NOW).url.replace(
+        url = REVIEW_LINKS.link("u_b0b00000000000000001", "ml", NOW).url.replace(
             REVIEW_LINKS.base_url, f"http://127.0.0.1:{port}"
         )
         try:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yarl
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -16,9 +18,9 @@ from bot.adapters.review import add_review_routes
 from bot.review_links import ReviewLinks
 from bot.service import AssistantService
 from tests.fakes.core import REVIEW_LINKS, make_service
-from tests.review_log import LOG, NOW, write_review_log
+from tests.review_log import LOG, NOW, interaction, write_review_log
 
-TA = "u_ta00000000000000001"
+TA = "u_a11ce000000000000001"
 QUESTIONS = {logged.key: logged.question for logged in LOG}
 
 
@@ -30,8 +32,11 @@ class Clock:
         return self.now
 
 
+Page = tuple[TestClient, AssistantService, Clock]
+
+
 @pytest.fixture
-async def page(tmp_path: Path) -> AsyncIterator[tuple[TestClient, AssistantService, Clock]]:
+async def page(tmp_path: Path) -> AsyncIterator[Page]:
     clock = Clock()
     service = make_service(tmp_path, clock=clock)
     write_review_log(service.store)  # type: ignore[arg-type]
@@ -52,7 +57,7 @@ def questions_on(body: str) -> list[str]:
     return sorted(key for key, question in QUESTIONS.items() if question in shown)
 
 
-async def test_a_valid_link_shows_the_week_with_everything_a_ta_grades_by(page) -> None:  # type: ignore[no-untyped-def]
+async def test_a_valid_link_shows_the_week_with_everything_a_ta_grades_by(page: Page) -> None:
     client, _, _ = page
     response = await client.get(link())
     body = await response.text()
@@ -67,7 +72,7 @@ async def test_a_valid_link_shows_the_week_with_everything_a_ta_grades_by(page) 
     assert body.count('<form class="grade" method="post"') == len(LOG)
 
 
-async def test_the_page_loads_nothing_from_elsewhere_and_leaks_no_referrer(page) -> None:  # type: ignore[no-untyped-def]
+async def test_the_page_loads_nothing_from_elsewhere_and_leaks_no_referrer(page: Page) -> None:
     client, _, _ = page
     response = await client.get(link())
     body = await response.text()
@@ -95,13 +100,15 @@ async def test_the_page_loads_nothing_from_elsewhere_and_leaks_no_referrer(page)
         ("f=nenhum", sorted(QUESTIONS)),  # an unknown filter shows everything
     ],
 )
-async def test_filters_and_search_narrow_the_week(page, query: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+async def test_filters_and_search_narrow_the_week(
+    page: Page, query: str, expected: list[str]
+) -> None:
     client, _, _ = page
     body = await (await client.get(f"{link()}&{query}")).text()
     assert questions_on(body) == expected
 
 
-async def test_another_week_is_reached_by_its_monday(page) -> None:  # type: ignore[no-untyped-def]
+async def test_another_week_is_reached_by_its_monday(page: Page) -> None:
     client, _, _ = page
     body = await (await client.get(f"{link()}&semana=2026-11-25")).text()
     assert questions_on(body) == [] and "Nenhuma pergunta nesta semana." in body
@@ -125,7 +132,7 @@ def other_secret(course: str = "ml") -> str:
     ],
 )
 async def test_anything_but_a_valid_link_gets_403_and_nothing_shown(
-    page,  # type: ignore[no-untyped-def]
+    page: Page,
     path: Callable[[], str],
 ) -> None:
     client, _, _ = page
@@ -135,7 +142,7 @@ async def test_anything_but_a_valid_link_gets_403_and_nothing_shown(
     assert questions_on(body) == [] and "/review" in body and "Acesso negado" in body
 
 
-async def test_a_link_stops_working_when_it_expires(page) -> None:  # type: ignore[no-untyped-def]
+async def test_a_link_stops_working_when_it_expires(page: Page) -> None:
     client, _, clock = page
     valid = link()
     assert (await client.get(valid)).status == 200
@@ -143,7 +150,7 @@ async def test_a_link_stops_working_when_it_expires(page) -> None:  # type: igno
     assert (await client.get(valid)).status == 403
 
 
-async def test_a_grade_needs_a_valid_link_and_a_c_or_i(page) -> None:  # type: ignore[no-untyped-def]
+async def test_a_grade_needs_a_valid_link_and_a_c_or_i(page: Page) -> None:
     client, _, _ = page
     token = link().split("t=", 1)[1]
     forged = other_secret().split("t=", 1)[1]
@@ -155,3 +162,43 @@ async def test_a_grade_needs_a_valid_link_and_a_c_or_i(page) -> None:  # type: i
 
     assert refused.status == 403
     assert (bad.status, bad_ar.status) == (400, 400)
+
+
+async def test_a_grade_is_kept_under_the_links_ta_and_shown_in_place(page: Page) -> None:
+    client, service, _ = page
+    token = link().split("t=", 1)[1]
+    encoder = "01KDEMO0000000000000000002"
+    form = {"t": token, "id": encoder, "rotulo": "I", "ar": "1", "comentario": "inverteu"}
+
+    response = await client.post(
+        "/review/ml/nota", data=form | {"f": "negativas"}, allow_redirects=False
+    )
+
+    assert response.status == 303
+    back = yarl.URL(response.headers["Location"])
+    assert (back.path, back.fragment) == ("/review/ml", f"i-{encoder}")
+    assert dict(back.query) == {"t": token, "f": "negativas", "salvo": encoder}
+    [grade] = service.store.grades_for(encoder)
+    assert (grade.grader_ref, grade.label, grade.ar_grade, grade.note) == (TA, "I", 1, "inverteu")
+    body = await (await client.get(response.headers["Location"])).text()
+    assert "Nota salva." in body and '<b class="label-I">I</b> · AR 1 · “inverteu”' in body
+    form_shown = body.split(f'id="i-{encoder}"', 1)[1].split("</form>", 1)[0]
+    assert "value=I required checked" in form_shown and "<option value=1 selected>" in form_shown
+    assert 'value="inverteu"' in form_shown and "Mudar a nota" in form_shown
+    assert "encoder" not in questions_on(await (await client.get(f"{link()}&f=sem_nota")).text())
+
+
+async def test_an_answer_of_another_course_cannot_be_graded_with_this_courses_link(
+    page: Page,
+) -> None:
+    client, service, _ = page
+    other = replace(interaction(9, LOG[0]), id="01KDEMOBIO0000000000000009", course_id="bio")
+    service.store.save_interaction(other, enqueue_judge=False)
+    token = link().split("t=", 1)[1]
+
+    response = await client.post(
+        "/review/ml/nota", data={"t": token, "id": other.id, "rotulo": "C"}
+    )
+
+    assert response.status == 404
+    assert service.store.grades_for(other.id) == []

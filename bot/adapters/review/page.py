@@ -47,6 +47,18 @@ REFUSED_HTML = (
 )
 
 
+INVALID_GRADE_HTML = (
+    "<!doctype html><html lang=pt-BR><meta charset=utf-8><title>Nota inválida</title>"
+    "<h1>Nota inválida</h1><p>Escolha C ou I e, se quiser, um AR de 0 a 3; volte e tente "
+    "de novo.</p></html>"
+)
+UNKNOWN_ANSWER_HTML = (
+    "<!doctype html><html lang=pt-BR><meta charset=utf-8><title>Resposta não encontrada</title>"
+    "<h1>Resposta não encontrada</h1><p>Esta resposta não é desta disciplina ou não existe.</p>"
+    "</html>"
+)
+
+
 @dataclass(frozen=True)
 class PageView:
     """Everything one page shows, and what its links and forms must carry along."""
@@ -62,14 +74,14 @@ class PageView:
 def page_url(view: PageView, **changes: str) -> str:
     """The page's own address with the link's token and the current week, filter and search,
     with ``changes`` applied (e.g. ``f="negativas"``)."""
-    params = {
-        "t": view.token,
-        "semana": view.week.week_start.isoformat(),
-        "f": view.chosen,
-        "q": view.query,
-    } | changes
-    kept = {k: v for k, v in params.items() if v and not (k == "f" and v == "todas")}
-    return f"{review_path(view.week.course.id)}?{urlencode(kept)}"
+    params = {"semana": view.week.week_start.isoformat(), "f": view.chosen, "q": view.query}
+    return page_url_for(view.week.course.id, view.token, **(params | changes))
+
+
+def page_url_for(course_id: str, token: str, **params: str) -> str:
+    """A course's page address with the token and ``params`` (those with a value)."""
+    kept = {k: v for k, v in ({"t": token} | params).items() if v and (k, v) != ("f", "todas")}
+    return f"{review_path(course_id)}?{urlencode(kept)}"
 
 
 def render_page(view: PageView) -> str:
@@ -155,8 +167,8 @@ def _item(view: PageView, item: ReviewItem) -> str:
         f" · ref <code>{escape(i.id)}</code> {''.join(badges)}</p>"
         f'<h2 class="question">{escape(i.question)}</h2>'
         f'<div class="answer">{escape(i.answer) or "<em>(sem resposta)</em>"}</div>'
-        f"{_cited(item)}{_retrieved(item)}{_votes(item)}{_judge(item)}{saved}"
-        f"{_grade_form(view, item)}</article>"
+        f"{_cited(item)}{_retrieved(item)}{_votes(item)}{_judge(item)}{_grade(view, item)}"
+        f"{saved}{_grade_form(view, item)}</article>"
     )
 
 
@@ -207,8 +219,22 @@ def _judge(item: ReviewItem) -> str:
     )
 
 
+def _grade(view: PageView, item: ReviewItem) -> str:
+    grade = item.grade
+    if grade is None:
+        return ""
+    ar = f" · AR {grade.ar_grade}" if grade.ar_grade is not None else ""
+    note = f" · “{escape(grade.note)}”" if grade.note else ""
+    who = "você" if grade.grader_ref == view.access.ta_ref else f"<code>{grade.grader_ref}</code>"
+    when = _local(view.week.course, grade.at)
+    return (
+        f'<p class="graded">Nota do monitor: <b class="label-{grade.label}">{grade.label}</b>'
+        f"{ar}{note} <span class=muted>({who}, {when:%d/%m %H:%M})</span></p>"
+    )
+
+
 def _grade_form(view: PageView, item: ReviewItem) -> str:
-    i = item.interaction
+    i, grade = item.interaction, item.grade
     hidden = _hidden(
         t=view.token,
         id=i.id,
@@ -216,16 +242,23 @@ def _grade_form(view: PageView, item: ReviewItem) -> str:
         f=view.chosen,
         q=view.query,
     )
-    ar_options = "".join(f"<option value={n}>{n}</option>" for n in range(4))
+    # The current grade is filled in, so a TA changes one part without retyping the rest.
+    label, ar, note = (grade.label, grade.ar_grade, grade.note) if grade else ("", None, "")
+    labels = "".join(
+        f"<label><input type=radio name=rotulo value={value} required"
+        f"{' checked' if value == label else ''}> {value} ({meaning})</label>"
+        for value, meaning in (("C", "correta"), ("I", "incorreta"))
+    )
+    ar_options = "".join(
+        f"<option value={n}{' selected' if n == ar else ''}>{n}</option>" for n in range(4)
+    )
     action = f"{review_path(view.week.course.id)}/nota"
     return (
         f'<form class="grade" method="post" action="{escape(action)}">{hidden}'
-        "<fieldset><legend>Nota do monitor</legend>"
-        "<label><input type=radio name=rotulo value=C required> C (correta)</label>"
-        "<label><input type=radio name=rotulo value=I> I (incorreta)</label>"
+        f"<fieldset><legend>{'Mudar a nota' if grade else 'Dar nota'}</legend>{labels}"
         f'<label>AR <select name=ar><option value="">—</option>{ar_options}</select></label>'
-        '<label class="note">Comentário <input name=comentario maxlength=1000></label>'
-        "<button>Salvar nota</button></fieldset></form>"
+        '<label class="note">Comentário <input name=comentario maxlength=1000 '
+        f'value="{escape(note)}"></label><button>Salvar nota</button></fieldset></form>'
     )
 
 
@@ -286,6 +319,8 @@ fieldset{border:1px solid var(--line);border-radius:6px;display:flex;flex-wrap:w
 align-items:center}
 .note{flex:1;display:flex;gap:6px}.note input{flex:1}
 .saved{color:#1a7f37;font-weight:600}
+.graded{background:#fff8c5;border-radius:6px;padding:4px 10px}
+.label-C{color:#1a7f37}.label-I{color:#cf222e}
 table{border-collapse:collapse;margin:6px 0}
 td,th{border:1px solid var(--line);padding:2px 8px;text-align:right}
 """

@@ -16,14 +16,16 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from bot.adapters.review.page import (
+    INVALID_GRADE_HTML,
     REFUSED_HTML,
+    UNKNOWN_ANSWER_HTML,
     PageView,
-    page_url,
+    page_url_for,
     parse_filter,
     parse_week,
     render_page,
 )
-from bot.errors import ConfigError
+from bot.errors import ConfigError, InvalidGradeError, UnknownInteractionError
 from bot.review_links import LinkRefused, ReviewAccess
 from bot.service import AssistantService
 
@@ -75,21 +77,24 @@ class ReviewPage:
         if access is None:
             return _refused()
         interaction_id = str(form.get("id", ""))
-        label, ar = str(form.get("rotulo", "")), str(form.get("ar", ""))
-        if label not in ("C", "I") or ar not in ("", "0", "1", "2", "3"):
-            return _html("<p>Nota inválida: escolha C ou I e, se quiser, AR de 0 a 3.</p>", 400)
-        # to be wired to the service's grading
-        review = await self.service.review_week(
-            access.course_id, parse_week(str(form.get("semana", "")))
-        )
-        view = PageView(
-            week=review,
-            access=access,
-            token=token,
-            chosen=parse_filter(str(form.get("f", ""))),
-            query=str(form.get("q", ""))[:MAX_QUERY_CHARS],
-        )
-        raise web.HTTPSeeOther(page_url(view, salvo=interaction_id) + f"#i-{interaction_id}")
+        try:
+            await self.service.grade_answer(
+                access.course_id,
+                interaction_id,
+                access.ta_ref,
+                str(form.get("rotulo", "")),
+                _ar_grade(str(form.get("ar", ""))),
+                str(form.get("comentario", "")),
+            )
+        except InvalidGradeError:
+            return _html(INVALID_GRADE_HTML, 400)
+        except UnknownInteractionError:
+            return _html(UNKNOWN_ANSWER_HTML, 404)
+        # Back to the same week, filter and search, at the answer just graded (POST, then
+        # redirect, then GET: reloading the page does not send the grade again).
+        back = {k: str(form.get(k, "")) for k in ("semana", "f", "q")}
+        location = page_url_for(access.course_id, token, salvo=interaction_id, **back)
+        raise web.HTTPSeeOther(f"{location}#i-{interaction_id}")
 
     def _access(self, token: str, request: web.Request) -> ReviewAccess | None:
         try:
@@ -98,6 +103,16 @@ class ReviewPage:
             # The reason goes to the log only; the token, a credential, does not.
             log.warning("review page: refused %s %s: %s", request.method, request.path, refused)
             return None
+
+
+def _ar_grade(chosen: str) -> int | None:
+    """The form's AR choice: none, or a whole number (the service checks it is 0-3)."""
+    if not chosen:
+        return None
+    try:
+        return int(chosen)
+    except ValueError:
+        raise InvalidGradeError(f"an AR grade is a whole number, not {chosen!r}") from None
 
 
 class AccessLogWithoutQueries(AbstractAccessLogger):
