@@ -2,7 +2,8 @@
 
 Pure functions over stored values: the store keeps every vote and TA grade event; these
 decide what they add up to. The manual annotation is a TA's grade when there is one (an
-expert's verdict), else what the students' votes add up to (``manual_annotation``).
+expert's verdict), else what the students' votes add up to: ``manual_annotation``, the one
+place that decides it.
 """
 
 from __future__ import annotations
@@ -57,10 +58,10 @@ def current_grade(events: Iterable[TAGrade]) -> TAGrade | None:
     return ordered[-1] if ordered else None
 
 
-def manual_annotation(votes: Iterable[Vote], grades: Iterable[TAGrade] = ()) -> Label | None:
-    """The report's "Anotação manual": the current TA grade overrides the students' votes."""
-    grade = current_grade(grades)
-    return grade.label if grade is not None else tally(votes).annotation
+def manual_annotation(votes: VoteTally, grade: TAGrade | None) -> Label | None:
+    """The report's "Anotação manual": the current TA grade (``current_grade``) when there is
+    one, over whatever the students' votes add up to."""
+    return grade.label if grade is not None else votes.annotation
 
 
 def automated_annotation(judgement: Judgement | None, pass_score: int = 2) -> Label | None:

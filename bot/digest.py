@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from bot.agreement import Agreement, agreement, annotation_pairs
 from bot.annotations import current_votes, tally
 from bot.courses import Course
-from bot.models import Digest, DigestSection, Interaction, Judgement, Vote
+from bot.models import Digest, DigestSection, Interaction, Judgement, TAGrade, Vote
 from bot.outcome import answer_relevance, failed
 from bot.ports import LogReads
 
@@ -60,8 +60,16 @@ def digest_for_week(
     ids = [i.id for i in interactions]
     votes = store.votes_for_many(ids)
     judgements = answer_relevance(store.judgements_for_many(ids))
+    grades = store.grades_for_many(ids)
     return build_digest(
-        course, week_start, interactions, votes, judgements, pass_score, chart=chart
+        course,
+        week_start,
+        interactions,
+        votes,
+        judgements,
+        pass_score,
+        chart=chart,
+        grades_by_id=grades,
     )
 
 
@@ -74,8 +82,11 @@ def build_digest(
     pass_score: int,
     *,
     chart: bool = True,
+    grades_by_id: Mapping[str, Sequence[TAGrade]] | None = None,
 ) -> Digest:
-    """The digest of the week; interactions outside it are ignored."""
+    """The digest of the week; interactions outside it are ignored. A TA's grade is an
+    answer's manual annotation, over the students' votes."""
+    grades_by_id = grades_by_id or {}
     start, end = week_bounds(course, week_start)
     week = sorted(
         (i for i in interactions if start <= i.created_at < end), key=lambda i: i.created_at
@@ -85,7 +96,9 @@ def build_digest(
         _summary(course, start, end, week, votes_by_id, judged),
         _to_review(week, votes_by_id, judged, pass_score),
         _most_cited(week),
-        _agreement_section(agreement(annotation_pairs(week, votes_by_id, judged, pass_score))),
+        _agreement_section(
+            agreement(annotation_pairs(week, votes_by_id, judged, pass_score, grades_by_id))
+        ),
     )
     png = questions_per_day_png(course, start, week) if chart and week else None
     return Digest(course_id=course.id, week_start=start, sections=sections, chart_png=png)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.annotations import current_grade, manual_annotation
+from bot.annotations import current_grade, manual_annotation, tally
 from bot.errors import InvalidGradeError, UnknownInteractionError
 from bot.models import Interaction, Question, TAGrade, Vote
 from bot.store import SqlStore, StoreError
@@ -86,16 +86,18 @@ def test_restoring_a_grade_twice_writes_it_once(
 
 
 def test_a_ta_grade_overrides_the_votes_as_the_manual_annotation() -> None:
-    votes = [Vote("i", "ana", 1, T0), Vote("i", "bia", 1, T0), Vote("i", "ta", 1, T0, is_ta=True)]
+    votes = tally(
+        [Vote("i", "ana", 1, T0), Vote("i", "bia", 1, T0), Vote("i", "ta", 1, T0, is_ta=True)]
+    )
     grades = [
-        TAGrade("i", TA, "C", T0 + timedelta(minutes=1)),
         TAGrade("i", TA, "I", T0 + timedelta(minutes=2)),
+        TAGrade("i", TA, "C", T0 + timedelta(minutes=1)),
     ]
 
-    assert manual_annotation(votes) == "C"  # the votes alone
-    assert manual_annotation(votes, grades) == "I"  # the latest grade, over every vote
-    assert manual_annotation([], grades[:1]) == "C"
-    assert manual_annotation([], []) is None
+    assert manual_annotation(votes, None) == "C"  # the votes alone
+    assert manual_annotation(votes, current_grade(grades)) == "I"  # the latest, over every vote
+    assert manual_annotation(tally([]), grades[1]) == "C"
+    assert manual_annotation(tally([]), current_grade([])) is None
 
 
 # -- the service ------------------------------------------------------------------------------

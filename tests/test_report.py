@@ -29,6 +29,7 @@ from bot.models import (
     RetrievedSegment,
     Segment,
     StageTimings,
+    TAGrade,
     Usage,
     Vote,
 )
@@ -304,6 +305,27 @@ def test_jsonl_has_every_field_nested(seeded: tuple[SqlStore, Interaction]) -> N
     assert record["created_at"] == "2025-03-11T14:30:00+00:00"
 
 
+def test_a_ta_grade_is_the_manual_annotation_over_the_votes_in_every_format(
+    seeded: tuple[SqlStore, Interaction],
+) -> None:
+    store, interaction = seeded  # the votes say C (a TA's 👍)
+    grader = "u_0123456789abcdef0123"
+    store.save_grade(TAGrade(interaction.id, grader, "C", T0 + timedelta(hours=1)))
+    store.save_grade(
+        TAGrade(interaction.id, grader, "I", T0 + timedelta(hours=2), 1, "ver https://x.io/a")
+    )
+    entries = load_entries(store, "dl")
+
+    assert "**Anotação manual**: I\n" in render_markdown(entries)
+    record = json.loads(render_jsonl(entries, hide_urls=True))
+    assert (record["manual_annotation"], record["ta_vote"]) == ("I", 1)
+    assert (record["ta_grade"], record["ta_ar_grade"], record["ta_grader"]) == ("I", 1, grader)
+    assert record["ta_note"] == "ver oculto"
+    assert record["ta_graded_at"] == "2025-03-11T16:30:00+00:00"
+    row = next(csv.DictReader(io.StringIO(render_csv(entries))))
+    assert (row["manual_annotation"], row["ta_grade"], row["ta_ar_grade"]) == ("I", "I", "1")
+
+
 def test_csv_is_one_row_per_interaction(seeded: tuple[SqlStore, Interaction]) -> None:
     store, interaction = seeded
     rows = list(csv.DictReader(io.StringIO(render_csv(load_entries(store, "dl")))))
@@ -323,6 +345,7 @@ CSV_HEADER = (
     "abstained,fallback,escalated,error,model,input_tokens,output_tokens,embed_ms,search_ms,"
     "generate_ms,total_ms,votes_up,votes_down,ta_vote,manual_annotation,ar_status,ar_score,ar,"
     "automated_annotation,ar_criteria,ar_evidence,judge_model,judge_error,groundedness,"
+    "ta_grade,ta_ar_grade,ta_note,ta_grader,ta_graded_at,"
     "segment_ids,segment_scores,segment_dense_scores,cited_segment_ids,citation_urls"
 )
 

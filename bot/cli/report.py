@@ -90,7 +90,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def agreement_summary(entries: Sequence[ReportEntry]) -> str:
-    """Manual (votes) against automated (judge) annotations, for the TA reading the report."""
+    """Manual (TA grade, else votes) against automated (judge) annotations, for the TA reading
+    the report."""
     result = agreement((e.manual, e.automated) for e in entries)
     if result is None:
         return "agreement: no interaction has both a manual and an automated annotation yet"
