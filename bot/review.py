@@ -1,5 +1,7 @@
 """The review page's week: each interaction with what a TA grades it by (the students' votes,
-the judge's score and reasoning, an earlier grade), and the filters the page offers.
+the judge's score and reasoning, an earlier grade), the filters the page offers, and the
+judge's alignment with the TAs' grades over the course's whole log (grades accumulate week
+after week; one week holds too few to trust).
 
 ``read_review_week`` reads the week once (blocking: call it through ``asyncio.to_thread``);
 everything else is pure, so the filters are tested without a database or a browser.
@@ -12,11 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal, get_args
 
+from bot.alignment import Alignment, judge_alignment
 from bot.annotations import VoteTally, current_grade, tally
 from bot.courses import Course
 from bot.digest import week_bounds
 from bot.models import Interaction, Judgement, JudgementRecord, TAGrade, Vote
-from bot.outcome import JudgeStatus, current_judgement, judge_status
+from bot.outcome import JudgeStatus, answer_relevance, current_judgement, judge_status
 from bot.ports import LogReads
 
 # What the page can narrow the week to; the labels are the page's.
@@ -69,9 +72,18 @@ class ReviewWeek:
     week_start: date
     items: tuple[ReviewItem, ...]  # newest first
     pass_score: int
+    alignment: Alignment  # over the course's whole log
+    days: Mapping[str, date]  # each logged interaction's day, in course time (to link to it)
 
-    def shown(self, chosen: Filter, query: str = "") -> list[ReviewItem]:
-        return [i for i in self.items if i.matches(chosen, self.pass_score) and i.mentions(query)]
+    def shown(self, chosen: Filter, query: str = "", keep: str = "") -> list[ReviewItem]:
+        """The items in the filter and the search, and the one whose id is ``keep`` (just
+        graded: it stays in view to confirm, even when the grade took it out of the filter)."""
+        return [
+            i
+            for i in self.items
+            if i.interaction.id == keep
+            or (i.matches(chosen, self.pass_score) and i.mentions(query))
+        ]
 
     def counts(self) -> dict[Filter, int]:
         return {f: sum(1 for i in self.items if i.matches(f, self.pass_score)) for f in FILTERS}
@@ -100,13 +112,18 @@ def review_items(
 def read_review_week(
     store: LogReads, course: Course, week_start: date, pass_score: int
 ) -> ReviewWeek:
+    """The week of ``week_start`` and the alignment over every week (one read of the log)."""
+    logged = store.list_interactions(course.id)
+    ids = [i.id for i in logged]
+    votes, records = store.votes_for_many(ids), store.judgements_for_many(ids)
+    grades = store.grades_for_many(ids)
     start, end = week_bounds(course, week_start)
-    interactions = store.list_interactions(course.id, start, end)
-    ids = [i.id for i in interactions]
-    items = review_items(
-        interactions,
-        store.votes_for_many(ids),
-        store.judgements_for_many(ids),
-        store.grades_for_many(ids),
+    week = [i for i in logged if start <= i.created_at < end]
+    return ReviewWeek(
+        course,
+        week_start,
+        review_items(week, votes, records, grades),
+        pass_score,
+        judge_alignment(logged, answer_relevance(records), grades, pass_score),
+        {i.id: i.created_at.astimezone(course.tz).date() for i in logged},
     )
-    return ReviewWeek(course, week_start, items, pass_score)

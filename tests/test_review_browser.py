@@ -31,7 +31,7 @@ async_api = pytest.importorskip(
 )
 
 TA = "u_a11ce000000000000001"
-ENCODER = "01KDEMO0000000000000000002"
+ENCODER, TAXA = "01KDEMO0000000000000000002", "01KDEMO0000000000000000006"
 
 
 class Site:
@@ -75,13 +75,33 @@ async def questions(page: Any) -> list[str]:
     return sorted(await page.locator("article h2.question").all_inner_texts())
 
 
+async def figures(page: Any) -> dict[str, str]:
+    """The judge's alignment figures the page shows, by name."""
+    marked = page.locator("#alinhamento [data-figure]")
+    names = [await marked.nth(n).get_attribute("data-figure") for n in range(await marked.count())]
+    values = [await marked.nth(n).get_attribute("data-value") for n in range(len(names))]
+    return dict(zip(names, values, strict=True))
+
+
+async def grade(page: Any, interaction_id: str, label: str, ar: str, note: str) -> None:
+    """Fill in and send an answer's grade form, as a TA does; returns once the page is back."""
+    item = page.locator(f"#i-{interaction_id}")
+    await item.locator(f"input[name=rotulo][value={label}]").check()
+    await item.locator("select[name=ar]").select_option(ar)
+    await item.locator("input[name=comentario]").fill(note)
+    await item.locator("button", has_text="Salvar nota").click()
+    await page.wait_for_selector(f"#i-{interaction_id} .saved")
+
+
 async def test_a_ta_filters_searches_and_grades_an_answer_in_the_browser(
     site: Site, browser: Any
 ) -> None:
     page = await browser.new_page()
+    page.set_default_timeout(10_000)  # a missing element fails in seconds, not half a minute
     opened = await page.goto(site.link())
     assert opened.status == 200
     assert len(await questions(page)) == len(LOG)
+    assert await figures(page) == {"graded": "0"}
 
     await page.click("a[data-filter=negativas]")
     assert await questions(page) == sorted([LOG[1].question, LOG[5].question])
@@ -89,21 +109,35 @@ async def test_a_ta_filters_searches_and_grades_an_answer_in_the_browser(
     await page.click("form.search button")
     assert await questions(page) == [LOG[1].question]  # the search kept the 👎 filter
 
-    item = page.locator(f"#i-{ENCODER}")
-    await item.locator("input[name=rotulo][value=I]").check()
-    await item.locator("select[name=ar]").select_option("1")
-    await item.locator("input[name=comentario]").fill("Inverteu resolução e canais.")
-    await item.locator("button", has_text="Salvar nota").click()
+    await grade(page, ENCODER, "I", "1", "Inverteu resolução e canais.")
 
-    await page.wait_for_selector(f"#i-{ENCODER} .saved")
-    [grade] = site.service.store.grades_for(ENCODER)  # type: ignore[attr-defined]
-    assert (grade.grader_ref, grade.label, grade.ar_grade) == (TA, "I", 1)
-    assert grade.note == "Inverteu resolução e canais."
-    assert "I · AR 1" in await item.locator(".graded").inner_text()
+    [stored] = site.service.store.grades_for(ENCODER)  # type: ignore[attr-defined]
+    assert (stored.grader_ref, stored.label, stored.ar_grade) == (TA, "I", 1)
+    assert stored.note == "Inverteu resolução e canais."
+    assert "I · AR 1" in await page.locator(f"#i-{ENCODER} .graded").inner_text()
     assert "f=negativas" in page.url and "q=encoder" in page.url  # back where they were
+    # The judge gave it 1/3 too: one graded answer, the judge agrees.
+    assert await figures(page) == {
+        "graded": "1",
+        **{"binary_n": "1", "accuracy": "1.00", "kappa": "1.00"},
+        **{"scored": "1", "weighted_kappa": "1.00", "spearman": "—"},
+    }
 
     await page.click("a[data-filter=sem_nota]")
-    assert LOG[1].question not in await questions(page)
+    await page.fill("input[name=q]", "")
+    await page.click("form.search button")
+    ungraded = sorted(logged.question for logged in LOG if logged.key != "encoder")
+    assert await questions(page) == ungraded
+    await grade(page, TAXA, "C", "2", "Vale para o trabalho final.")  # the judge said 0/3
+
+    assert await figures(page) == {
+        "graded": "2",
+        **{"binary_n": "2", "accuracy": "0.50", "kappa": "0.00"},
+        **{"scored": "2", "weighted_kappa": "-0.33", "spearman": "-1.00"},
+    }
+    assert await page.locator("#alinhamento summary").first.inner_text() == (
+        "Maiores divergências (1)"
+    )
 
 
 async def test_a_forged_link_gets_403_and_nothing_shown_in_the_browser(

@@ -202,3 +202,36 @@ async def test_an_answer_of_another_course_cannot_be_graded_with_this_courses_li
 
     assert response.status == 404
     assert service.store.grades_for(other.id) == []
+
+
+async def test_ungraded_answers_are_proposed_one_of_each_judge_score_each_linked(
+    page: Page,
+) -> None:
+    client, _, _ = page
+    body = await (await client.get(link())).text()
+
+    proposed = re.findall(
+        r'<li><a href="([^"]+)">([^<]*)</a> <span class=muted>\(juiz (\d)/3', body
+    )
+
+    judged = {logged.question: logged for logged in LOG if logged.score is not None}
+    assert sorted(int(score) for _, _, score in proposed) == [0, 1, 2, 3]
+    for href, question, score in proposed:
+        target = yarl.URL(href.replace("&amp;", "&"))
+        assert judged[question].score == int(score)
+        assert target.fragment == f"i-{target.query['q']}"  # found by its id on its week
+        found = await (await client.get(str(target.with_fragment(None)))).text()
+        assert questions_on(found) == [judged[question].key]
+
+
+async def test_an_answer_just_graded_stays_in_view_though_it_left_the_filter(page: Page) -> None:
+    client, _, _ = page
+    token = link().split("t=", 1)[1]
+    taxa = "01KDEMO0000000000000000006"
+    form = {"t": token, "id": taxa, "rotulo": "C", "f": "sem_nota"}
+
+    back = await client.post("/review/ml/nota", data=form)
+
+    body = await back.text()
+    assert "taxa" in questions_on(body) and "Nota salva." in body
+    assert "taxa" not in questions_on(await (await client.get(f"{link()}&f=sem_nota")).text())

@@ -9,9 +9,11 @@ from datetime import date, datetime, timedelta
 from html import escape
 from urllib.parse import urlencode
 
+from bot.alignment import ALIGNMENT_HEADING, Alignment
 from bot.citations import citation_for, citation_label
 from bot.courses import Course
 from bot.digest import WEEKDAYS
+from bot.models import AR_GRADES
 from bot.outcome import outcome
 from bot.review import FILTERS, Filter, ReviewItem, ReviewWeek
 from bot.review_links import ReviewAccess, review_path
@@ -86,12 +88,13 @@ def page_url_for(course_id: str, token: str, **params: str) -> str:
 
 def render_page(view: PageView) -> str:
     week, course = view.week, view.week.course
-    shown = week.shown(view.chosen, view.query)
+    shown = week.shown(view.chosen, view.query, keep=view.saved)
     title = f"Revisão · {course.name}"
     parts = [
         _head(title),
         "<body><main>",
         f"<header><h1>{escape(title)}</h1>{_week_nav(view)}{_validity(view)}</header>",
+        _alignment(view),
         _filters(view),
         _search(view),
         f'<p class="count">{_count_text(len(shown), len(week.items))}</p>',
@@ -125,6 +128,101 @@ def _week_nav(view: PageView) -> str:
 def _validity(view: PageView) -> str:
     until = _local(view.week.course, view.access.expires_at)
     return f'<p class="muted">Link pessoal, válido até {until:%d/%m às %H:%M}.</p>'
+
+
+def _alignment(view: PageView) -> str:
+    """The judge against the TAs' grades, over every week: the figures, the two matrices,
+    the worst disagreements and the answers proposed for grading, each linked to."""
+    a = view.week.alignment
+    parts = [f"<h2>{ALIGNMENT_HEADING} <span class=muted>(todas as semanas)</span></h2>"]
+    if a.graded == 0:
+        parts.append(
+            '<p data-figure="graded" data-value="0">Nenhuma resposta avaliada por monitores '
+            "ainda: as notas que você der aqui medem o quanto confiar no juiz.</p>"
+        )
+    else:
+        parts.append(f"<p>Respostas avaliadas por monitores: {_fig('graded', a.graded)}</p>")
+        parts += [_binary(a), _scores(a)]
+    parts += [_worst(view), _proposed(view)]
+    return f'<section class="alignment" id="alinhamento">{"".join(parts)}</section>'
+
+
+def _fig(name: str, value: float | None, digits: int = 0) -> str:
+    """A figure the page shows, marked so a reader (or a test) finds it by name."""
+    shown = "—" if value is None else f"{value:.{digits}f}"
+    return f'<b data-figure="{name}" data-value="{shown}">{shown}</b>'
+
+
+def _binary(a: Alignment) -> str:
+    if a.binary is None:
+        return "<p>C/I: nenhuma resposta avaliada também pelo juiz.</p>"
+    b, m = a.binary, a.binary.confusion
+    table = (
+        "<table><tr><th></th><th>juiz C</th><th>juiz I</th></tr>"
+        f"<tr><th>monitor C</th><td>{m.cc}</td><td>{m.ci}</td></tr>"
+        f"<tr><th>monitor I</th><td>{m.ic}</td><td>{m.ii}</td></tr></table>"
+    )
+    return (
+        f"<p>C/I com o juiz (C a partir de {a.pass_score}/3), em {_fig('binary_n', b.n)}: "
+        f"acurácia {_fig('accuracy', b.accuracy, 2)} · κ de Cohen {_fig('kappa', b.kappa, 2)}"
+        f"</p>{table}"
+    )
+
+
+def _scores(a: Alignment) -> str:
+    if not a.scored:
+        return "<p>Notas 0–3: nenhuma resposta com nota AR do monitor e do juiz.</p>"
+    header = "".join(f"<th>juiz {s}</th>" for s in AR_GRADES)
+    rows = "".join(
+        f"<tr><th>monitor {g}</th>{''.join(f'<td>{n}</td>' for n in row)}</tr>"
+        for g, row in zip(AR_GRADES, a.matrix, strict=True)
+    )
+    return (
+        f"<p>Notas AR 0–3, em {_fig('scored', a.scored)}: κ ponderado (quadrático) "
+        f"{_fig('weighted_kappa', a.weighted_kappa, 2)} · Spearman "
+        f"{_fig('spearman', a.spearman, 2)}</p><table><tr><th></th>{header}</tr>{rows}</table>"
+    )
+
+
+def _worst(view: PageView) -> str:
+    worst = view.week.alignment.worst
+    if not worst:
+        return ""
+    rows = []
+    for d in worst:
+        ta = f"{d.ta_label}" + ("" if d.ta_ar_grade is None else f", AR {d.ta_ar_grade}")
+        rows.append(
+            f"<li>{_link_to(view, d.interaction_id, d.question)} — juiz {d.judge_score}/3, "
+            f"monitor {ta}<br><span class=muted>Juiz:</span> {escape(d.judge_reasoning)}"
+            f"<br><span class=muted>Monitor:</span> {escape(d.ta_note) or '(sem comentário)'}"
+            "</li>"
+        )
+    return (
+        f"<details><summary>Maiores divergências ({len(worst)})</summary>"
+        f"<ol>{''.join(rows)}</ol></details>"
+    )
+
+
+def _proposed(view: PageView) -> str:
+    proposed = view.week.alignment.proposed
+    if not proposed:
+        return ""
+    rows = "".join(
+        f"<li>{_link_to(view, p.interaction_id, p.question)} "
+        f"<span class=muted>(juiz {p.judge_score}/3)</span></li>"
+        for p in proposed
+    )
+    return (
+        "<details><summary>Para avaliar: uma amostra das respostas sem nota, estratificada pela "
+        f"nota do juiz ({len(proposed)})</summary><ol>{rows}</ol></details>"
+    )
+
+
+def _link_to(view: PageView, interaction_id: str, text: str) -> str:
+    """A link to an interaction on its week's page, found by its id."""
+    day = view.week.days.get(interaction_id, view.week.week_start)
+    href = page_url(view, semana=day.isoformat(), f="todas", q=interaction_id)
+    return f'<a href="{escape(href)}#i-{escape(interaction_id)}">{escape(text)}</a>'
 
 
 def _filters(view: PageView) -> str:
@@ -321,6 +419,8 @@ align-items:center}
 .saved{color:#1a7f37;font-weight:600}
 .graded{background:#fff8c5;border-radius:6px;padding:4px 10px}
 .label-C{color:#1a7f37}.label-I{color:#cf222e}
+.alignment{background:#fff;border:1px solid var(--line);border-radius:8px;padding:4px 16px}
+.alignment h2{font-size:1.05rem}
 table{border-collapse:collapse;margin:6px 0}
 td,th{border:1px solid var(--line);padding:2px 8px;text-align:right}
 """
