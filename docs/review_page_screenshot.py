@@ -22,13 +22,23 @@ from bot.adapters.review import add_review_routes  # noqa: E402
 from tests.fakes.core import REVIEW_LINKS, make_service  # noqa: E402
 from tests.review_log import NOW, write_review_log  # noqa: E402
 
+TA = "u_b0b00000000000000001"
+# A TA has graded three answers, so the alignment figures have something to show.
+GRADES = (
+    ("saida", "C", 3, ""),
+    ("encoder", "I", 1, "Inverteu resolução e canais."),
+    ("taxa", "C", 2, "A aula 6 recomenda 0,1 para este trabalho."),
+)
+
 
 async def serve_and_shoot(out: Path, chromium: str) -> None:
     from playwright.async_api import async_playwright
 
     with tempfile.TemporaryDirectory() as folder:
         service = make_service(Path(folder), clock=lambda: NOW)
-        write_review_log(service.store)  # type: ignore[arg-type]
+        ids = write_review_log(service.store)  # type: ignore[arg-type]
+        for key, label, ar, note in GRADES:
+            await service.grade_answer("ml", ids[key], TA, label, ar, note)
         app = web.Application()
         add_review_routes(app, service)
         runner = web.AppRunner(app)
@@ -36,15 +46,15 @@ async def serve_and_shoot(out: Path, chromium: str) -> None:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        url = REVIEW_LINKS.link("u_b0b00000000000000001", "ml", NOW).url.replace(
+        url = REVIEW_LINKS.link(TA, "ml", NOW).url.replace(
             REVIEW_LINKS.base_url, f"http://127.0.0.1:{port}"
         )
         try:
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(executable_path=chromium)
-                page = await browser.new_page(viewport={"width": 1000, "height": 1400})
-                await page.goto(url + "&f=negativas")
-                await page.locator("article details").first.evaluate("d => d.open = true")
+                page = await browser.new_page(viewport={"width": 1000, "height": 1500})
+                await page.goto(url)
+                await page.locator("#alinhamento details").first.evaluate("d => d.open = true")
                 await page.screenshot(path=str(out), full_page=False)
                 await browser.close()
         finally:
