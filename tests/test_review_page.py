@@ -3,6 +3,7 @@ shows under each filter and search, and the headers that keep it to itself."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -14,7 +15,7 @@ import yarl
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.adapters.review import add_review_routes
+from bot.adapters.review import AccessLogWithoutQueries, add_review_routes
 from bot.review_links import ReviewLinks
 from bot.service import AssistantService
 from tests.fakes.core import REVIEW_LINKS, make_service
@@ -235,3 +236,25 @@ async def test_an_answer_just_graded_stays_in_view_though_it_left_the_filter(pag
     body = await back.text()
     assert "taxa" in questions_on(body) and "Nota salva." in body
     assert "taxa" not in questions_on(await (await client.get(f"{link()}&f=sem_nota")).text())
+
+
+async def test_the_access_log_names_the_page_but_never_the_links_token(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = make_service(tmp_path, clock=lambda: NOW)
+    app = web.Application()
+    add_review_routes(app, service)
+    server = TestServer(app)
+    await server.start_server(access_log_class=AccessLogWithoutQueries)
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    try:
+        async with TestClient(server) as client:
+            valid = link()
+            assert (await client.get(valid)).status == 200
+    finally:
+        service.store.close()  # type: ignore[attr-defined]
+
+    logged = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert any('"GET /review/ml" 200' in line for line in logged), logged
+    token = valid.split("t=", 1)[1]
+    assert not any(token in r.getMessage() for r in caplog.records)
