@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from bot.errors import BotError
 from bot.review_links import LinkRefused, ReviewLinks, review_path, review_secret
+from tests.fakes.core import REVIEW_LINKS, make_service
 
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 LINKS = ReviewLinks(
@@ -79,3 +83,20 @@ def test_no_link_without_a_base_url_and_course_ids_are_quoted() -> None:
     with pytest.raises(ValueError, match="REVIEW_BASE_URL"):
         ReviewLinks(secret=b"k", base_url="").link(TA, "ml", NOW)
     assert review_path("ml 2026/b") == "/review/ml%202026%2Fb"
+
+
+def test_the_service_signs_a_link_for_the_tas_pseudonym_or_says_what_to_set(
+    tmp_path: Path,
+) -> None:
+    service = make_service(tmp_path, clock=lambda: NOW)
+    try:
+        issued = service.review_link("ml", "slack", "UTA")
+        access = service.review_access(token_of(issued.url), "ml")
+        assert access.ta_ref == service.pseudonym("slack", "UTA") and "UTA" not in issued.url
+        assert issued.url.startswith(f"{REVIEW_LINKS.base_url}/review/ml?t=")
+
+        service.review_links = replace(REVIEW_LINKS, base_url="")
+        with pytest.raises(BotError, match="defina REVIEW_BASE_URL"):
+            service.review_link("ml", "slack", "UTA")
+    finally:
+        service.store.close()  # type: ignore[attr-defined]
