@@ -258,3 +258,15 @@ async def test_the_access_log_names_the_page_but_never_the_links_token(
     assert any('"GET /review/ml" 200' in line for line in logged), logged
     token = valid.split("t=", 1)[1]
     assert not any(token in r.getMessage() for r in caplog.records)
+
+
+async def test_what_students_wrote_is_shown_as_text_never_as_markup(page: Page) -> None:
+    client, service, _ = page
+    hostile = '<script>alert(1)</script><a href="https://evil.example">"oi"</a>'
+    row = replace(interaction(8, LOG[0]), id="01KDEMOXSS0000000000000008", question=hostile)
+    service.store.save_interaction(row, enqueue_judge=False)
+
+    body = await (await client.get(f"{link()}&q=alert")).text()
+
+    assert "<script>alert(1)</script>" not in body and "evil.example" in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;a href=&quot;https://evil.example" in body
