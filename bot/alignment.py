@@ -253,6 +253,12 @@ def alignment_lines(alignment: Alignment, text_chars: int | None = None) -> tupl
     return tuple(lines)
 
 
+def alignment_markdown(alignment: Alignment) -> str:
+    """The alignment as a Markdown section, whole (nothing cut), for the report."""
+    body = "\n".join(f"- {line}" for line in alignment_lines(alignment))
+    return f"## {ALIGNMENT_HEADING}\n\n{body}\n"
+
+
 def _binary_lines(binary: Agreement | None, pass_score: int) -> list[str]:
     if binary is None:
         return ["C/I: nenhuma resposta avaliada também pelo juiz."]
@@ -283,8 +289,8 @@ def _disagreement_lines(worst: Disagreement, text_chars: int | None) -> list[str
     return [
         f"Divergência: “{_clip(worst.question, text_chars)}” — juiz {worst.judge_score}/3, "
         f"monitor {worst.ta_label}{ta_grade} (id {worst.interaction_id})",
-        f"  Juiz: {_clip(worst.judge_reasoning, text_chars)}",
-        f"  Monitor: {_clip(worst.ta_note, text_chars) or '(sem nota)'}",
+        f"Raciocínio do juiz: {_clip(worst.judge_reasoning, text_chars)}",
+        f"Nota do monitor: {_clip(worst.ta_note, text_chars) or '(sem nota)'}",
     ]
 
 

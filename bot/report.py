@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from bot.alignment import Alignment, judge_alignment
 from bot.annotations import (
     Label,
     VoteTally,
@@ -142,6 +143,14 @@ def load_entries(
         start,
         store.grades_for_many(ids),
     )
+
+
+def alignment_of(entries: Sequence[ReportEntry], pass_score: int, seed: int = 0) -> Alignment:
+    """The judge against the TA grades of ``entries`` (``bot.alignment``)."""
+    interactions = [e.interaction for e in entries]
+    judged = {e.interaction.id: j for e in entries if (j := e.judgement) is not None}
+    grades = {e.interaction.id: [e.grade] for e in entries if e.grade is not None}
+    return judge_alignment(interactions, judged, grades, pass_score, seed=seed)
 
 
 def hide_links(text: str) -> str:

@@ -15,9 +15,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
+from bot.alignment import Alignment
 from bot.annotations import VoteTally, tally
 from bot.courses import Course, Courses
-from bot.digest import current_week_start, digest_for_week, monday_of
+from bot.digest import current_week_start, digest_for_week, monday_of, week_bounds
 from bot.errors import (
     AnswerModelError,
     AskFailedError,
@@ -47,6 +48,7 @@ from bot.models import (
 )
 from bot.ports import AnswerModel, OnText, Reindexer, Retriever, Store
 from bot.pseudonym import is_pseudonym, pseudonymise
+from bot.report import alignment_of, load_entries
 from bot.review import ReviewWeek, read_review_week
 from bot.review_links import IssuedLink, LinkRefused, ReviewAccess, ReviewLinks
 from bot.store.journal import (
@@ -514,6 +516,21 @@ class AssistantService:
         return await asyncio.to_thread(
             read_review_week, self.store, course, week, self.options.pass_score
         )
+
+    async def judge_alignment(
+        self, course_id: str, week_start: date | None = None, seed: int = 0
+    ) -> Alignment:
+        """The judge against the TA grades of a week's answers (default: the current week,
+        in course time), with ungraded answers proposed for grading (sampled by ``seed``)."""
+        course = self.courses.get(course_id)
+        since, until = week_bounds(course, week_start or current_week_start(course, self._clock()))
+        pass_score = self.options.pass_score
+
+        def read() -> Alignment:
+            entries = load_entries(self.store, course.id, since, until, pass_score)
+            return alignment_of(entries, pass_score, seed)
+
+        return await asyncio.to_thread(read)
 
     def pseudonym(self, platform: str, user_id: str) -> str:
         """How a person is named in the log: a student asking, a TA grading (see

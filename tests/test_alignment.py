@@ -139,8 +139,8 @@ def test_alignment_as_lines() -> None:
     )
     assert lines[8:11] == (
         "Divergência: “pergunta d” — juiz 3/3, monitor I, nota 1 (id d)",
-        "  Juiz: Criteria: critério…",
-        "  Monitor: nota d",
+        "Raciocínio do juiz: Criteria: critério…",
+        "Nota do monitor: nota d",
     )
     assert lines[-1].startswith("Propostas para avaliar (uma de cada nota do juiz por vez): ")
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.annotations import current_grade, manual_annotation, tally
 from bot.errors import InvalidGradeError, UnknownInteractionError
-from bot.models import Interaction, Question, TAGrade, Vote
+from bot.models import Interaction, Judgement, Question, TAGrade, Vote
 from bot.store import SqlStore, StoreError
 from tests.fakes.core import make_service
 
@@ -38,24 +38,6 @@ def test_grades_are_kept_as_events_in_time_order(
         quiet.id: [],
     }
     assert current_grade(store.grades_for(graded.id)) == second
-
-
-def test_course_grades_are_those_of_the_course_interactions_in_the_window(
-    store: SqlStore, make_interaction: InteractionFactory
-) -> None:
-    early = make_interaction(created_at=T0)
-    late = make_interaction(created_at=T0 + timedelta(days=7))
-    other = make_interaction(course_id="bio", created_at=T0)
-    for interaction in (early, late, other):
-        store.save_interaction(interaction)
-        store.save_grade(TAGrade(interaction.id, TA, "C", T0 + timedelta(days=8)))
-
-    week = store.course_grades("mc102", T0, T0 + timedelta(days=7))
-    everything = store.course_grades("mc102")
-
-    assert list(week) == [early.id]
-    assert set(everything) == {early.id, late.id}
-    assert week[early.id][0].label == "C" and week[early.id][0].ar_grade is None
 
 
 def test_the_database_refuses_a_grade_out_of_range_or_on_no_interaction(
@@ -153,3 +135,21 @@ def test_a_grade_for_another_courses_interaction_is_refused(tmp_path: Path) -> N
     with pytest.raises(UnknownInteractionError):
         asyncio.run(service.grade_answer("ml", "01JNOTHERE000000000000000", TA, "C"))
     assert service.store.grades_for(interaction_id) == []
+
+
+def test_the_weeks_alignment_follows_the_grades(tmp_path: Path) -> None:
+    service = make_service(tmp_path)
+    interaction_id = asked(service)
+    service.store.save_judgement(Judgement(interaction_id, 3, "c", "e"))
+    before = asyncio.run(service.judge_alignment("ml"))
+
+    asyncio.run(service.grade_answer("ml", interaction_id, TA, "I", ar_grade=0))
+    after = asyncio.run(service.judge_alignment("ml"))
+
+    assert (before.graded, [p.interaction_id for p in before.proposed]) == (0, [interaction_id])
+    assert before.binary is None
+    assert (after.graded, after.proposed) == (1, ())
+    assert after.binary is not None and after.binary.confusion.ic == 1  # TA I, judge C
+    assert [w.interaction_id for w in after.worst] == [interaction_id]
+    earlier = asyncio.run(service.judge_alignment("ml", date.today() - timedelta(days=14)))
+    assert earlier.graded == 0 and earlier.proposed == ()  # another week: none of it

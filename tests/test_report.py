@@ -224,6 +224,36 @@ def test_golden_through_the_cli(
     assert out.read_text() == ""
 
 
+def test_the_cli_shows_the_judges_alignment_with_the_ta_grades(
+    seeded: tuple[SqlStore, Interaction],
+    seed_text: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store, interaction = seeded  # the judge gave 3/3
+    grader = "u_0123456789abcdef0123"
+    store.save_grade(TAGrade(interaction.id, grader, "I", T0, 1, "Ver https://x.io/b."))
+    database_url = store.db.engine.url.render_as_string(hide_password=False)
+    out = tmp_path / "report.md"
+    args = argparse.ArgumentParser()
+    report_cli.add_parser(args.add_subparsers())
+    parsed = args.parse_args(
+        ["report", "--course", "dl", "--hide-urls", "--alignment", "--out", str(out)]
+    )
+
+    assert parsed.run(parsed, Settings(database_url=database_url)) == 0
+
+    err = capsys.readouterr().err
+    assert "alignment with 1 TA grade(s); C/I on 1: accuracy 0.00" in err
+    assert "0-3 on 1: weighted kappa 0.00, Spearman n/a" in err  # one pair: no correlation
+    report, section = out.read_text().split("\n## Alinhamento do juiz com as notas dos monitores\n")
+    assert "**Anotação manual**: I\n" in report
+    assert "- Respostas avaliadas por monitores: 1\n" in section
+    assert f"- Divergência: “{interaction.question}” — juiz 3/3, monitor I, nota 1" in section
+    assert "- Nota do monitor: Ver oculto.\n" in section
+    assert "- Raciocínio do juiz: Criteria: The RESPONSE must be relevant" in section
+
+
 def test_visible_urls_are_deep_links_and_labels(seeded: tuple[SqlStore, Interaction]) -> None:
     store, interaction = seeded
     text = render_markdown(load_entries(store, "dl"))

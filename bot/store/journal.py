@@ -187,13 +187,6 @@ class Journal:
             if isinstance(e, PendingVote) and e.interaction_id == interaction_id
         ]
 
-    def grades_for(self, interaction_id: str) -> list[TAGrade]:
-        return [
-            e.grade
-            for e in self.entries()
-            if isinstance(e, PendingGrade) and e.interaction_id == interaction_id
-        ]
-
     def replay(self, store: ReplayTarget) -> ReplayReport:
         """Write the waiting entries to ``store``, oldest first, and remove those it committed
         (or held already). Stops at the first failure other than a refusal, leaving that

@@ -109,8 +109,13 @@ class SqlStore:
         self, course_id: str, since: datetime | None = None, until: datetime | None = None
     ) -> list[Interaction]:
         """A course's interactions with ``since <= created_at < until``, oldest first."""
+        where = [interactions.c.course_id == course_id]
+        if since is not None:
+            where.append(interactions.c.created_at >= since)
+        if until is not None:
+            where.append(interactions.c.created_at < until)
         with self.db.engine.connect() as conn:
-            return self._load(conn, _asked_in(course_id, since, until))
+            return self._load(conn, sa.and_(*where))
 
     def thread_interactions(
         self, platform: str, channel: str, thread: str, since: datetime | None = None
@@ -184,22 +189,6 @@ class SqlStore:
     def grades_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[TAGrade]]:
         order = (ta_grades.c.at, ta_grades.c.id)
         return self._by_interaction(ta_grades, interaction_ids, order, rows.to_grade)
-
-    def course_grades(
-        self, course_id: str, since: datetime | None = None, until: datetime | None = None
-    ) -> dict[str, list[TAGrade]]:
-        """The grade events on a course's interactions asked ``since <= created_at < until``
-        (the interaction's time, as ``list_interactions``), by interaction id, in time order;
-        only interactions that have grades."""
-        query = (
-            sa.select(ta_grades)
-            .join(interactions, interactions.c.id == ta_grades.c.interaction_id)
-            .where(_asked_in(course_id, since, until))
-            .order_by(ta_grades.c.at, ta_grades.c.id)
-        )
-        with self.db.engine.connect() as conn:
-            grouped = rows.group_by_interaction(conn.execute(query).mappings())
-        return {id_: [rows.to_grade(row) for row in found] for id_, found in grouped.items()}
 
     # -- judgements -----------------------------------------------------------------------
 
@@ -330,18 +319,6 @@ class SqlStore:
             rows.to_interaction(row, segments.get(row["id"], []), cited.get(row["id"], []))
             for row in found
         ]
-
-
-def _asked_in(
-    course_id: str, since: datetime | None, until: datetime | None
-) -> sa.ColumnElement[bool]:
-    """A course's interactions with ``since <= created_at < until`` (either bound optional)."""
-    where = [interactions.c.course_id == course_id]
-    if since is not None:
-        where.append(interactions.c.created_at >= since)
-    if until is not None:
-        where.append(interactions.c.created_at < until)
-    return sa.and_(*where)
 
 
 _EXISTS = "Check that the interaction exists and the values are in range."
