@@ -1,5 +1,6 @@
-"""How long the review page takes to serve as a course's log grows: the page reads the whole
-log once per request (the judge's alignment is over every week), so its time follows the log.
+"""How long the review page takes to serve as a course's log grows: the page reads the shown
+week (its interactions, and the judge's alignment over them), so its time should follow the
+week, not the log.
 
 A temporary SQLite store holds ``--weeks`` weeks of ``--per-week`` questions each (the fixed
 test week of tests/review_log.py repeated: 3 retrieved segments, votes, judge scores, and a TA

@@ -1,7 +1,5 @@
 """The review page's week: each interaction with what a TA grades it by (the students' votes,
-the judge's score and reasoning, an earlier grade), the filters the page offers, and the
-judge's alignment with the TAs' grades over the course's whole log (grades accumulate week
-after week; one week holds too few to trust).
+the judge's score and reasoning, an earlier grade), and the filters the page offers.
 
 ``read_review_week`` reads the week once (blocking: call it through ``asyncio.to_thread``);
 everything else is pure, so the filters are tested without a database or a browser.
@@ -14,12 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal, get_args
 
-from bot.alignment import Alignment, judge_alignment
 from bot.annotations import VoteTally, current_grade, tally
 from bot.courses import Course
 from bot.digest import week_bounds
 from bot.models import Interaction, Judgement, JudgementRecord, TAGrade, Vote
-from bot.outcome import JudgeStatus, answer_relevance, current_judgement, judge_status
+from bot.outcome import JudgeStatus, current_judgement, judge_status
 from bot.ports import LogReads
 
 # What the page can narrow the week to; the labels are the page's.
@@ -72,8 +69,6 @@ class ReviewWeek:
     week_start: date
     items: tuple[ReviewItem, ...]  # newest first
     pass_score: int
-    alignment: Alignment  # over the course's whole log
-    days: Mapping[str, date]  # each logged interaction's day, in course time (to link to it)
 
     def shown(self, chosen: Filter, query: str = "", keep: str = "") -> list[ReviewItem]:
         """The items in the filter and the search, and the one whose id is ``keep`` (just
@@ -112,18 +107,13 @@ def review_items(
 def read_review_week(
     store: LogReads, course: Course, week_start: date, pass_score: int
 ) -> ReviewWeek:
-    """The week of ``week_start`` and the alignment over every week (one read of the log)."""
-    logged = store.list_interactions(course.id)
-    ids = [i.id for i in logged]
-    votes, records = store.votes_for_many(ids), store.judgements_for_many(ids)
-    grades = store.grades_for_many(ids)
     start, end = week_bounds(course, week_start)
-    week = [i for i in logged if start <= i.created_at < end]
-    return ReviewWeek(
-        course,
-        week_start,
-        review_items(week, votes, records, grades),
-        pass_score,
-        judge_alignment(logged, answer_relevance(records), grades, pass_score),
-        {i.id: i.created_at.astimezone(course.tz).date() for i in logged},
+    interactions = store.list_interactions(course.id, start, end)
+    ids = [i.id for i in interactions]
+    items = review_items(
+        interactions,
+        store.votes_for_many(ids),
+        store.judgements_for_many(ids),
+        store.grades_for_many(ids),
     )
+    return ReviewWeek(course, week_start, items, pass_score)

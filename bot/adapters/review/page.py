@@ -66,6 +66,7 @@ class PageView:
     """Everything one page shows, and what its links and forms must carry along."""
 
     week: ReviewWeek
+    alignment: Alignment  # the judge against the TAs' grades of the week
     access: ReviewAccess
     token: str
     chosen: Filter = "todas"
@@ -131,10 +132,10 @@ def _validity(view: PageView) -> str:
 
 
 def _alignment(view: PageView) -> str:
-    """The judge against the TAs' grades, over every week: the figures, the two matrices,
-    the worst disagreements and the answers proposed for grading, each linked to."""
-    a = view.week.alignment
-    parts = [f"<h2>{ALIGNMENT_HEADING} <span class=muted>(todas as semanas)</span></h2>"]
+    """The judge against the TAs' grades of the week: the figures, the two matrices, the
+    worst disagreements and the answers proposed for grading, each linked to."""
+    a = view.alignment
+    parts = [f"<h2>{ALIGNMENT_HEADING} <span class=muted>(nesta semana)</span></h2>"]
     if a.graded == 0:
         parts.append(
             '<p data-figure="graded" data-value="0">Nenhuma resposta avaliada por monitores '
@@ -185,7 +186,7 @@ def _scores(a: Alignment) -> str:
 
 
 def _worst(view: PageView) -> str:
-    worst = view.week.alignment.worst
+    worst = view.alignment.worst
     if not worst:
         return ""
     rows = []
@@ -204,7 +205,7 @@ def _worst(view: PageView) -> str:
 
 
 def _proposed(view: PageView) -> str:
-    proposed = view.week.alignment.proposed
+    proposed = view.alignment.proposed
     if not proposed:
         return ""
     rows = "".join(
@@ -219,9 +220,8 @@ def _proposed(view: PageView) -> str:
 
 
 def _link_to(view: PageView, interaction_id: str, text: str) -> str:
-    """A link to an interaction on its week's page, found by its id."""
-    day = view.week.days.get(interaction_id, view.week.week_start)
-    href = page_url(view, semana=day.isoformat(), f="todas", q=interaction_id)
+    """A link to an interaction on this week's page, found by its id."""
+    href = page_url(view, f="todas", q=interaction_id)
     return f'<a href="{escape(href)}#i-{escape(interaction_id)}">{escape(text)}</a>'
 
 

@@ -57,11 +57,14 @@ class ReviewPage:
         access = self._access(token, request)
         if access is None:
             return _refused()
-        review = await self.service.review_week(
-            access.course_id, parse_week(request.query.get("semana"))
+        course_id, week = access.course_id, parse_week(request.query.get("semana"))
+        review, alignment = await asyncio.gather(
+            self.service.review_week(course_id, week),
+            self.service.judge_alignment(course_id, week),
         )
         view = PageView(
             week=review,
+            alignment=alignment,
             access=access,
             token=token,
             chosen=parse_filter(request.query.get("f")),
