@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.adapters.review import AccessLogWithoutQueries, add_review_routes
+from bot.errors import StoreUnavailableError
 from bot.review_links import ReviewLinks
 from bot.service import AssistantService
 from tests.fakes.core import REVIEW_LINKS, make_service
@@ -270,3 +271,25 @@ async def test_what_students_wrote_is_shown_as_text_never_as_markup(page: Page) 
 
     assert "<script>alert(1)</script>" not in body and "evil.example" in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;a href=&quot;https://evil.example" in body
+
+
+async def test_a_database_failure_is_a_page_that_says_so(
+    page: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, service, _ = page
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise StoreUnavailableError("connection refused")
+
+    monkeypatch.setattr(service.store, "list_interactions", down)
+    monkeypatch.setattr(service.store, "get_interaction", down)
+    token = link().split("t=", 1)[1]
+    form = {"t": token, "id": "01KDEMO0000000000000000002", "rotulo": "C"}
+
+    shown = await client.get(link())
+    graded = await client.post("/review/ml/nota", data=form)
+
+    assert (shown.status, graded.status) == (503, 503)
+    assert "Não consegui ler o registro" in await shown.text()
+    assert "Nada foi salvo" in await graded.text()
+    assert service.journal.entries() == []  # the answer could not be read: the grade is not kept

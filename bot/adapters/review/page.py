@@ -54,6 +54,16 @@ INVALID_GRADE_HTML = (
     "<h1>Nota inválida</h1><p>Escolha C ou I e, se quiser, um AR de 0 a 3; volte e tente "
     "de novo.</p></html>"
 )
+NOT_READ_HTML = (
+    "<!doctype html><html lang=pt-BR><meta charset=utf-8><title>Indisponível</title>"
+    "<h1>Página indisponível agora</h1><p>Não consegui ler o registro das perguntas (o erro "
+    "foi registrado). Tente de novo em instantes.</p></html>"
+)
+NOT_SAVED_HTML = (
+    "<!doctype html><html lang=pt-BR><meta charset=utf-8><title>Nota não salva</title>"
+    "<h1>Nota não salva</h1><p>Não consegui guardar a nota (o erro foi registrado). Nada foi "
+    "salvo; volte e tente de novo em instantes.</p></html>"
+)
 UNKNOWN_ANSWER_HTML = (
     "<!doctype html><html lang=pt-BR><meta charset=utf-8><title>Resposta não encontrada</title>"
     "<h1>Resposta não encontrada</h1><p>Esta resposta não é desta disciplina ou não existe.</p>"

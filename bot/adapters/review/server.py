@@ -10,13 +10,17 @@ render; the rules live in the service.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from bot.adapters.review.page import (
     INVALID_GRADE_HTML,
+    NOT_READ_HTML,
+    NOT_SAVED_HTML,
     REFUSED_HTML,
     UNKNOWN_ANSWER_HTML,
     PageView,
@@ -44,13 +48,33 @@ HEADERS = {
 }
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def failures_told(handler: Handler, told: str) -> Handler:
+    """A failure (the database down, a bug) is logged and told on the page ``told``, never
+    as a traceback."""
+
+    @functools.wraps(handler)
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise  # a redirect, or aiohttp's own answers
+        except Exception:
+            log.exception("review page: %s %s failed", request.method, request.path)
+            return _html(told, 503)
+
+    return handle
+
+
 class ReviewPage:
     def __init__(self, service: AssistantService) -> None:
         self.service = service
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_get("/review/{course}", self.show)
-        app.router.add_post("/review/{course}/nota", self.grade)
+        app.router.add_get("/review/{course}", failures_told(self.show, NOT_READ_HTML))
+        app.router.add_post("/review/{course}/nota", failures_told(self.grade, NOT_SAVED_HTML))
 
     async def show(self, request: web.Request) -> web.Response:
         token = request.query.get("t", "")
