@@ -22,7 +22,7 @@ SETUP_ERRORS = (BotError, RetrievalError, StoreError)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot.cli import ask, digest, evaluate, forget, ingest, report, serve
+    from bot.cli import ask, digest, evaluate, forget, ingest, report, review, serve
 
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_parser(commands)
     forget.add_parser(commands)
     serve.add_parsers(commands)
+    review.add_parser(commands)
     return parser
 
 

@@ -7,6 +7,7 @@ import gc
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
@@ -14,6 +15,7 @@ from bot.courses import Course, Courses
 from bot.fallback import FALLBACK_MODEL
 from bot.judge import JudgeOptions, JudgeStore, JudgeWorker
 from bot.ports import AnswerModel
+from bot.review_links import ReviewLinks, review_secret
 from bot.service import AssistantService, ServiceOptions
 from bot.store import Journal, SqlStore, open_store
 from bot.versions import AnswerSetup
@@ -173,6 +175,7 @@ def build_service(
     answer_model = build_answer_model(settings)
     setup = answer_setup(settings, retrieval, with_model=answer_model is not None)
     log.info("answers are versioned by: %s", setup.describe())
+    secret = pseudonym_secret(settings, allow_local=allow_local_secret)
     return AssistantService(
         retriever=retrieval.retriever,
         reindexer=retrieval,
@@ -180,7 +183,8 @@ def build_service(
         store=store or build_store(settings),
         journal=journal or build_journal(settings),
         courses=courses,
-        pseudonym_secret=pseudonym_secret(settings, allow_local=allow_local_secret),
+        pseudonym_secret=secret,
+        review_links=review_links(settings, secret),
         embed_questions=retrieval.embedder.embed_queries,
         options=ServiceOptions(
             k=settings.retrieval_k,
@@ -200,6 +204,15 @@ def answer_setup(settings: Settings, retrieval: Retrieval, *, with_model: bool) 
         search_mode=settings.search_mode,
         embedder=retrieval.embedder.name,
         segmenting=retrieval.segmenting.fingerprint(),
+    )
+
+
+def review_links(settings: Settings, pseudonym_secret: str) -> ReviewLinks:
+    """The signer of the review page's links, from REVIEW_SECRET or PSEUDONYM_SECRET."""
+    return ReviewLinks(
+        secret=review_secret(settings.review_secret.get_secret_value(), pseudonym_secret),
+        base_url=settings.review_base_url,
+        valid_for=timedelta(hours=settings.review_link_hours),
     )
 
 

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr = SecretStr("")
     slack_signing_secret: SecretStr = SecretStr("")
     slack_port: Annotated[int, Field(ge=1, le=65535)] = 3000
+    review_base_url: str = ""  # where TAs reach the review page; empty: no /review links
+    review_secret: SecretStr = SecretStr("")  # empty: derived from PSEUDONYM_SECRET
+    review_link_hours: Annotated[float, Field(ge=0.1, le=720)] = 12.0
     judge_enabled: bool = True
     judge_context_relevance: bool = False
     judge_groundedness: bool = False

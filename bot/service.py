@@ -19,7 +19,7 @@ from typing import TypeVar
 from bot.alignment import Alignment
 from bot.annotations import VoteTally, tally
 from bot.courses import Course, Courses
-from bot.digest import current_week_start, digest_for_week, week_bounds
+from bot.digest import current_week_start, digest_for_week, monday_of, week_bounds
 from bot.digest_week import EmbedQuestions
 from bot.errors import (
     AnswerModelError,
@@ -61,6 +61,8 @@ from bot.pseudonym import (
 )
 from bot.report import alignment_of, load_entries
 from bot.restart import AnswerInterrupted, Restart
+from bot.review import ReviewWeek, read_review_week
+from bot.review_links import IssuedLink, LinkRefused, ReviewAccess, ReviewLinks
 from bot.store.journal import (
     Entry,
     Journal,
@@ -83,6 +85,10 @@ MAX_NOTE_CHARS = 4000
 REFUSED_RESTARTING = "refused: the bot was restarting; the student was asked to ask again"
 INTERRUPTED_RESTARTING = (
     "interrupted: the bot restarted before the answer was ready; the student was asked to ask again"
+)
+REVIEW_NOT_SET_UP = (
+    "A página de revisão não está configurada: defina REVIEW_BASE_URL (o endereço público do "
+    "servidor que a serve) nas configurações do bot."
 )
 
 
@@ -121,6 +127,7 @@ class AssistantService:
         pseudonym_secret: str,
         options: ServiceOptions | None = None,
         reindexer: Reindexer | None = None,
+        review_links: ReviewLinks | None = None,
         clock: Callable[[], datetime] = utcnow,
         restart: Restart | None = None,
         embed_questions: EmbedQuestions | None = None,
@@ -136,6 +143,7 @@ class AssistantService:
         self.reindexer = reindexer
         self.restart = restart or Restart()
         self.embed_questions = embed_questions  # groups the digest's questions by topic
+        self.review_links = review_links
 
     async def ask(self, question: Question, on_text: OnText | None = None) -> Answer:
         """Answer from the course's lectures; the interaction is committed, or journaled when
@@ -570,6 +578,32 @@ class AssistantService:
                 self.options.pass_score,
                 embed=self.embed_questions,
             )
+        )
+
+    def review_link(self, course_id: str, platform: str, user_id: str) -> IssuedLink:
+        """A TA's private link to the course's review page, valid for the set time (the
+        adapter has checked that the user is one of the course's TAs, as for /digest)."""
+        course = self.courses.get(course_id)
+        if self.review_links is None or not self.review_links.base_url:
+            raise BotError(REVIEW_NOT_SET_UP)
+        ta_ref = self.pseudonym(platform, user_id)
+        return self.review_links.link(ta_ref, course.id, self._clock())
+
+    def review_access(self, token: str, course_id: str) -> ReviewAccess:
+        """What a link's token grants on a course's page; ``LinkRefused`` when nothing."""
+        if self.review_links is None:
+            raise LinkRefused("this process has no review secret")
+        if course_id not in self.courses.ids():
+            raise LinkRefused(f"no course {course_id!r}")
+        return self.review_links.check(token, course_id, self._clock())
+
+    async def review_week(self, course_id: str, week_start: date | None = None) -> ReviewWeek:
+        """The week's interactions as the review page lists them: the week holding the day
+        ``week_start`` (default: this week)."""
+        course = self.courses.get(course_id)
+        week = monday_of(week_start) if week_start else current_week_start(course, self._clock())
+        return await asyncio.to_thread(
+            read_review_week, self.store, course, week, self.options.pass_score
         )
 
     async def judge_alignment(

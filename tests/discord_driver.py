@@ -37,6 +37,7 @@ BOTH_COURSES = FakeMember(5004, "dupla")
 CLASSMATE = FakeMember(5005, "colega")
 
 NO_PINGS: dict[str, list[int]] = {"parse": []}
+EPHEMERAL = 64  # a message flag: only the one who ran the command sees it
 SETTINGS = Settings(discord_token="fake-token")
 
 
@@ -215,10 +216,15 @@ class DiscordDriver:
         sent = self.h.fake.slash_command(MEMBERS[who], ML_CHANNEL, command, options)
         await self.h.send("INTERACTION_CREATE", sent)
         [first] = await self.h.fake.wait_for("POST", rf"/interactions/{sent['id']}/.+/callback")
-        if first.json["type"] == 4:  # answered at once: a refusal
+        if first.json["type"] == 4:  # answered at once: a refusal, or a /review link
+            assert first.json["data"]["flags"] & EPHEMERAL
             return str(first.json["data"]["content"])
         [reply] = await self.h.fake.wait_for("POST", rf"/webhooks/\d+/{sent['token']}")
+        assert reply.json["flags"] & EPHEMERAL
         return str(reply.json["content"])
+
+    def user_id(self, who: Role) -> str:
+        return str(MEMBERS[who].user_id)
 
     def ta_pings(self) -> list[str]:
         pings = [c for c in self._posts() if f"<@&{ML_TA_ROLE}>" in c.json["content"]]

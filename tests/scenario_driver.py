@@ -67,8 +67,13 @@ class PlatformDriver(Protocol):
         ...
 
     async def ta_command(self, who: Role, command: str, about: Role | None = None) -> str:
-        """Run a TA command (``digest``; ``forget`` naming the student ``about``) in the
-        course channel; the reply its user sees."""
+        """Run a TA command (``digest``, ``review``; ``forget`` naming the student ``about``)
+        in the course channel; the reply its user sees, which no one else sees (checked:
+        every TA command answers privately)."""
+        ...
+
+    def user_id(self, who: Role) -> str:
+        """The platform's id of the user playing ``who``."""
         ...
 
     def ta_pings(self) -> list[str]:

@@ -206,7 +206,11 @@ class SlackDriver:
         status, _ = await self.bot.sender.command(f"/{command}", text, user, ML, url)
         assert status == 200
         reply = await self.slack.wait_for("response_url", lambda c: c.params["key"] == key)
+        assert reply.params["response_type"] == "ephemeral"
         return shown(reply.params)
+
+    def user_id(self, who: Role) -> str:
+        return USERS[who]
 
     def ta_pings(self) -> list[str]:
         posts = self.slack.calls_to("chat.postMessage")

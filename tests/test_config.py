@@ -79,6 +79,7 @@ def test_absolute_paths_and_remote_uris_are_kept(
         ("RETRIEVAL_K", "ten", "RETRIEVAL_K must be a whole number, got 'ten'"),
         ("RETRIEVAL_K", "99", "RETRIEVAL_K must be between 1 and 50, got '99'"),
         ("LLM_TIMEOUT_S", "0", "LLM_TIMEOUT_S must be between 1.0 and 600.0, got '0'"),
+        ("REVIEW_LINK_HOURS", "0", "REVIEW_LINK_HOURS must be between 0.1 and 720, got '0'"),
         ("JUDGE_ENABLED", "maybe", "JUDGE_ENABLED must be true or false, got 'maybe'"),
         (
             "SEARCH_MODE",

@@ -85,7 +85,7 @@ async def test_client_identifies_with_the_intents_it_needs_and_compression(
     registered = h.fake.find("PUT", r"/applications/\d+/guilds/\d+/commands")
     assert sorted(c.path.split("/")[4] for c in registered) == [str(ML_GUILD), str(BIO_GUILD)]
     names = sorted(cmd["name"] for cmd in registered[0].json)
-    assert names == ["ask", "digest", "forget", "reindex"]
+    assert names == ["ask", "digest", "forget", "reindex", "review"]
 
 
 async def test_mention_is_answered_in_a_thread_with_lecture_links_and_vote_reactions(

@@ -16,7 +16,7 @@ PACKAGES = ("bot", "retrieval")
 # `bot` is a value, the strictest place. `retrieval` imports nothing of `bot`.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("entry", ("bot.__main__", "bot.cli", "bot.app")),  # bot.app wires everything
-    ("adapters", ("bot.adapters",)),
+    ("adapters", ("bot.adapters", "bot.adapters.review")),  # review: the page's HTTP handlers
     ("service", ("bot.service",)),
     (
         "use",
@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.digest_gaps",
             "bot.digest_charts",
             "bot.digest_render",
+            "bot.review",
             "bot.scheduler",
         ),
     ),
@@ -51,6 +52,8 @@ NEVER_LOADS = {
     "bot.service": ("bot.scheduler", "bot.judge", "apscheduler"),
     "bot.report": ("bot.judge",),
     "bot.scheduler": ("bot.judge",),
+    # The review page is served on its own too (python -m bot review): no chat library.
+    "bot.adapters.review": ("discord", "slack_bolt", "slack_sdk"),
 }
 
 

@@ -13,16 +13,19 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import yarl
 
 from bot.annotations import VoteTally, tally
 from bot.models import Turn
+from bot.pseudonym import pseudonymise
+from bot.review_links import LinkRefused
 from bot.service import REFUSED_RESTARTING
 from bot.store import SqlStore
 from retrieval.models import SearchResult
 from tests.discord_driver import DiscordDriver, open_harness
-from tests.fakes.core import FakeAnswerModel, WordOverlapRetriever
+from tests.fakes.core import PSEUDONYM_SECRET, FakeAnswerModel, WordOverlapRetriever
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.scenario_driver import PlatformDriver, eventually
+from tests.scenario_driver import PlatformDriver, eventually, links_in
 from tests.slack_driver import USERGROUPS, SlackDriver, start_app
 
 UNET = "Qual a função da camada de saída da U-Net?"
@@ -175,6 +178,24 @@ async def test_a_ta_forgets_a_student_and_a_student_cannot(start: Start) -> None
     assert [v.value for v in store.votes_for(theirs.ref)] == [1]
     again = await platform.ta_command("ta", "forget", about="student")
     assert "apagados: 0 pergunta(s) com resposta, 0 voto(s)," in again
+
+
+async def test_review_gives_a_ta_a_private_link_to_the_course_page_and_refuses_students(
+    start: Start,
+) -> None:
+    platform = await start()
+    assert await platform.ta_command("student", "review") == platform.ta_only
+
+    told = await platform.ta_command("ta", "review")
+
+    [link] = links_in(told)
+    url = yarl.URL(link)
+    assert (url.host, url.path) == ("revisao.test", "/review/ml")
+    access = platform.service.review_access(url.query["t"], "ml")
+    ta = pseudonymise(PSEUDONYM_SECRET, platform.name, platform.user_id("ta"))
+    assert access.ta_ref == ta and platform.user_id("ta") not in link
+    with pytest.raises(LinkRefused):
+        platform.service.review_access(url.query["t"], "bio")
 
 
 async def test_claude_failing_gives_the_fallback_with_links_and_tells_the_tas(

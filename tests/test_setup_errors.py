@@ -301,3 +301,24 @@ def test_slack_out_of_reach_in_socket_mode_retries_then_gives_up(
     warnings = [r for r in caplog.records if r.name == slack_app.__name__ and r.levelno >= 30]
     assert len(warnings) == attempts - 1 >= 1
     assert all("cannot reach Slack" in r.getMessage() for r in warnings)
+
+
+# ------------------------------------------------------------------ REVIEW PAGE
+
+
+def test_the_review_page_needs_the_pseudonym_secret_and_a_free_port(
+    main_fails: MainFailing, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("PSEUDONYM_SECRET")
+    line = main_fails(["review", "--port", str(free_port())])
+    assert line.startswith("error: missing setting(s): PSEUDONYM_SECRET")
+
+    monkeypatch.setenv("PSEUDONYM_SECRET", "pseudonyms")
+    caplog.clear()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = main_fails(["review", "--host", "127.0.0.1", "--port", str(port)])
+    assert line.startswith(f"error: cannot listen on 127.0.0.1:{port} for the review page")
+    assert line.endswith("choose a free port with --port")

@@ -10,9 +10,10 @@ import re
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from slack_sdk.web.async_client import AsyncWebClient
@@ -25,6 +26,7 @@ from bot.courses import Courses
 from bot.errors import ConfigError, UnreachableError
 from bot.models import Digest, DigestSection
 from tests.fakes.core import (
+    REVIEW_LINKS,
     FakeAnswerModel,
     WordOverlapRetriever,
     make_service,
@@ -489,6 +491,14 @@ async def test_run_http_serves_verified_requests(slack: FakeSlackAPI, tmp_path: 
         ts = slack.add_user_message(ML, STUDENT, "o que é dropout?")
         assert (await sender.event(mention_event(ML, ts)))[0] == 200
         await slack.wait_for("chat.update", lambda c: bool(c.params.get("metadata")))
+        # The review page is served beside the events, behind its signed links.
+        issued = REVIEW_LINKS.link("u_a11ce000000000000001", "ml", datetime.now(UTC))
+        page = issued.url.replace(REVIEW_LINKS.base_url, f"http://127.0.0.1:{port}")
+        async with aiohttp.ClientSession() as browser:
+            async with browser.get(page) as shown:
+                assert shown.status == 200 and "o que é dropout?" in await shown.text()
+            async with browser.get(page.replace("/review/ml", "/review/bio")) as refused:
+                assert refused.status == 403
         # The port is taken now: a second server says which setting to change.
         with pytest.raises(ConfigError, match=rf"127.0.0.1:{port} .*SLACK_PORT"):
             await run_http(service, COURSES, settings, host="127.0.0.1", client=client)

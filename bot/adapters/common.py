@@ -2,7 +2,8 @@
 
 Only logic that is genuinely the same on Discord and Slack lives here: the one throttle of
 the streaming progress edits, the bounded memory of which message answers which interaction,
-and the rule that a place with exactly one candidate course answers for that course.
+the rule that a place with exactly one candidate course answers for that course, and the
+text that hands a TA the review page's link.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 from bot.courses import Course
+from bot.review_links import IssuedLink
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -141,3 +143,12 @@ def sole_course(candidates: Sequence[Course]) -> Course | None:
     """The course when there is exactly one to choose from; with none or several the bot
     cannot guess, and says where to ask instead."""
     return candidates[0] if len(candidates) == 1 else None
+
+
+def review_link_text(course: Course, link: IssuedLink) -> str:
+    """What a TA's ``/review`` answers, privately, on either platform (both link a bare URL)."""
+    until = link.expires_at.astimezone(course.tz).strftime("%d/%m às %H:%M")
+    return (
+        f"🔗 Página de revisão de {course.name}: {link.url}\n"
+        f"O link é só seu (não o compartilhe) e vale até {until}; depois, peça outro com /review."
+    )

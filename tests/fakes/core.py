@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from bot.citations import citation_for
@@ -16,11 +17,14 @@ from bot.courses import Course, Courses, DiscordPlace, SlackPlace
 from bot.errors import AnswerModelError
 from bot.models import Draft, Hit, Question, Segment, Usage
 from bot.ports import OnText
-from bot.service import AssistantService, ServiceOptions
+from bot.review_links import ReviewLinks
+from bot.service import AssistantService, ServiceOptions, utcnow
 from bot.store import Journal, open_store
 from retrieval.models import SearchResult
 
 _WORD = re.compile(r"\w+")
+PSEUDONYM_SECRET = "test-secret"
+REVIEW_LINKS = ReviewLinks(secret=b"test-review-secret", base_url="http://revisao.test")
 
 
 def _words(text: str) -> set[str]:
@@ -179,7 +183,8 @@ def make_service(
     answer_model: FakeAnswerModel | None = None,
     retriever: WordOverlapRetriever | None = None,
     database_url: str | None = None,
-    pseudonym_secret: str = "test-secret",
+    pseudonym_secret: str = PSEUDONYM_SECRET,
+    clock: Callable[[], datetime] = utcnow,
 ) -> AssistantService:
     store = open_store(database_url or f"sqlite:///{tmp_path / 'bot.sqlite3'}")
     return AssistantService(
@@ -190,4 +195,6 @@ def make_service(
         courses=courses,
         pseudonym_secret=pseudonym_secret,
         options=ServiceOptions(k=10),
+        review_links=REVIEW_LINKS,
+        clock=clock,
     )

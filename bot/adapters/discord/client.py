@@ -77,6 +77,12 @@ class CourseBot(discord.Client):
         async def digest(interaction: discord.Interaction) -> None:
             await self.digest_command(interaction)
 
+        @app_commands.command(
+            name="review", description="Monitores: link para a página de revisão das respostas"
+        )
+        async def review(interaction: discord.Interaction) -> None:
+            await self.review_command(interaction)
+
         @app_commands.command(name="reindex", description="Monitores: reindexar as aulas")
         async def reindex(interaction: discord.Interaction) -> None:
             await self.reindex_command(interaction)
@@ -91,6 +97,7 @@ class CourseBot(discord.Client):
         commands: tuple[app_commands.Command[Any, Any, None], ...] = (
             ask,
             digest,
+            review,
             reindex,
             forget,
         )
@@ -108,7 +115,8 @@ class CourseBot(discord.Client):
                 await self.tree.sync(guild=guild)
             except discord.HTTPException as exc:
                 log.error(
-                    "could not register /ask, /digest, /reindex, /forget in guild %s (%s); "
+                    "could not register /ask, /digest, /review, /reindex, /forget in guild %s "
+                    "(%s); "
                     "invite the bot there with the applications.commands scope",
                     guild_id,
                     exc,
@@ -141,6 +149,9 @@ class CourseBot(discord.Client):
 
     async def digest_command(self, interaction: discord.Interaction) -> None:
         await self.ta_commands.digest_command(interaction)
+
+    async def review_command(self, interaction: discord.Interaction) -> None:
+        await self.ta_commands.review_command(interaction)
 
     async def reindex_command(self, interaction: discord.Interaction) -> None:
         await self.ta_commands.reindex_command(interaction)

@@ -1,6 +1,6 @@
-"""The TA commands on Discord, ``/digest`` (a preview of this week's digest), ``/reindex``
-and ``/forget`` (delete a student's data); refusals and results are ephemeral. Also what any
-failed command says."""
+"""The TA commands on Discord, ``/digest`` (a preview of this week's digest), ``/review`` (a
+private link to the review page), ``/reindex`` and ``/forget`` (delete a student's data);
+refusals and results are ephemeral. Also what any failed command says."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.adapters.common import review_link_text
 from bot.adapters.discord.digest import chart_file
 from bot.adapters.discord.messaging import NO_PINGS, place_of, role_ids
 from bot.adapters.discord_render import (
@@ -57,6 +58,19 @@ class TaCommands:
             await interaction.followup.send(
                 chunk, ephemeral=True, allowed_mentions=NO_PINGS, **extra
             )
+
+    async def review_command(self, interaction: discord.Interaction) -> None:
+        course = await self._ta_course(interaction)
+        if course is None:
+            return
+        try:
+            link = self.service.review_link(course.id, "discord", str(interaction.user.id))
+        except BotError as exc:
+            await interaction.response.send_message(f"⚠️ {exc}", ephemeral=True)
+            return
+        await interaction.response.send_message(
+            review_link_text(course, link), ephemeral=True, allowed_mentions=NO_PINGS
+        )
 
     async def reindex_command(self, interaction: discord.Interaction) -> None:
         course = await self._ta_course(interaction)

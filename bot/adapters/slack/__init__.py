@@ -14,7 +14,7 @@ this process posted, else by reading the message back with ``conversations.repli
 Bot scopes: app_mentions:read, chat:write, commands, reactions:read, reactions:write,
 channels:history, groups:history, im:history, usergroups:read, files:write. Events:
 app_mention, message.channels, message.groups, message.im, reaction_added, reaction_removed.
-Slash commands: /ask, /digest, /reindex, /forget. Interactivity on (same request URL).
+Slash commands: /ask, /digest, /review, /reindex, /forget. Interactivity on (same request URL).
 
 Modules: ``app`` (client, listener registration, HTTP and Socket Mode), ``asking``
 (mentions, thread replies, DMs, ``/ask``), ``answering`` (placeholder, progress, the answer,

@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import slack_render as render
 from bot.adapters.common import AnswerCache
+from bot.adapters.review import AccessLogWithoutQueries, add_review_routes
 from bot.adapters.slack.answering import Answerer, AnswerRefs
 from bot.adapters.slack.asking import Asking
 from bot.adapters.slack.commands import TaCommands
@@ -93,6 +94,7 @@ class SlackAssistant:
         app.event("reaction_removed")(ack=ack, lazy=[feedback.on_reaction_removed])
         app.command("/ask")(ack=asking.ack_ask, lazy=[asking.on_ask])
         app.command("/digest")(ack=ack, lazy=[commands.on_digest])
+        app.command("/review")(ack=ack, lazy=[commands.on_review])
         app.command("/reindex")(ack=ack, lazy=[commands.on_reindex])
         app.command("/forget")(ack=ack, lazy=[commands.on_forget])
         app.action(render.VOTE_UP_ACTION)(ack=ack, lazy=[feedback.on_vote])
@@ -129,14 +131,16 @@ async def run_http(
     path: str = "/slack/events",
     client: AsyncWebClient | None = None,
 ) -> None:
-    """Serve the Events API / commands / interactivity URL on ``SLACK_PORT`` until cancelled.
+    """Serve the Events API / commands / interactivity URL on ``SLACK_PORT`` until cancelled,
+    and the review page beside it (``/review/<course>``, behind its signed links).
 
     bolt verifies every request's signature with ``SLACK_SIGNING_SECRET`` (401 otherwise)."""
     require(settings, "SLACK_SIGNING_SECRET")
     app = build_app(service, courses, settings, client=client)
     web_app = app.web_app(path=path, port=settings.slack_port)
     web_app.middlewares.append(refuse_malformed_timestamps)
-    runner = web.AppRunner(web_app)
+    add_review_routes(web_app, service)
+    runner = web.AppRunner(web_app, access_log_class=AccessLogWithoutQueries)
     await runner.setup()
     try:
         try:
@@ -146,7 +150,12 @@ async def run_http(
                 f"cannot listen on {host}:{settings.slack_port} for Slack's requests "
                 f"({error.strerror or error}): set SLACK_PORT to a free port"
             ) from error
-        log.info("slack: listening on http://%s:%d%s", host, settings.slack_port, path)
+        log.info(
+            "slack: listening on http://%s:%d%s (and the review page on /review/<course>)",
+            host,
+            settings.slack_port,
+            path,
+        )
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

@@ -1,5 +1,6 @@
-"""The TA commands on Slack: ``/digest`` (a preview of this week's digest), ``/reindex`` and
-``/forget @student`` (delete a student's data); every reply is ephemeral."""
+"""The TA commands on Slack: ``/digest`` (a preview of this week's digest), ``/review`` (a
+private link to the review page), ``/reindex`` and ``/forget @student`` (delete a student's
+data); every reply is ephemeral."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from slack_bolt.async_app import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import slack_render as render
+from bot.adapters.common import review_link_text
 from bot.adapters.slack.listeners import Payload, logged, logged_failure
 from bot.adapters.slack.routing import command_course
 from bot.adapters.slack.tas import TaCheck
 from bot.courses import Course, Courses
+from bot.errors import BotError
 from bot.service import AssistantService
 
 # The student a /forget names: Slack sends a mention as <@U123> or <@U123|name>.
@@ -58,6 +61,20 @@ class TaCommands:
             return
         for message in render.digest_messages(course.name, digest):
             await respond(response_type="ephemeral", **message.kwargs())
+
+    @logged
+    async def on_review(
+        self, command: Payload, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        course = await self._ta_course(command, client, respond)
+        if course is None:
+            return
+        try:
+            link = self.service.review_link(course.id, "slack", command.get("user_id", ""))
+        except BotError as exc:
+            await respond(text=f":warning: {exc}", response_type="ephemeral")
+            return
+        await respond(text=review_link_text(course, link), response_type="ephemeral")
 
     @logged
     async def on_reindex(
