@@ -181,6 +181,7 @@ def build_service(
             judge_enabled=settings.judge_enabled,
             pass_score=settings.judge_pass_score,
             no_model_reason=no_key,
+            answer_concurrency=settings.answer_concurrency,
         ),
     )
 

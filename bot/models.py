@@ -27,6 +27,7 @@ __all__ = [
     "Judgement",
     "JudgementRecord",
     "Question",
+    "Refusal",
     "RetrievedSegment",
     "Segment",
     "StageTimings",
@@ -117,6 +118,7 @@ class Answer:
     # Set when something broke on the way (the answer model failed): what the adapter tells
     # the course's TAs. The service decides; the adapters only render it.
     tas_alert: str = ""
+    repeat_of: str = ""  # given from the answer of this earlier interaction: no model call
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,21 @@ class Interaction:
     retrieved: tuple[RetrievedSegment, ...]
     citations: tuple[Citation, ...]
     escalated: bool = False
+    repeat_of: str = ""  # the interaction whose answer was given again (a repeated question)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A question the rate limit turned away: kept, as every question is, but not answered
+    (nor judged, nor counted as an interaction: the student asks it again later)."""
+
+    created_at: datetime
+    course_id: str
+    platform: str
+    channel: str
+    asker_ref: str
+    question: str
+    wait_s: float  # how long the student was told to wait
 
 
 @dataclass(frozen=True)

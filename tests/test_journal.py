@@ -87,7 +87,9 @@ def test_a_line_an_earlier_version_wrote_reads_back() -> None:
         escalated=True,
     )
     assert decode(EARLIER_LINE) == PendingInteraction(expected, enqueue_judge=True)
-    assert json.loads(encode(decode(EARLIER_LINE))) == json.loads(EARLIER_LINE)
+    earlier = json.loads(EARLIER_LINE)
+    earlier["interaction"]["repeat_of"] = ""  # a column added since (m006), at its default
+    assert json.loads(encode(decode(EARLIER_LINE))) == earlier
 
 
 def test_the_store_recognises_what_it_holds_already(

@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("entry", ("bot.__main__", "bot.cli", "bot.app")),  # bot.app wires everything
     ("adapters", ("bot.adapters",)),
     ("service", ("bot.service",)),
-    ("use", ("bot.judge", "bot.report", "bot.digest", "bot.scheduler")),
+    ("use", ("bot.judge", "bot.report", "bot.digest", "bot.scheduler", "bot.fair_use")),
     ("store", ("bot.store", "bot.llm")),  # what the ports stand for: SQL, Claude
     ("outcome", ("bot.outcome",)),  # rules over values alone, so the store may apply them
     ("values", ("bot",)),  # models, ports, errors, ids, config, courses, pure helpers

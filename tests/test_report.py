@@ -321,7 +321,7 @@ def test_csv_is_one_row_per_interaction(seeded: tuple[SqlStore, Interaction]) ->
 CSV_HEADER = (
     "number,id,created_at,course_id,platform,channel,thread,asker_ref,question,answer,"
     "abstained,fallback,escalated,error,model,input_tokens,output_tokens,embed_ms,search_ms,"
-    "generate_ms,total_ms,votes_up,votes_down,ta_vote,manual_annotation,ar_status,ar_score,ar,"
+    "generate_ms,total_ms,repeat_of,votes_up,votes_down,ta_vote,manual_annotation,ar_status,ar_score,ar,"
     "automated_annotation,ar_criteria,ar_evidence,judge_model,judge_error,groundedness,"
     "segment_ids,segment_scores,segment_dense_scores,cited_segment_ids,citation_urls"
 )
@@ -334,7 +334,7 @@ def test_csv_and_jsonl_keep_their_columns_in_order(seeded: tuple[SqlStore, Inter
     # JSON Lines nests the lists that CSV joins into its last five columns.
     flat = CSV_HEADER.split(",")[:-5]
     keys = list(json.loads(render_jsonl(entries)))
-    assert keys == [*flat[:21], "segments", "citations", *flat[21:]]
+    assert keys == [*flat[:22], "segments", "citations", *flat[22:]]
 
 
 # -- hidden links: every one, in every format, in both kinds of answer ---------------------

@@ -34,6 +34,8 @@ class InteractionColumn:
     free_text: bool = False
     primary_key: bool = False
     server_default: sa.TextClause | None = None
+    # The value of a row written before the column existed (an older journal line).
+    missing: Any = None
 
     def value(self, interaction: Interaction) -> Any:
         return getattr(getattr(interaction, self.part) if self.part else interaction, self.name)
@@ -69,6 +71,8 @@ INTERACTION_COLUMNS: tuple[InteractionColumn, ...] = (
     InteractionColumn("search_ms", sa.Float(), "timings"),
     InteractionColumn("generate_ms", sa.Float(), "timings"),
     InteractionColumn("total_ms", sa.Float(), "timings"),
+    # The interaction whose answer this repeated question was given (m006).
+    InteractionColumn("repeat_of", sa.Text(), server_default=sa.text("''"), missing=""),
 )
 
 
@@ -86,7 +90,11 @@ def interaction_from(
     own: dict[str, Any] = {}
     parts: dict[Part, dict[str, Any]] = {part: {} for part in _PARTS}
     for column in INTERACTION_COLUMNS:
-        value = values[column.name]
+        value = (
+            values[column.name]
+            if column.missing is None
+            else values.get(column.name, column.missing)
+        )
         if isinstance(column.type, sa.Boolean):
             value = bool(value)  # a journal line or a driver may give 0/1
         (parts[column.part] if column.part else own)[column.name] = value
