@@ -181,15 +181,19 @@ class DiscordDriver:
         reply = self.h.fake.user_message(MEMBERS[who], int(earlier.thread), text)
         await self.h.send("MESSAGE_CREATE", reply)
 
-    async def ask_unanswered(self, who: Role, text: str) -> Shown:
+    async def ask_unanswered(self, who: Role, text: str, shows: str = "Não consegui") -> Shown:
         question = await self.h.mention(MEMBERS[who], ML_CHANNEL, text)
         thread = question["id"]  # a thread started from a message has its id
         [edit] = await self.h.fake.wait_for(
             "PATCH",
             rf"/channels/{thread}/messages/\d+",
-            where=lambda c: "Não consegui" in (c.json.get("content") or ""),
+            where=lambda c: shows in (c.json.get("content") or ""),
         )
         return self._shown(self.h.fake.messages[int(edit.path.split("/")[4])], thread)
+
+    def placeholder_texts(self) -> list[str]:
+        edits = self.h.fake.find("PATCH", r"/channels/\d+/messages/\d+")
+        return [c.json.get("content") or "" for c in edits]
 
     async def vote(self, who: Role, answer: Shown, vote: Vote, *, added: bool = True) -> None:
         before = len(self.service.store.votes_for(answer.ref))

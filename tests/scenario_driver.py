@@ -53,8 +53,13 @@ class PlatformDriver(Protocol):
         """A reply in the thread of ``earlier`` that mentions no one; waits for nothing."""
         ...
 
-    async def ask_unanswered(self, who: Role, text: str) -> Shown:
-        """A question the bot cannot answer; what the student is shown instead."""
+    async def ask_unanswered(self, who: Role, text: str, shows: str = "Não consegui") -> Shown:
+        """A question the bot does not answer; what the student is shown instead (the
+        placeholder once it shows ``shows``)."""
+        ...
+
+    def placeholder_texts(self) -> list[str]:
+        """Every text the bot's edits of its own messages showed, in order."""
         ...
 
     async def vote(self, who: Role, answer: Shown, vote: Vote, *, added: bool = True) -> None:

@@ -154,11 +154,9 @@ class SlackDriver:
         )
         assert status == 200
 
-    async def ask_unanswered(self, who: Role, text: str) -> Shown:
+    async def ask_unanswered(self, who: Role, text: str, shows: str = "Não consegui") -> Shown:
         ts = await self.bot.mention(ML, f"<@{BOT_USER_ID}> {text}", user=USERS[who])
-        told = await self.slack.wait_for(
-            "chat.update", lambda c: "Não consegui" in c.params.get("text", "")
-        )
+        told = await self.slack.wait_for("chat.update", lambda c: shows in c.params.get("text", ""))
         message = self.slack.message(ML, told.params["ts"])
         assert message.get("thread_ts") == ts
         return self._shown(message)
@@ -203,6 +201,9 @@ class SlackDriver:
         key = f"{command}-{user}-"
         reply = await self.slack.wait_for("response_url", lambda c: c.params["key"].startswith(key))
         return shown(reply.params)
+
+    def placeholder_texts(self) -> list[str]:
+        return [c.params.get("text", "") for c in self.slack.calls_to("chat.update")]
 
     def ta_pings(self) -> list[str]:
         posts = self.slack.calls_to("chat.postMessage")
