@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from bot.citations import citation_for
@@ -16,7 +17,7 @@ from bot.courses import Course, Courses, DiscordPlace, SlackPlace
 from bot.errors import AnswerModelError
 from bot.models import Draft, Hit, Question, Segment, Usage
 from bot.ports import OnText
-from bot.service import AssistantService, ServiceOptions
+from bot.service import AssistantService, ServiceOptions, utcnow
 from bot.store import Journal, open_store
 from retrieval.models import SearchResult
 
@@ -179,6 +180,7 @@ def make_service(
     answer_model: FakeAnswerModel | None = None,
     retriever: WordOverlapRetriever | None = None,
     database_url: str | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> AssistantService:
     store = open_store(database_url or f"sqlite:///{tmp_path / 'bot.sqlite3'}")
     return AssistantService(
@@ -189,4 +191,5 @@ def make_service(
         courses=courses,
         pseudonym_secret="test-secret",
         options=ServiceOptions(k=10),
+        clock=clock,
     )
