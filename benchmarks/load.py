@@ -60,6 +60,7 @@ from benchmarks._common import (
     postgres_reachable,
     postgres_scratch_schema,
 )
+from bot.adapters import discord_render
 from bot.adapters.discord import CourseBot
 from bot.adapters.slack.app import build_app
 from bot.config import Settings
@@ -207,10 +208,8 @@ def watch_discord(fake: FakeDiscord, run: Run, seen: int) -> int:
             continue
         content = call.json.get("content") or ""
         embeds = call.json.get("embeds") or []
-        ref = ""
-        if embeds:
-            ref_found = re.search(r"ref (\w+)", (embeds[0].get("footer") or {}).get("text", ""))
-            ref = ref_found.group(1) if ref_found else ""
+        footer = (embeds[0].get("footer") or {}).get("text", "") if embeds else ""
+        ref = discord_render.ref_from_footer(footer) or ""
         mark(run, f"d{found.group(1)}", content, answered=bool(embeds), ref=ref)
     return len(calls)
 
@@ -324,7 +323,7 @@ async def ask_slack(
         print(f"slack refused an event: {status}", file=sys.stderr)
 
 
-def report(run: Run, args: argparse.Namespace, url: str) -> None:
+def report(run: Run, args: argparse.Namespace, url: str, model_calls: int) -> None:
     store = open_store(url)
     with store.db.engine.connect() as conn:
         rows = conn.execute(
@@ -366,6 +365,7 @@ def report(run: Run, args: argparse.Namespace, url: str) -> None:
         f"answered: {len(answered)} (model {len(by_model)}, repeated question "
         f"{len(repeats)}, extractive {len(extractive)})"
     )
+    print(f"model calls (the fake API's count): {model_calls}")
     print(f"rate-limited: {len(refused)}")
     print(f"served from a repeated question: {len(repeats)}")
     print(f"failed: {len(failed)}")
@@ -398,8 +398,10 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="load-") as tmp, database(args.store, Path(tmp)) as url:
         with fake_anthropic_process(args.delay[0], args.delay[1]) as api:
+            api.stats()  # from zero
             run = asyncio.run(drive(args, Path(tmp), url, api.base_url, api.api_key))
-        report(run, args, url)
+            model_calls = api.stats()["requests"]
+        report(run, args, url, model_calls)
 
 
 if __name__ == "__main__":
