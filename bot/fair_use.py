@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from bot.annotations import tally
 from bot.courses import Course
-from bot.limits import closest, day_start, question_key, vector_bytes
+from bot.limits import close_ones, day_start, differ_only_in_filler, question_key, vector_bytes
 from bot.models import Interaction, Question, Refusal
 from bot.outcome import outcome
 from bot.ports import Store
@@ -91,21 +91,22 @@ class FairUse:
             return None
         fairness = self._store.fairness
         ids = fairness.same_questions(course.id, question_key(question.text), self._since(course))
-        return self._first_reusable(ids)
+        return self._first_reusable(ids, lambda _: True)
 
     def similar_question(
         self, course: Course, question: Question, vector: Sequence[float]
     ) -> Interaction | None:
-        """A recent answer to a question whose embedding is this close to this one's."""
+        """A recent answer to a question whose embedding is this close to this one's and
+        that differs from it only in filler words ("Alguém pode explicar: …", "… Obrigado!")."""
         if not vector or not self._repeats_apply(course, question):
             return None
         recent = self._store.fairness.recent_vectors(
             course.id, self._since(course), SIMILAR_CANDIDATES
         )
-        found = closest(vector, recent)
-        if found is None or found[1] < course.limits.repeat_similarity:
-            return None
-        return self._first_reusable([found[0]])
+        close = close_ones(vector, recent, course.limits.repeat_similarity)
+        return self._first_reusable(
+            close, lambda e: differ_only_in_filler(question.text, e.question)
+        )
 
     def remember(self, interaction: Interaction, vector: Sequence[float]) -> None:
         """Make a model-written answer findable by later repeats of its question."""
@@ -126,10 +127,12 @@ class FairUse:
     def _since(self, course: Course) -> datetime:
         return self._clock() - timedelta(hours=course.limits.repeat_window_hours)
 
-    def _first_reusable(self, interaction_ids: Sequence[str]) -> Interaction | None:
+    def _first_reusable(
+        self, interaction_ids: Sequence[str], same: Callable[[Interaction], bool]
+    ) -> Interaction | None:
         for interaction_id in interaction_ids:
             earlier = self._store.get_interaction(interaction_id)
-            if earlier is not None and reusable(earlier, self._store):
+            if earlier is not None and same(earlier) and reusable(earlier, self._store):
                 return earlier
         return None
 

