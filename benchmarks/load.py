@@ -89,7 +89,7 @@ PHRASINGS = (
     "Isso cai na prova? {q}",
     "{q} Obrigado!",
 )
-REFUSED, FAILED = "pergunte de novo", "Não consegui"
+REFUSED, FAILED, QUEUED = "pergunte de novo", "Não consegui", "na fila"
 
 
 @dataclass
@@ -100,6 +100,7 @@ class Asked:
     key: str = ""  # the platform's id of the thread the reply goes to
     replied_at: float = 0.0
     kind: str = ""  # answered, refused or failed
+    queued: bool = False  # it was shown its place in line for the model
     ref: str = ""  # the interaction the reply names, when answered
 
 
@@ -222,6 +223,7 @@ def watch_discord(fake: FakeDiscord, run: Run, seen: int) -> int:
         if call.method != "PATCH" or not found or not isinstance(call.json, dict):
             continue
         content = call.json.get("content") or ""
+        mark_queued(run, f"d{found.group(1)}", content)
         embeds = call.json.get("embeds") or []
         footer = (embeds[0].get("footer") or {}).get("text", "") if embeds else ""
         ref = discord_render.ref_from_footer(footer) or ""
@@ -240,8 +242,15 @@ def watch_slack(slack: FakeSlackAPI, run: Run, seen: int) -> int:
         if isinstance(metadata, str):
             metadata = json.loads(metadata)
         ref = (metadata.get("event_payload") or {}).get("interaction_id", "")
+        mark_queued(run, f"s{thread}", params.get("text", ""))
         mark(run, f"s{thread}", params.get("text", ""), answered=bool(metadata), ref=ref)
     return len(calls)
+
+
+def mark_queued(run: Run, key: str, text: str) -> None:
+    asked = run.by_key.get(key)
+    if asked is not None and QUEUED in text:
+        asked.queued = True
 
 
 def mark(run: Run, key: str, text: str, *, answered: bool, ref: str) -> None:
@@ -384,6 +393,7 @@ def report(run: Run, args: argparse.Namespace, url: str, model_calls: int) -> No
     print(f"rate-limited: {len(refused)}")
     print(f"served from a repeated question: {len(repeats)}")
     print(f"failed: {len(failed)}")
+    print(f"shown their place in line for the model: {sum(a.queued for a in asked)}")
     print(f"latency, every reply: {latencies(replied)}")
     print(f"latency, model answers: {latencies(by_model)}")
     print(f"latency, repeated questions: {latencies(repeats)}")
