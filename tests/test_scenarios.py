@@ -265,7 +265,10 @@ async def test_a_student_past_the_rate_limit_is_told_when_to_ask_again_and_other
     await platform.ask("student", UNET)
     told = await platform.ask_unanswered("student", ENCODER, shows="pergunte de novo")
 
-    assert re.search(r"pergunte de novo em (29|30) s\b", told.text), told.text
+    wait = re.search(r"pergunte de novo em (\d+) s\b", told.text)
+    assert wait is not None and 20 <= int(wait.group(1)) <= 30, (
+        told.text
+    )  # 30 s less the time taken
     assert refused_questions(platform) == [ENCODER]  # kept, though not answered
     other = await platform.ask("classmate", ENCODER)  # each student has a bucket of their own
     assert ENCODER_LINK in other.links
