@@ -1,5 +1,7 @@
 """How well the automated judge agrees with the people: accuracy, Cohen's kappa and the
-2x2 confusion matrix between manual and automated annotations ("C" / "I").
+2x2 confusion matrix between manual and automated annotations ("C" / "I"). The manual
+annotation is a TA's grade where there is one, else the students' votes; ``bot.alignment``
+measures the judge against TA grades alone.
 
 Pure functions. Only interactions that have both annotations count.
 
@@ -14,10 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.annotations import Label, automated_annotation, tally
-from bot.models import Interaction, Judgement, Vote
-
-LABELS: tuple[Label, Label] = ("C", "I")
+from bot.annotations import Label, automated_annotation, current_grade, manual_annotation, tally
+from bot.models import Interaction, Judgement, TAGrade, Vote
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,16 @@ def annotation_pairs(
     votes_by_id: Mapping[str, Sequence[Vote]],
     judgements_by_id: Mapping[str, Judgement],
     pass_score: int,
+    grades_by_id: Mapping[str, Sequence[TAGrade]] | None = None,
 ) -> list[tuple[Label | None, Label | None]]:
-    """(manual, automated) per interaction, from the vote events and the AR judgement."""
+    """(manual, automated) per interaction: the manual from the TA grades, else the vote
+    events (``manual_annotation``); the automated from the AR judgement."""
+    grades_by_id = grades_by_id or {}
     return [
         (
-            tally(votes_by_id.get(i.id, ())).annotation,
+            manual_annotation(
+                tally(votes_by_id.get(i.id, ())), current_grade(grades_by_id.get(i.id, ()))
+            ),
             automated_annotation(judgements_by_id.get(i.id), pass_score),
         )
         for i in interactions

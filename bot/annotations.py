@@ -1,18 +1,27 @@
 """Manual and automated annotations ("C" correct / "I" incorrect), as the seed reports them.
 
-Pure functions over stored values: the store keeps every vote event; these decide what
-they add up to.
+Pure functions over stored values: the store keeps every vote and TA grade event; these
+decide what they add up to. The manual annotation is a TA's grade when there is one (an
+expert's verdict), else what the students' votes add up to: ``manual_annotation``, the one
+place that decides it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
-from bot.models import Judgement, Vote
+from bot.models import Judgement, Label, TAGrade, Vote
 
-Label = Literal["C", "I"]
+__all__ = [
+    "Label",
+    "VoteTally",
+    "automated_annotation",
+    "current_grade",
+    "current_votes",
+    "manual_annotation",
+    "tally",
+]
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,18 @@ def tally(events: Iterable[Vote]) -> VoteTally:
     decider = ta_vote or (up - down)
     annotation: Label | None = "C" if decider > 0 else "I" if decider < 0 else None
     return VoteTally(up=up, down=down, ta_vote=ta_vote, annotation=annotation)
+
+
+def current_grade(events: Iterable[TAGrade]) -> TAGrade | None:
+    """The latest TA grade on an answer (whoever gave it), or None when it has none."""
+    ordered = sorted(events, key=lambda g: g.at)
+    return ordered[-1] if ordered else None
+
+
+def manual_annotation(votes: VoteTally, grade: TAGrade | None) -> Label | None:
+    """The report's "Anotação manual": the current TA grade (``current_grade``) when there is
+    one, over whatever the students' votes add up to."""
+    return grade.label if grade is not None else votes.annotation
 
 
 def automated_annotation(judgement: Judgement | None, pass_score: int = 2) -> Label | None:

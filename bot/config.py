@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     judge_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     digest_hour: Annotated[int, Field(ge=0, le=23)] = 9
+    # On SIGTERM, how long questions in flight may take to finish before their students are
+    # asked to ask again (hosts usually kill the process 30 s after SIGTERM).
+    shutdown_grace_s: Annotated[float, Field(ge=0.0, le=600.0)] = 25.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("*", mode="before")

@@ -1,5 +1,6 @@
 """The weekly digest for a course's TAs, in Portuguese: what was asked, what went wrong,
-which lectures were cited, and how well the judge agrees with the students' votes.
+which lectures were cited, how well the judge agrees with the manual annotations (a TA's
+grade, else the students' votes) and with the TA grades alone (``bot.alignment``).
 
 ``build_digest`` is pure: given the week's interactions, votes and judgements (``week_bounds``
 gives the window) it returns a ``Digest``; ``digest_for_week`` reads them from the store
@@ -14,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 
 from bot.agreement import Agreement, agreement, annotation_pairs
+from bot.alignment import ALIGNMENT_HEADING, alignment_lines, judge_alignment
 from bot.annotations import current_votes, tally
 from bot.courses import Course
-from bot.models import Digest, DigestSection, Interaction, Judgement, Vote
+from bot.models import Digest, DigestSection, Interaction, Judgement, TAGrade, Vote
 from bot.outcome import answer_relevance, failed
 from bot.ports import LogReads
 
@@ -60,8 +62,16 @@ def digest_for_week(
     ids = [i.id for i in interactions]
     votes = store.votes_for_many(ids)
     judgements = answer_relevance(store.judgements_for_many(ids))
+    grades = store.grades_for_many(ids)
     return build_digest(
-        course, week_start, interactions, votes, judgements, pass_score, chart=chart
+        course,
+        week_start,
+        interactions,
+        votes,
+        judgements,
+        pass_score,
+        chart=chart,
+        grades_by_id=grades,
     )
 
 
@@ -74,8 +84,11 @@ def build_digest(
     pass_score: int,
     *,
     chart: bool = True,
+    grades_by_id: Mapping[str, Sequence[TAGrade]] | None = None,
 ) -> Digest:
-    """The digest of the week; interactions outside it are ignored."""
+    """The digest of the week; interactions outside it are ignored. A TA's grade is an
+    answer's manual annotation, over the students' votes."""
+    grades_by_id = grades_by_id or {}
     start, end = week_bounds(course, week_start)
     week = sorted(
         (i for i in interactions if start <= i.created_at < end), key=lambda i: i.created_at
@@ -85,7 +98,10 @@ def build_digest(
         _summary(course, start, end, week, votes_by_id, judged),
         _to_review(week, votes_by_id, judged, pass_score),
         _most_cited(week),
-        _agreement_section(agreement(annotation_pairs(week, votes_by_id, judged, pass_score))),
+        _agreement_section(
+            agreement(annotation_pairs(week, votes_by_id, judged, pass_score, grades_by_id))
+        ),
+        _alignment_section(week, judged, grades_by_id, pass_score),
     )
     png = questions_per_day_png(course, start, week) if chart and week else None
     return Digest(course_id=course.id, week_start=start, sections=sections, chart_png=png)
@@ -195,6 +211,17 @@ def _agreement_section(result: Agreement | None) -> DigestSection:
             f"Manual I / automatizada C: {m.ic} · manual I / automatizada I: {m.ii}",
         ),
     )
+
+
+def _alignment_section(
+    week: Sequence[Interaction],
+    judged: Mapping[str, Judgement],
+    grades_by_id: Mapping[str, Sequence[TAGrade]],
+    pass_score: int,
+) -> DigestSection:
+    """The judge against the week's TA grades, and answers to grade next."""
+    alignment = judge_alignment(week, judged, grades_by_id, pass_score)
+    return DigestSection(ALIGNMENT_HEADING, alignment_lines(alignment, QUESTION_CHARS))
 
 
 def render_digest_markdown(digest: Digest) -> str:

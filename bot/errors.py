@@ -53,6 +53,11 @@ class RateLimitedError(QuestionRefusedError):
         self.wait_s = wait_s
 
 
+class InvalidGradeError(BotError, ValueError):
+    """A TA grade the service will not keep (a label other than C/I, an AR grade outside 0-3,
+    a grader that is not a pseudonym); the message says what to change."""
+
+
 class AskFailedError(BotError):
     """A question could not be answered at all; the failure is logged under ``interaction_id``.
 
@@ -66,6 +71,15 @@ class AskFailedError(BotError):
 
     def __str__(self) -> str:
         return f"interaction {self.interaction_id}: {self.message}"
+
+
+class RestartingError(AskFailedError):
+    """The bot is restarting: the question was refused, or cut short when the restart's
+    grace ended; kept under ``interaction_id``. The adapters ask the student to ask again
+    in a minute (an adapter that does not know it shows the failure with the reference)."""
+
+    def __init__(self, interaction_id: str, message: str) -> None:
+        super().__init__(interaction_id, message)
 
 
 class UnknownInteractionError(BotError, LookupError):

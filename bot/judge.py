@@ -25,6 +25,7 @@ only after each missing verdict was recorded as a judge failure, so reports neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -109,16 +110,27 @@ class JudgeWorker:
         self.options = options or JudgeOptions()
         self._rng = rng or random.Random()
         self._calls = asyncio.Semaphore(self.options.concurrency)
+        self._stopping = False
+        self._wake: asyncio.Event | None = None  # made by run(), in its loop
 
     async def run(self) -> None:
-        """Judge until cancelled: drain the queue, then look again every ``poll_s``. A failing
-        drain (e.g. the database is down) is logged, not fatal."""
-        while True:
+        """Judge until cancelled or stopped: drain the queue, then look again every
+        ``poll_s``. A failing drain (e.g. the database is down) is logged, not fatal."""
+        self._wake = asyncio.Event()
+        while not self._stopping:
             try:
                 await self.drain()
             except Exception:
                 log.exception("judging failed; trying again in %.0f s", self.options.poll_s)
-            await asyncio.sleep(self.options.poll_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.options.poll_s)
+
+    def stop(self) -> None:
+        """Claim nothing more; ``run`` returns once the jobs in hand are finished. (What a
+        cancelled worker still holds, ``JobQueue.release_leases`` gives back.)"""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
 
     async def drain(self, now: datetime | None = None) -> int:
         """Judge due jobs until none is left, up to ``concurrency`` at once: each finished job
@@ -130,7 +142,7 @@ class JudgeWorker:
         claimed = 0
         try:
             while True:
-                room = self.options.concurrency - len(running)
+                room = 0 if self._stopping else self.options.concurrency - len(running)
                 jobs = await self._claim(room, now) if room else []
                 claimed += len(jobs)
                 running.update(asyncio.create_task(self._handle(job, now)) for job in jobs)

@@ -14,9 +14,11 @@ from retrieval.models import Hit, Segment
 
 __all__ = [
     "ANSWER_RELEVANCE",
+    "AR_GRADES",
     "CONTEXT_RELEVANCE",
     "GROUNDEDNESS",
     "JUDGE_JOB",
+    "LABELS",
     "Answer",
     "Citation",
     "Digest",
@@ -26,11 +28,13 @@ __all__ = [
     "Interaction",
     "Judgement",
     "JudgementRecord",
+    "Label",
     "Question",
     "Refusal",
     "RetrievedSegment",
     "Segment",
     "StageTimings",
+    "TAGrade",
     "Turn",
     "Usage",
     "Vote",
@@ -39,6 +43,9 @@ __all__ = [
 
 Platform = Literal["discord", "slack", "cli", "eval"]
 VoteValue = Literal[1, -1, 0]  # 0 retracts the user's earlier vote
+Label = Literal["C", "I"]  # an annotation: the answer is correct / incorrect
+LABELS: tuple[Label, Label] = ("C", "I")
+AR_GRADES: Final = range(4)  # an Answer Relevance score, the judge's or a TA's: 0-3
 
 # What a judgement judges (``JudgementRecord.kind``) and the job kind that asks for them.
 ANSWER_RELEVANCE: Final = "answer_relevance"
@@ -224,6 +231,19 @@ class Vote:
     value: VoteValue
     at: datetime
     is_ta: bool = False
+
+
+@dataclass(frozen=True)
+class TAGrade:
+    """A TA's verdict on an answer (the report's "Anotação manual"), kept as an event like a
+    vote: the latest grade of an interaction is the one that counts."""
+
+    interaction_id: str
+    grader_ref: str  # the TA's pseudonym, never the raw id
+    label: Label
+    at: datetime
+    ar_grade: int | None = None  # the TA's own Answer Relevance score, 0-3, when given
+    note: str = ""
 
 
 @dataclass(frozen=True)

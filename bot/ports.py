@@ -11,7 +11,16 @@ from typing import Protocol
 
 from bot.courses import Course
 from bot.limits import Take
-from bot.models import Draft, Hit, Interaction, JudgementRecord, Question, Refusal, Vote
+from bot.models import (
+    Draft,
+    Hit,
+    Interaction,
+    JudgementRecord,
+    Question,
+    Refusal,
+    TAGrade,
+    Vote,
+)
 from retrieval.models import SearchResult
 
 # Called with the answer text so far, for adapters that show progress while Claude writes.
@@ -60,6 +69,7 @@ class ReplayTarget(Protocol):
 
     def restore_interaction(self, interaction: Interaction, *, enqueue_judge: bool) -> bool: ...
     def restore_vote(self, vote: Vote) -> bool: ...
+    def restore_grade(self, grade: TAGrade) -> bool: ...
     def mark_escalated(self, interaction_id: str) -> bool: ...
 
 
@@ -70,6 +80,7 @@ class LogReads(Protocol):
         self, course_id: str, since: datetime | None = None, until: datetime | None = None
     ) -> list[Interaction]: ...
     def votes_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[Vote]]: ...
+    def grades_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[TAGrade]]: ...
     def judgements_for_many(
         self, interaction_ids: Iterable[str]
     ) -> dict[str, list[JudgementRecord]]: ...
@@ -113,6 +124,7 @@ class Store(InteractionLookup, ReplayTarget, LogReads, Protocol):
     ) -> list[Interaction]: ...
     def save_vote(self, vote: Vote) -> None: ...
     def votes_for(self, interaction_id: str) -> list[Vote]: ...
+    def save_grade(self, grade: TAGrade) -> None: ...
 
 
 class JobLeases(Protocol):

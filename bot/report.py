@@ -11,7 +11,9 @@ Decisions (the seed shows only a judged, annotated answer):
   and every link in free text (question, answer, transcript, the judge's reasoning, errors)
   becomes its label — Markdown ``[label](url)``, Slack ``<url|label>`` — or ``oculto`` when it
   has none (a bare URL): answers cite the videos they use, and the fallback lists their links.
-- An empty annotation leaves the line as ``**Anotação manual**:``.
+- "Anotação manual" is a TA's grade when the answer has one, else what the students' votes
+  add up to (``bot.annotations.manual_annotation``); an empty annotation leaves the line as
+  ``**Anotação manual**:``. The records also carry the TA's grade itself (``ta_*`` fields).
 - Answer Relevance when there is no score: ``pendente`` (not judged yet), ``falha do juiz``
   (the judge gave no usable verdict; the reason goes to Raciocínio), or ``não avaliada
   (abstenção | resposta extrativa | falha)`` for interactions the judge skips by design.
@@ -28,7 +30,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from bot.annotations import Label, VoteTally, automated_annotation, tally
+from bot.alignment import Alignment, judge_alignment
+from bot.annotations import (
+    Label,
+    VoteTally,
+    automated_annotation,
+    current_grade,
+    manual_annotation,
+    tally,
+)
 from bot.citations import citation_label, deep_link, format_hms
 from bot.models import (
     CONTEXT_RELEVANCE,
@@ -37,6 +47,7 @@ from bot.models import (
     Judgement,
     JudgementRecord,
     RetrievedSegment,
+    TAGrade,
     Vote,
 )
 from bot.outcome import JudgeStatus, current_judgement, current_record, current_scores, judge_status
@@ -66,6 +77,7 @@ class ReportEntry:
     votes: VoteTally
     records: tuple[JudgementRecord, ...]
     pass_score: int
+    grade: TAGrade | None = None  # the current TA grade
 
     @property
     def ar_record(self) -> JudgementRecord | None:
@@ -77,7 +89,7 @@ class ReportEntry:
 
     @property
     def manual(self) -> Label | None:
-        return self.votes.annotation
+        return manual_annotation(self.votes, self.grade)
 
     @property
     def automated(self) -> Label | None:
@@ -94,7 +106,9 @@ def build_entries(
     records_by_id: Mapping[str, Sequence[JudgementRecord]],
     pass_score: int = 2,
     start: int = 1,
+    grades_by_id: Mapping[str, Sequence[TAGrade]] | None = None,
 ) -> list[ReportEntry]:
+    grades_by_id = grades_by_id or {}
     ordered = sorted(interactions, key=lambda i: (i.created_at, i.id))
     return [
         ReportEntry(
@@ -103,6 +117,7 @@ def build_entries(
             votes=tally(votes_by_id.get(i.id, ())),
             records=tuple(records_by_id.get(i.id, ())),
             pass_score=pass_score,
+            grade=current_grade(grades_by_id.get(i.id, ())),
         )
         for n, i in enumerate(ordered)
     ]
@@ -116,8 +131,8 @@ def load_entries(
     pass_score: int = 2,
     start: int = 1,
 ) -> list[ReportEntry]:
-    """The course's interactions in [since, until) with their votes and judge outcomes,
-    in three bulk reads."""
+    """The course's interactions in [since, until) with their votes, judge outcomes and TA
+    grades, in four bulk reads."""
     interactions = store.list_interactions(course_id, since, until)
     ids = [i.id for i in interactions]
     return build_entries(
@@ -126,7 +141,16 @@ def load_entries(
         store.judgements_for_many(ids),
         pass_score,
         start,
+        store.grades_for_many(ids),
     )
+
+
+def alignment_of(entries: Sequence[ReportEntry], pass_score: int, seed: int = 0) -> Alignment:
+    """The judge against the TA grades of ``entries`` (``bot.alignment``)."""
+    interactions = [e.interaction for e in entries]
+    judged = {e.interaction.id: j for e in entries if (j := e.judgement) is not None}
+    grades = {e.interaction.id: [e.grade] for e in entries if e.grade is not None}
+    return judge_alignment(interactions, judged, grades, pass_score, seed=seed)
 
 
 def hide_links(text: str) -> str:
@@ -232,6 +256,7 @@ def entry_record(entry: ReportEntry, hide_urls: bool = False) -> dict[str, Any]:
     def shown(text: str) -> str:
         return _shown(text, hide_urls)
 
+    grade = entry.grade
     context = current_scores(entry.records, CONTEXT_RELEVANCE)
     grounded = current_scores(entry.records, GROUNDEDNESS).get("")
     return {
@@ -278,6 +303,12 @@ def entry_record(entry: ReportEntry, hide_urls: bool = False) -> dict[str, Any]:
         "judge_model": record.model if record else None,
         "judge_error": shown(record.error) if record and record.status != "ok" else None,
         "groundedness": grounded,
+        # Added after the first release: last, so the earlier columns keep their places.
+        "ta_grade": grade.label if grade else None,
+        "ta_ar_grade": grade.ar_grade if grade else None,
+        "ta_note": shown(grade.note) if grade else None,
+        "ta_grader": grade.grader_ref if grade else None,
+        "ta_graded_at": grade.at.isoformat() if grade else None,
     }
 
 

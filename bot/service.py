@@ -1,4 +1,4 @@
-"""The one core every adapter calls: ask, record feedback, escalate.
+"""The one core every adapter calls: ask, record feedback, escalate, grade an answer.
 
 Async throughout; blocking work (embedding, SQL) runs in worker threads, and LanceDB is
 searched through its async API, so a chat adapter's event loop is never stalled by it.
@@ -15,15 +15,18 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
+from bot.alignment import Alignment
 from bot.annotations import VoteTally, tally
 from bot.courses import Course, Courses
-from bot.digest import current_week_start, digest_for_week
+from bot.digest import current_week_start, digest_for_week, week_bounds
 from bot.errors import (
     AnswerModelError,
     AskFailedError,
     BotError,
+    InvalidGradeError,
     InvalidQuestionError,
     RateLimitedError,
+    RestartingError,
     StoreUnavailableError,
     UnknownInteractionError,
 )
@@ -33,24 +36,31 @@ from bot.ids import new_ulid
 from bot.limits import rate_limited_text
 from bot.model_queue import ModelQueue
 from bot.models import (
+    AR_GRADES,
+    LABELS,
     Answer,
     Digest,
     Draft,
     Hit,
     Interaction,
+    Label,
     Question,
     RetrievedSegment,
     StageTimings,
+    TAGrade,
     Turn,
     Usage,
     Vote,
 )
 from bot.ports import AnswerModel, OnPlace, OnText, Reindexer, Retriever, Store
-from bot.pseudonym import pseudonymise
+from bot.pseudonym import is_pseudonym, pseudonymise
+from bot.report import alignment_of, load_entries
+from bot.restart import AnswerInterrupted, Restart
 from bot.store.journal import (
     Entry,
     Journal,
     PendingEscalation,
+    PendingGrade,
     PendingInteraction,
     PendingVote,
     failure_summary,
@@ -64,6 +74,11 @@ T = TypeVar("T")
 A = TypeVar("A")
 
 MAX_QUESTION_CHARS = 2000
+MAX_NOTE_CHARS = 4000
+REFUSED_RESTARTING = "refused: the bot was restarting; the student was asked to ask again"
+INTERRUPTED_RESTARTING = (
+    "interrupted: the bot restarted before the answer was ready; the student was asked to ask again"
+)
 
 
 def utcnow() -> datetime:
@@ -101,6 +116,7 @@ class AssistantService:
         options: ServiceOptions | None = None,
         reindexer: Reindexer | None = None,
         clock: Callable[[], datetime] = utcnow,
+        restart: Restart | None = None,
     ) -> None:
         self.retriever = retriever
         self.answer_model = answer_model
@@ -113,6 +129,7 @@ class AssistantService:
         self.reindexer = reindexer
         self.fair_use = FairUse(store, clock)
         self.model_queue = ModelQueue(self.options.answer_concurrency)
+        self.restart = restart or Restart()
 
     async def ask(
         self,
@@ -129,13 +146,21 @@ class AssistantService:
         kept as a refusal; its ``student_text`` says when to ask again), or
         ``AskFailedError`` whose ``interaction_id`` names the failure as it was kept and whose
         ``tas_alert`` the adapter tells the TAs; so every reference a student is shown names a
-        kept row."""
+        kept row. While the bot restarts, ``RestartingError`` (a kept ``AskFailedError``): the
+        question was refused, or cut short when the restart's grace ended."""
+        async with self.restart.in_flight():
+            return await self._ask(question, _Listeners(on_text, on_place))
+
+    async def _ask(self, question: Question, listeners: _Listeners) -> Answer:
         course = self.courses.get(question.course_id)
         text = _checked_text(question.text)
         question = replace(question, text=text)
-        await self._admit(question, course)
         started = time.perf_counter()
         interaction_id = new_ulid()
+        if self.restart.stopping:
+            await self._keep_failure(interaction_id, question, course, started, REFUSED_RESTARTING)
+            raise RestartingError(interaction_id, REFUSED_RESTARTING)
+        await self._admit(question, course)
         earlier = await self._fair_use_or_none(self.fair_use.same_question, course, question)
         if earlier is not None:
             return await self._repeat(interaction_id, question, earlier, started)
@@ -165,11 +190,15 @@ class AssistantService:
         )
         if earlier is not None:
             return await self._repeat(interaction_id, question, earlier, started)
-        listeners = _Listeners(on_text, on_place)
         try:
             answer, interaction = await self._answer(
                 interaction_id, question, course, hits, listeners, searched
             )
+        except AnswerInterrupted:
+            log.warning("interaction %s: %s", interaction_id, INTERRUPTED_RESTARTING)
+            cause = INTERRUPTED_RESTARTING
+            await self._keep_failure(interaction_id, question, course, started, cause)
+            raise RestartingError(interaction_id, cause) from None
         except Exception as exc:  # a bug: the student still gets a reference that is kept
             log.exception("answering interaction %s failed unexpectedly", interaction_id)
             failure = await self._failed(
@@ -183,7 +212,7 @@ class AssistantService:
     async def _admit(self, question: Question, course: Course) -> None:
         """Past the student's rate limit: the question is kept as a refusal and the student
         told when to ask again. With the database out of reach the question goes on."""
-        asker_ref = self._pseudonym(question.platform, question.asker)
+        asker_ref = self.pseudonym(question.platform, question.asker)
         wait_s = await self._fair_use_or_none(self.fair_use.admit, course, asker_ref, question)
         if wait_s:
             raise RateLimitedError(rate_limited_text(wait_s), wait_s)
@@ -280,9 +309,13 @@ class AssistantService:
         try:
             shown = None if listeners.on_text is None else _never_raising(listeners.on_text)
             place = None if listeners.on_place is None else _never_raising(listeners.on_place)
-            async with self.model_queue.slot(place):
-                draft = await self.answer_model.answer(question, hits, course.policy, shown)
+            # A question still waiting in line is cut by a restart too (it leaves the line).
+            with self.restart.interruptible():
+                async with self.model_queue.slot(place):
+                    draft = await self.answer_model.answer(question, hits, course.policy, shown)
             return draft, ""
+        except AnswerInterrupted:
+            raise  # the restart's, not the model's: no fallback, the student asks again
         except AnswerModelError as exc:
             log.warning("answer model failed, using the extractive fallback: %s", exc.cause)
             reason = f"answer model failed: {exc.cause}"
@@ -310,7 +343,7 @@ class AssistantService:
             course_id=course.id,
             channel=question.channel,
             thread=question.thread,
-            asker_ref=self._pseudonym(question.platform, question.asker),
+            asker_ref=self.pseudonym(question.platform, question.asker),
             question=question.text.strip(),
             answer=draft.text,
             abstained=draft.abstained,
@@ -343,6 +376,13 @@ class AssistantService:
     ) -> AskFailedError:
         """Keep the failure under ``interaction_id``; the error that names it."""
         cause = f"{type(exc).__name__}: {exc}"
+        await self._keep_failure(interaction_id, question, course, started, cause)
+        return AskFailedError(interaction_id, f"{stage} failed: {exc}", tas_alert=cause)
+
+    async def _keep_failure(
+        self, interaction_id: str, question: Question, course: Course, started: float, cause: str
+    ) -> None:
+        """A question with no answer, kept under ``interaction_id`` with why."""
         failed = self._interaction(
             interaction_id,
             question,
@@ -352,7 +392,6 @@ class AssistantService:
             timings=StageTimings(total_ms=_ms_since(started)),
         )
         await self._keep_interaction(failed, enqueue_judge=False)
-        return AskFailedError(interaction_id, f"{stage} failed: {exc}", tas_alert=cause)
 
     async def _keep_interaction(self, interaction: Interaction, enqueue_judge: bool) -> None:
         entry = PendingInteraction(interaction, enqueue_judge)
@@ -407,7 +446,7 @@ class AssistantService:
             await self._interaction_or_raise(interaction_id)
         vote = Vote(
             interaction_id=interaction_id,
-            user_ref=self._pseudonym(platform, user_id),
+            user_ref=self.pseudonym(platform, user_id),
             value=value,  # type: ignore[arg-type]
             at=self._clock(),
             is_ta=is_ta,
@@ -422,6 +461,35 @@ class AssistantService:
             log.warning("votes on %s not read: %s", interaction_id, failure_summary(exc))
             stored = []
         return stored + self.journal.votes_for(interaction_id)
+
+    async def grade_answer(
+        self,
+        course_id: str,
+        interaction_id: str,
+        grader_ref: str,
+        label: str,
+        ar_grade: int | None = None,
+        note: str = "",
+    ) -> TAGrade:
+        """A TA's verdict on an answer of ``course_id``: C or I (the manual annotation, over
+        the students' votes), optionally an AR grade 0-3 and a note. ``grader_ref`` is the
+        TA's pseudonym (``pseudonym``). Every grade is kept; the latest counts. A grade the
+        database cannot write is journaled; one whose answer cannot even be read raises
+        ``StoreUnavailableError`` (its course is unchecked). Raises ``InvalidGradeError`` for
+        a bad value and ``UnknownInteractionError`` for an interaction not of that course."""
+        grade = TAGrade(
+            interaction_id=interaction_id,
+            grader_ref=_checked_grader(grader_ref),
+            label=_checked_label(label),
+            at=self._clock(),
+            ar_grade=_checked_ar_grade(ar_grade),
+            note=_checked_note(note),
+        )
+        interaction = await self._interaction_or_raise(interaction_id)
+        if interaction.course_id != course_id:  # a link for one course grades only that course
+            raise UnknownInteractionError(interaction_id)
+        await self._keep(PendingGrade(grade), lambda: self.store.save_grade(grade))
+        return grade
 
     async def escalate(self, interaction_id: str) -> Escalation:
         """A student asked for a human. The TAs are called once per interaction: the
@@ -540,7 +608,24 @@ class AssistantService:
             digest_for_week, self.store, course, week, self.options.pass_score
         )
 
-    def _pseudonym(self, platform: str, user_id: str) -> str:
+    async def judge_alignment(
+        self, course_id: str, week_start: date | None = None, seed: int = 0
+    ) -> Alignment:
+        """The judge against the TA grades of a week's answers (default: the current week,
+        in course time), with ungraded answers proposed for grading (sampled by ``seed``)."""
+        course = self.courses.get(course_id)
+        since, until = week_bounds(course, week_start or current_week_start(course, self._clock()))
+        pass_score = self.options.pass_score
+
+        def read() -> Alignment:
+            entries = load_entries(self.store, course.id, since, until, pass_score)
+            return alignment_of(entries, pass_score, seed)
+
+        return await asyncio.to_thread(read)
+
+    def pseudonym(self, platform: str, user_id: str) -> str:
+        """How a person is named in the log: a student asking, a TA grading (see
+        ``bot.pseudonym``)."""
         return pseudonymise(self._secret, platform, user_id)
 
 
@@ -585,6 +670,36 @@ def _checked_text(text: str) -> str:
             f"the question is {len(stripped)} characters long; keep it under {MAX_QUESTION_CHARS}"
         )
     return stripped
+
+
+def _checked_grader(grader_ref: str) -> str:
+    if not is_pseudonym(grader_ref):
+        raise InvalidGradeError("the grader must be a TA's pseudonym, never a platform's user id")
+    return grader_ref
+
+
+def _checked_label(label: str) -> Label:
+    for known in LABELS:
+        if label == known:
+            return known
+    raise InvalidGradeError(f"a grade is 'C' (correct) or 'I' (incorrect), not {label!r}")
+
+
+def _checked_ar_grade(ar_grade: int | None) -> int | None:
+    if ar_grade is None:
+        return None
+    if isinstance(ar_grade, bool) or not isinstance(ar_grade, int) or ar_grade not in AR_GRADES:
+        raise InvalidGradeError(f"an AR grade is a whole number from 0 to 3, not {ar_grade!r}")
+    return ar_grade
+
+
+def _checked_note(note: str) -> str:
+    cleaned = storable_text(note).strip()
+    if len(cleaned) > MAX_NOTE_CHARS:
+        raise InvalidGradeError(
+            f"the note is {len(cleaned)} characters long; keep it under {MAX_NOTE_CHARS}"
+        )
+    return cleaned
 
 
 def _ms_since(started: float) -> float:

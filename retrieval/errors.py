@@ -62,6 +62,22 @@ class SettingsError(RetrievalError, ValueError):
         return f"{self.field}: {self.message}"
 
 
+class IndexUnavailableError(RetrievalError):
+    """The index cannot be read: its directory is missing or its files are damaged."""
+
+    def __init__(self, uri: str, cause: str) -> None:
+        super().__init__(uri, cause)
+        self.uri = uri
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return (
+            f"the lecture index at {self.uri} cannot be read ({self.cause}): put the directory "
+            "back or rebuild it with `python -m bot ingest --all`; questions fail until then, "
+            "and the bot uses the index again as soon as it can be read"
+        )
+
+
 class IndexMismatchError(RetrievalError):
     """The index was built with another embedder than the one asked for now."""
 

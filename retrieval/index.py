@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import threading
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import lancedb
 import numpy as np
@@ -34,7 +35,7 @@ import pyarrow.compute as pc
 from lancedb.index import FTS, Bitmap, HnswSq
 from lancedb.query import DocumentGranularity, MatchQuery
 
-from retrieval.errors import RetrievalError
+from retrieval.errors import IndexUnavailableError, RetrievalError
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.index_rows import (
     FTS_COLUMNS,
@@ -52,6 +53,8 @@ from retrieval.index_rows import (
     vector_dim,
 )
 from retrieval.models import SEARCH_MODES, Hit, SearchMode, Segment
+
+T = TypeVar("T")
 
 TABLE_NAME = "segments"
 # Segments (each with ~10-35 part vectors) from which a course is searched through the ANN
@@ -168,6 +171,9 @@ class SegmentIndex:
 
     async def course_info(self, course_id: str) -> CourseInfo:
         """Row count, embedders and languages of a course, cached per table version."""
+        return await self._readable(self._course_info(course_id))
+
+    async def _course_info(self, course_id: str) -> CourseInfo:
         table = await self._async_table()
         if table is None:
             return CourseInfo(0, (), ())
@@ -228,6 +234,16 @@ class SegmentIndex:
             raise RetrievalError(f"unknown search mode {mode!r}: use one of {SEARCH_MODES}")
         if mode != "fts" and query_vector is None:
             raise RetrievalError(f"{mode} search needs the question's vector")
+        return await self._readable(self._search(course_id, query_text, query_vector, k, mode))
+
+    async def _search(
+        self,
+        course_id: str,
+        query_text: str,
+        query_vector: np.ndarray | None,
+        k: int,
+        mode: SearchMode,
+    ) -> list[Hit]:
         table = await self._async_table()
         if k <= 0 or table is None:
             return []
@@ -456,6 +472,19 @@ class SegmentIndex:
             known.update({row["id"]: row for row in result_rows(await query.to_arrow())})
         return known
 
+    async def _readable(self, reading: Awaitable[T]) -> T:
+        """``reading``, with LanceDB's failures on a missing or damaged directory raised as
+        ``IndexUnavailableError``. The table is opened anew on the next read, so an index
+        put back or rebuilt (by this process or another) is used at once."""
+        try:
+            return await reading
+        except (RuntimeError, OSError) as error:
+            if isinstance(error, RuntimeError) and "lance" not in str(error).lower():
+                raise  # not the files: a bug of ours or of the loop
+            self._async = None
+            self._info_cache.clear()
+            raise IndexUnavailableError(self.uri, _short(error)) from error
+
     async def _async_table(self) -> Any:
         """The table through LanceDB's async API, opened on first use; None while no course
         was ever ingested here. Searches on one loop may race to open it: each opens the
@@ -472,6 +501,14 @@ class SegmentIndex:
             except ValueError:  # not created yet
                 return None
         return self._async
+
+
+# Where in LanceDB's Rust source an error was raised: noise in a message for a person.
+_RUST_LOCATION = re.compile(r",?\s*/\S+\.rs:\d+:\d+")
+
+
+def _short(error: Exception) -> str:
+    return _RUST_LOCATION.sub("", str(error)).strip()
 
 
 def _has_ann_index(indices: Sequence[Any]) -> bool:

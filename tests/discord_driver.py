@@ -181,13 +181,13 @@ class DiscordDriver:
         reply = self.h.fake.user_message(MEMBERS[who], int(earlier.thread), text)
         await self.h.send("MESSAGE_CREATE", reply)
 
-    async def ask_unanswered(self, who: Role, text: str, shows: str = "Não consegui") -> Shown:
+    async def ask_unanswered(self, who: Role, text: str, told: str = "Não consegui") -> Shown:
         question = await self.h.mention(MEMBERS[who], ML_CHANNEL, text)
         thread = question["id"]  # a thread started from a message has its id
         [edit] = await self.h.fake.wait_for(
             "PATCH",
             rf"/channels/{thread}/messages/\d+",
-            where=lambda c: shows in (c.json.get("content") or ""),
+            where=lambda c: told in (c.json.get("content") or ""),
         )
         return self._shown(self.h.fake.messages[int(edit.path.split("/")[4])], thread)
 

@@ -53,9 +53,9 @@ class PlatformDriver(Protocol):
         """A reply in the thread of ``earlier`` that mentions no one; waits for nothing."""
         ...
 
-    async def ask_unanswered(self, who: Role, text: str, shows: str = "Não consegui") -> Shown:
-        """A question the bot does not answer; what the student is shown instead (the
-        placeholder once it shows ``shows``)."""
+    async def ask_unanswered(self, who: Role, text: str, told: str = "Não consegui") -> Shown:
+        """A question the bot cannot answer; what the student is shown instead (a text that
+        contains ``told``)."""
         ...
 
     def placeholder_texts(self) -> list[str]:

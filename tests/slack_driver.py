@@ -154,10 +154,12 @@ class SlackDriver:
         )
         assert status == 200
 
-    async def ask_unanswered(self, who: Role, text: str, shows: str = "Não consegui") -> Shown:
+    async def ask_unanswered(self, who: Role, text: str, told: str = "Não consegui") -> Shown:
         ts = await self.bot.mention(ML, f"<@{BOT_USER_ID}> {text}", user=USERS[who])
-        told = await self.slack.wait_for("chat.update", lambda c: shows in c.params.get("text", ""))
-        message = self.slack.message(ML, told.params["ts"])
+        update = await self.slack.wait_for(
+            "chat.update", lambda c: told in c.params.get("text", "")
+        )
+        message = self.slack.message(ML, update.params["ts"])
         assert message.get("thread_ts") == ts
         return self._shown(message)
 

@@ -14,7 +14,7 @@ from bot.digest import (
     render_digest_markdown,
     week_bounds,
 )
-from bot.models import Citation, Interaction, Judgement, Vote
+from bot.models import Citation, Interaction, Judgement, TAGrade, Vote
 from tests.fakes.values import interaction
 
 COURSE = Course(id="ml", name="Aprendizado de Máquina", timezone="America/Sao_Paulo")
@@ -121,6 +121,34 @@ def test_digest_agreement_section() -> None:
         "Acurácia: 0.33 · kappa de Cohen: -0.50",
         "Manual C / automatizada C: 1 · manual C / automatizada I: 1",
         "Manual I / automatizada C: 1 · manual I / automatizada I: 0",
+    ]
+
+
+def test_ta_grades_are_the_manual_annotation_in_the_agreement() -> None:
+    interactions, votes, judgements = week_fixture()
+    t = at_local(15, 10)
+    grades = {  # the TA finds "bad" correct (its 👎 aside) and "lowar" wrong (their 👍 aside)
+        "bad": [TAGrade("bad", "u_0123456789abcdef0123", "C", t)],
+        "lowar": [TAGrade("lowar", "u_0123456789abcdef0123", "I", t)],
+    }
+    digest = build_digest(
+        COURSE, WEEK, interactions, votes, judgements, 2, chart=False, grades_by_id=grades
+    )
+    text = render_digest_markdown(digest)
+    # good (C, C), bad (C, C), lowar (I, I): p_o = 1, p_e = 5/9, kappa = 1.
+    assert section_lines(text, "Concordância anotação manual")[:2] == [
+        "Respostas com as duas anotações: 3",
+        "Acurácia: 1.00 · kappa de Cohen: 1.00",
+    ]
+    # The judge against the TA alone: bad (C, judge 3: C), lowar (I, judge 1: I); "good" is
+    # judged but ungraded, so it is proposed for grading.
+    assert section_lines(text, "Alinhamento do juiz com as notas dos monitores") == [
+        "Respostas avaliadas por monitores: 2",
+        "C/I com o juiz (C a partir de 2/3), em 2: acurácia 1.00 · kappa de Cohen 1.00",
+        "Monitor C / juiz C: 1 · monitor C / juiz I: 0 · monitor I / juiz C: 0 · "
+        "monitor I / juiz I: 1",
+        "Notas 0–3: nenhuma resposta com nota AR do monitor e do juiz.",
+        "Propostas para avaliar (uma de cada nota do juiz por vez): good (juiz 3)",
     ]
 
 

@@ -88,7 +88,7 @@ def test_a_line_an_earlier_version_wrote_reads_back() -> None:
     )
     assert decode(EARLIER_LINE) == PendingInteraction(expected, enqueue_judge=True)
     earlier = json.loads(EARLIER_LINE)
-    earlier["interaction"]["repeat_of"] = ""  # a column added since (m006), at its default
+    earlier["interaction"]["repeat_of"] = ""  # a column added since (m007), at its default
     assert json.loads(encode(decode(EARLIER_LINE))) == earlier
 
 

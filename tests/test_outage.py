@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from bot.config import Settings
 from bot.errors import StoreUnavailableError
+from bot.judge import JudgeOptions, JudgeWorker
 from bot.models import JUDGE_JOB, Answer, Question, Turn
 from bot.scheduler import JOURNAL_JOB_ID, build_scheduler
 from bot.service import AssistantService, ServiceOptions
@@ -27,6 +28,7 @@ from bot.store.journal import PendingEscalation, PendingInteraction, PendingVote
 from tests.fakes.core import FIXTURE_COURSES, FakeAnswerModel, WordOverlapRetriever
 from tests.store_fixtures import find_job
 from tests.tcp_proxy import TcpProxy
+from tests.test_restart import HeldJudge, HeldModel
 
 U_NET = "Qual a função da camada de saída da U-Net?"
 
@@ -77,10 +79,10 @@ def outage(request: pytest.FixtureRequest) -> Outage:
     return found
 
 
-def service_on(store: SqlStore, tmp_path: Path) -> AssistantService:
+def service_on(store: SqlStore, tmp_path: Path, answer_model: Any = None) -> AssistantService:
     return AssistantService(
         retriever=WordOverlapRetriever(),
-        answer_model=FakeAnswerModel(),
+        answer_model=answer_model or FakeAnswerModel(),
         store=store,
         journal=Journal(tmp_path / "journal"),
         courses=FIXTURE_COURSES,
@@ -218,6 +220,38 @@ def test_a_vote_on_a_stored_answer_while_the_database_is_down_is_kept(
     assert not service.journal.has_entries()
 
 
+def test_a_ta_grade_the_database_cannot_write_is_journaled_then_saved_once(
+    sqlite_outage: Outage, tmp_path: Path
+) -> None:
+    service = service_on(sqlite_outage.store, tmp_path)
+    answer = ask(service, U_NET)
+    ta = service.pseudonym("slack", "U_TA")
+    sqlite_outage.down()  # the answer's course can be read, the grade not written
+
+    grade = asyncio.run(service.grade_answer("ml", answer.interaction_id, ta, "I", 1, "vaga"))
+
+    assert [e.grade for e in service.journal.entries()] == [grade]  # type: ignore[union-attr]
+    sqlite_outage.up()
+    assert service.journal.replay(sqlite_outage.store).written == 1
+    assert sqlite_outage.store.grades_for(answer.interaction_id) == [grade]
+    assert not service.journal.has_entries()
+
+
+@pytest.mark.postgres
+def test_a_ta_grade_on_an_answer_the_database_cannot_read_is_refused_not_kept(
+    postgres_outage: Outage, tmp_path: Path
+) -> None:
+    service = service_on(postgres_outage.store, tmp_path)
+    answer = ask(service, U_NET)
+    ta = service.pseudonym("slack", "U_TA")
+    postgres_outage.down()
+
+    # Whether the answer is of the TA's course cannot be checked: the TA is told to retry.
+    with pytest.raises(StoreUnavailableError, match="cannot be read right now"):
+        asyncio.run(service.grade_answer("ml", answer.interaction_id, ta, "C"))
+    assert not service.journal.has_entries()
+
+
 @pytest.mark.postgres
 def test_escalating_a_stored_answer_the_database_cannot_read_says_so_and_keeps_the_mark(
     postgres_outage: Outage, tmp_path: Path
@@ -262,3 +296,43 @@ async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
     async with asyncio.timeout(timeout_s):
         while not condition():
             await asyncio.sleep(0.02)
+
+
+@pytest.mark.postgres
+async def test_a_cut_in_the_middle_of_a_run_loses_no_question_and_judges_each_once(
+    postgres_outage: Outage, tmp_path: Path
+) -> None:
+    """Thirty questions in three waves of ten at once: stored; answered while the proxy is
+    cut (the database gone mid-answer); after it is restored. The judge worker runs
+    through it all."""
+    store = postgres_outage.store
+    model, judge = HeldModel(), HeldJudge()
+    judge.release.set()
+    service = service_on(store, tmp_path, model)
+    worker = JudgeWorker(store, judge, "w1", JudgeOptions())
+
+    def wave(first: int) -> list[asyncio.Task[Answer]]:
+        asked = (Question("ml", f"{U_NET} ({n})", asker=f"U{n}") for n in range(first, first + 10))
+        return [asyncio.create_task(service.ask(question)) for question in asked]
+
+    model.release.set()
+    answers = await asyncio.gather(*wave(0))
+    model.release.clear()
+    in_flight = wave(10)
+    await until(lambda: model.started == 20)  # all ten at the model
+    postgres_outage.down()
+    model.release.set()
+    answers += await asyncio.gather(*in_flight)
+    assert len(service.journal.entries()) == 10
+    with pytest.raises(sa.exc.DBAPIError):
+        await worker.drain()  # the worker meets the cut too, and tries again later
+    postgres_outage.up()
+    answers += await asyncio.gather(*wave(20))
+    assert await worker.drain() == 30
+
+    assert all(a.text and not a.fallback for a in answers)
+    ids = sorted(a.interaction_id for a in answers)
+    assert sorted(i.id for i in store.list_interactions("ml")) == ids
+    assert not service.journal.has_entries()
+    assert all(len(store.judgements_for(i)) == 1 for i in ids)
+    assert judge.asked == 30

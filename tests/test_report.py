@@ -29,6 +29,7 @@ from bot.models import (
     RetrievedSegment,
     Segment,
     StageTimings,
+    TAGrade,
     Usage,
     Vote,
 )
@@ -223,6 +224,36 @@ def test_golden_through_the_cli(
     assert out.read_text() == ""
 
 
+def test_the_cli_shows_the_judges_alignment_with_the_ta_grades(
+    seeded: tuple[SqlStore, Interaction],
+    seed_text: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store, interaction = seeded  # the judge gave 3/3
+    grader = "u_0123456789abcdef0123"
+    store.save_grade(TAGrade(interaction.id, grader, "I", T0, 1, "Ver https://x.io/b."))
+    database_url = store.db.engine.url.render_as_string(hide_password=False)
+    out = tmp_path / "report.md"
+    args = argparse.ArgumentParser()
+    report_cli.add_parser(args.add_subparsers())
+    parsed = args.parse_args(
+        ["report", "--course", "dl", "--hide-urls", "--alignment", "--out", str(out)]
+    )
+
+    assert parsed.run(parsed, Settings(database_url=database_url)) == 0
+
+    err = capsys.readouterr().err
+    assert "alignment with 1 TA grade(s); C/I on 1: accuracy 0.00" in err
+    assert "0-3 on 1: weighted kappa 0.00, Spearman n/a" in err  # one pair: no correlation
+    report, section = out.read_text().split("\n## Alinhamento do juiz com as notas dos monitores\n")
+    assert "**Anotação manual**: I\n" in report
+    assert "- Respostas avaliadas por monitores: 1\n" in section
+    assert f"- Divergência: “{interaction.question}” — juiz 3/3, monitor I, nota 1" in section
+    assert "- Nota do monitor: Ver oculto.\n" in section
+    assert "- Raciocínio do juiz: Criteria: The RESPONSE must be relevant" in section
+
+
 def test_visible_urls_are_deep_links_and_labels(seeded: tuple[SqlStore, Interaction]) -> None:
     store, interaction = seeded
     text = render_markdown(load_entries(store, "dl"))
@@ -304,6 +335,27 @@ def test_jsonl_has_every_field_nested(seeded: tuple[SqlStore, Interaction]) -> N
     assert record["created_at"] == "2025-03-11T14:30:00+00:00"
 
 
+def test_a_ta_grade_is_the_manual_annotation_over_the_votes_in_every_format(
+    seeded: tuple[SqlStore, Interaction],
+) -> None:
+    store, interaction = seeded  # the votes say C (a TA's 👍)
+    grader = "u_0123456789abcdef0123"
+    store.save_grade(TAGrade(interaction.id, grader, "C", T0 + timedelta(hours=1)))
+    store.save_grade(
+        TAGrade(interaction.id, grader, "I", T0 + timedelta(hours=2), 1, "ver https://x.io/a")
+    )
+    entries = load_entries(store, "dl")
+
+    assert "**Anotação manual**: I\n" in render_markdown(entries)
+    record = json.loads(render_jsonl(entries, hide_urls=True))
+    assert (record["manual_annotation"], record["ta_vote"]) == ("I", 1)
+    assert (record["ta_grade"], record["ta_ar_grade"], record["ta_grader"]) == ("I", 1, grader)
+    assert record["ta_note"] == "ver oculto"
+    assert record["ta_graded_at"] == "2025-03-11T16:30:00+00:00"
+    row = next(csv.DictReader(io.StringIO(render_csv(entries))))
+    assert (row["manual_annotation"], row["ta_grade"], row["ta_ar_grade"]) == ("I", "I", "1")
+
+
 def test_csv_is_one_row_per_interaction(seeded: tuple[SqlStore, Interaction]) -> None:
     store, interaction = seeded
     rows = list(csv.DictReader(io.StringIO(render_csv(load_entries(store, "dl")))))
@@ -323,6 +375,7 @@ CSV_HEADER = (
     "abstained,fallback,escalated,error,model,input_tokens,output_tokens,embed_ms,search_ms,"
     "generate_ms,total_ms,repeat_of,votes_up,votes_down,ta_vote,manual_annotation,ar_status,ar_score,ar,"
     "automated_annotation,ar_criteria,ar_evidence,judge_model,judge_error,groundedness,"
+    "ta_grade,ta_ar_grade,ta_note,ta_grader,ta_graded_at,"
     "segment_ids,segment_scores,segment_dense_scores,cited_segment_ids,citation_urls"
 )
 

@@ -22,6 +22,7 @@ from bot.courses import Courses
 from bot.model_queue import ModelQueue
 from bot.models import Draft, Hit, Question, Turn
 from bot.ports import OnText
+from bot.service import REFUSED_RESTARTING
 from bot.store import SqlStore
 from bot.store.schema import refusals
 from retrieval.models import SearchResult
@@ -235,6 +236,22 @@ async def test_with_the_database_down_asking_for_a_human_twice_still_pings_once(
     assert (await platform.service.interaction(answer.ref)).escalated  # the journal knows
 
 
+async def test_a_question_while_the_bot_restarts_is_kept_and_its_student_asked_to_ask_later(
+    start: Start,
+) -> None:
+    platform = await start()
+    drained = await platform.service.restart.drain(grace_s=30)  # nothing in flight: at once
+    assert drained.finished == drained.interrupted == 0
+
+    shown = await platform.ask_unanswered("student", UNET, told="reiniciando")
+
+    assert "pergunte de novo em um minuto" in shown.text
+    [kept] = platform.service.store.list_interactions("ml")
+    assert kept.error == REFUSED_RESTARTING and kept.question == UNET
+    assert platform.ta_channel_posts() == []  # a restart is no failure to alert about
+    assert platform.model.calls == []
+
+
 # -- fair use: rate limit, the model's queue, the daily token budget, repeated questions ------
 
 DROPOUT = "O que o dropout faz durante o treino?"
@@ -263,12 +280,10 @@ async def test_a_student_past_the_rate_limit_is_told_when_to_ask_again_and_other
     platform = await start()
     limit(platform, burst=1, rate_per_minute=2)  # a question now, then one each 30 s
     await platform.ask("student", UNET)
-    told = await platform.ask_unanswered("student", ENCODER, shows="pergunte de novo")
+    told = await platform.ask_unanswered("student", ENCODER, told="pergunte de novo")
 
     wait = re.search(r"pergunte de novo em (\d+) s\b", told.text)
-    assert wait is not None and 20 <= int(wait.group(1)) <= 30, (
-        told.text
-    )  # 30 s less the time taken
+    assert wait is not None and 20 <= int(wait.group(1)) <= 30, told.text  # 30 s less time taken
     assert refused_questions(platform) == [ENCODER]  # kept, though not answered
     other = await platform.ask("classmate", ENCODER)  # each student has a bucket of their own
     assert ENCODER_LINK in other.links

@@ -50,6 +50,7 @@ USAGE_HINT = "Escreva a pergunta junto com a menção, por exemplo: `@Monitor o 
 TA_ONLY = "🔒 Este comando é só para monitores da disciplina."
 ESCALATION_ACK = "🙋 Chamei os monitores; alguém vai responder por aqui."
 ALREADY_ESCALATED = "🙋 Os monitores já foram chamados nesta conversa; logo alguém responde."
+RESTARTING = "🔄 Estou reiniciando: pergunte de novo em um minuto, por favor."
 UNKNOWN_ANSWER = "Não encontrei essa resposta no registro; pergunte de novo, por favor."
 NO_COURSE_HERE = (
     "Este canal não está ligado a nenhuma disciplina. Pergunte no canal da sua disciplina, "

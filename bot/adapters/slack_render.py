@@ -283,6 +283,11 @@ def invalid_question(reason: str) -> str:
     return f"Não consigo responder essa pergunta ({escape(reason)}). Reescreva e tente de novo."
 
 
+RESTARTING = (
+    ":arrows_counterclockwise: Estou reiniciando: pergunte de novo em um minuto, por favor."
+)
+
+
 def notice(text: str) -> SlackMessage:
     return SlackMessage(text=text, blocks=(section(text),))
 

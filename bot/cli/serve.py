@@ -24,8 +24,10 @@ from bot.app import (
     build_store,
     freeze_startup_heap,
 )
+from bot.cli.stopping import Serving, serve_until_stopped
 from bot.config import ConfigError, Settings, require
 from bot.courses import Course, Courses, load_courses
+from bot.judge import JudgeWorker
 from bot.models import Digest
 from bot.scheduler import build_scheduler, default_worker_id
 from bot.store import Journal, SqlStore
@@ -94,7 +96,8 @@ async def _main(
         store = build_store(settings)
         opened.callback(store.close)
         journal = build_journal(settings)
-        tasks: list[Awaitable[None]] = []
+        chats: list[Awaitable[None]] = []
+        service = None
         if discord or slack:
             retrieval = await _loaded_retrieval(settings)
             service = build_service(
@@ -104,20 +107,18 @@ async def _main(
             if discord:
                 from bot.adapters.discord import run_discord
 
-                tasks.append(run_discord(settings, service, courses))
+                chats.append(run_discord(settings, service, courses))
             if slack:
-                tasks.append(_run_slack(settings, service, courses))
+                chats.append(_run_slack(settings, service, courses))
         scheduler = _scheduler(settings, courses, store, journal, worker=worker)
         scheduler.start()
         opened.callback(scheduler.shutdown, wait=False)
+        judge = _judge_worker(settings, store) if worker else None
         if worker:
-            tasks += _judging(settings, store)
             log.info("worker: judging, journal replays and weekly digests scheduled")
         freeze_startup_heap()
-        if tasks:
-            await asyncio.gather(*tasks)
-        else:
-            await asyncio.Event().wait()  # the worker alone, judge off: the scheduler works
+        serving = Serving(chats, service, judge, store, journal, settings.shutdown_grace_s)
+        await serve_until_stopped(serving)
 
 
 async def _loaded_retrieval(settings: Settings) -> Retrieval:
@@ -154,16 +155,15 @@ def _scheduler(
     )
 
 
-def _judging(settings: Settings, store: SqlStore) -> list[Awaitable[None]]:
-    """The judge worker's loop, or nothing (and a warning) when the judge is off."""
+def _judge_worker(settings: Settings, store: SqlStore) -> JudgeWorker | None:
+    """The judge worker, or None (and a warning) when the judge is off."""
     judge_worker = build_judge_worker(settings, store, default_worker_id())
     if judge_worker is None:
         log.warning(
             "the judge is off (no ANTHROPIC_API_KEY or JUDGE_ENABLED=false): "
             "interactions stay pending until it runs"
         )
-        return []
-    return [judge_worker.run()]
+    return judge_worker
 
 
 def digest_courses(settings: Settings, courses: Courses) -> list[Course]:

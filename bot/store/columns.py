@@ -71,7 +71,7 @@ INTERACTION_COLUMNS: tuple[InteractionColumn, ...] = (
     InteractionColumn("search_ms", sa.Float(), "timings"),
     InteractionColumn("generate_ms", sa.Float(), "timings"),
     InteractionColumn("total_ms", sa.Float(), "timings"),
-    # The interaction whose answer this repeated question was given (m006).
+    # The interaction whose answer this repeated question was given (m007).
     InteractionColumn("repeat_of", sa.Text(), server_default=sa.text("''"), missing=""),
 )
 

@@ -117,6 +117,29 @@ class JobQueue:
         """Give the job up (status 'failed'): it is never claimed again."""
         return self._end_attempt(job_id, worker_id, "failed", error, None, now)
 
+    def release_leases(self, worker_id: str, now: datetime | None = None) -> int:
+        """A worker stopping on purpose gives back every job it holds: each is claimable at
+        once, and the abandoned attempt is not counted (it did not fail). How many."""
+        now = _utc_now(now)
+        held = sa.and_(
+            jobs.c.status == "running",
+            jobs.c.lease_owner == worker_id,
+            jobs.c.lease_expires_at > now,
+        )
+        with self._db.writer.begin() as conn:
+            released = conn.execute(
+                sa.update(jobs)
+                .where(held)
+                .values(
+                    status="pending",
+                    lease_expires_at=None,
+                    next_attempt_at=now,
+                    attempts=jobs.c.attempts - 1,  # counted by the claim
+                    updated_at=now,
+                )
+            )
+            return int(released.rowcount)
+
     def _end_attempt(
         self,
         job_id: int,

@@ -1,5 +1,5 @@
 """The journal: what the database could not take (it was down, read-only or locked) kept on
-local disk until it can: interactions, votes and escalations.
+local disk until it can: interactions, votes, TA grades and escalations.
 
 ``pending.jsonl`` holds one JSON object per line, in the order the entries were made; each
 line is appended and fsynced under a lock file, so the processes sharing the data directory
@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.models import Interaction, Vote
+from bot.models import Interaction, TAGrade, Vote
 from bot.ports import ReplayTarget
 from bot.store import rows
 from bot.store.records import StoreError
@@ -68,6 +68,21 @@ class PendingVote:
 
 
 @dataclass(frozen=True)
+class PendingGrade:
+    grade: TAGrade
+
+    @property
+    def interaction_id(self) -> str:
+        return self.grade.interaction_id
+
+    def describe(self) -> str:
+        return f"a TA grade on interaction {self.grade.interaction_id}"
+
+    def write(self, store: ReplayTarget) -> bool:
+        return store.restore_grade(self.grade)
+
+
+@dataclass(frozen=True)
 class PendingEscalation:
     interaction_id: str
 
@@ -79,7 +94,7 @@ class PendingEscalation:
         return True
 
 
-Entry = PendingInteraction | PendingVote | PendingEscalation
+Entry = PendingInteraction | PendingVote | PendingGrade | PendingEscalation
 
 
 class JournalFormatError(ValueError):
@@ -287,7 +302,7 @@ def failure_summary(exc: BaseException) -> str:
 
 
 def encode(entry: Entry) -> str:
-    """One journal line (without its newline). Interactions and votes are stored as their
+    """One journal line (without its newline). Interactions, votes and grades are stored as their
     table rows (``bot.store.rows``), so reading one back is the store's own conversion."""
     body: dict[str, Any]
     if isinstance(entry, PendingInteraction):
@@ -301,6 +316,8 @@ def encode(entry: Entry) -> str:
         }
     elif isinstance(entry, PendingVote):
         body = {"kind": "vote", "vote": rows.record_row(entry.vote)}
+    elif isinstance(entry, PendingGrade):
+        body = {"kind": "grade", "grade": rows.record_row(entry.grade)}
     else:
         body = {"kind": "escalation", "interaction_id": entry.interaction_id}
     return json.dumps({"v": FORMAT_VERSION, **body}, default=_iso, ensure_ascii=False)
@@ -321,6 +338,8 @@ def decode(line: str) -> Entry:
             return PendingInteraction(interaction, bool(data["enqueue_judge"]))
         if kind == "vote":
             return PendingVote(rows.to_vote({**data["vote"], "at": _time(data["vote"]["at"])}))
+        if kind == "grade":
+            return PendingGrade(rows.to_grade({**data["grade"], "at": _time(data["grade"]["at"])}))
         if kind == "escalation":
             return PendingEscalation(str(data["interaction_id"]))
         raise JournalFormatError(f"unknown kind {kind!r}")

@@ -261,7 +261,33 @@ def m005_interactions_thread_index(conn: Connection) -> None:
 
 
 @migration
-def m006_fair_use(conn: Connection) -> None:
+def m006_ta_grades(conn: Connection) -> None:
+    # A TA's C/I (and optional 0-3 score) on an answer: events, like votes; the latest counts.
+    meta = sa.MetaData()
+    sa.Table("interactions", meta, sa.Column("id", sa.String(26), primary_key=True))  # its key
+    grades = sa.Table(
+        "ta_grades",
+        meta,
+        sa.Column("id", _serial(), primary_key=True, autoincrement=True),
+        sa.Column(
+            "interaction_id", sa.String(26), sa.ForeignKey("interactions.id"), nullable=False
+        ),
+        sa.Column("grader_ref", sa.Text, nullable=False),
+        sa.Column("label", sa.String(1), nullable=False),
+        sa.Column("at", _utc(), nullable=False),
+        sa.Column("ar_grade", sa.SmallInteger, nullable=True),
+        sa.Column("note", sa.Text, nullable=False),
+        sa.CheckConstraint("label IN ('C', 'I')", name="ck_ta_grades_label"),
+        sa.CheckConstraint(
+            "ar_grade IS NULL OR (ar_grade >= 0 AND ar_grade <= 3)", name="ck_ta_grades_ar_grade"
+        ),
+    )
+    sa.Index("ix_ta_grades_interaction_at", grades.c.interaction_id, grades.c.at)
+    grades.create(conn, checkfirst=False)  # only it: the stub above names an existing table
+
+
+@migration
+def m007_fair_use(conn: Connection) -> None:
     # A repeated question's interaction names the one whose answer it was given.
     conn.execute(sa.text("ALTER TABLE interactions ADD COLUMN repeat_of TEXT NOT NULL DEFAULT ''"))
     meta = sa.MetaData()

@@ -16,8 +16,10 @@ from bot.models import (
     Interaction,
     JudgementRecord,
     JudgementStatus,
+    Label,
     RetrievedSegment,
     Segment,
+    TAGrade,
     Vote,
     VoteValue,
 )
@@ -78,7 +80,7 @@ def citation_rows(interaction: Interaction) -> list[dict[str, Any]]:
     ]
 
 
-def record_row(record: Vote | JudgementRecord) -> dict[str, Any]:
+def record_row(record: Vote | JudgementRecord | TAGrade) -> dict[str, Any]:
     """A record whose fields are its table's columns, as a row of that table."""
     return storable(asdict(record))
 
@@ -131,6 +133,17 @@ def to_vote(row: Row) -> Vote:
         value=cast(VoteValue, int(row["value"])),
         at=row["at"],
         is_ta=bool(row["is_ta"]),
+    )
+
+
+def to_grade(row: Row) -> TAGrade:
+    return TAGrade(
+        interaction_id=row["interaction_id"],
+        grader_ref=row["grader_ref"],
+        label=cast(Label, row["label"]),
+        at=row["at"],
+        ar_grade=None if row["ar_grade"] is None else int(row["ar_grade"]),
+        note=row["note"],
     )
 
 

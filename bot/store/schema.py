@@ -117,7 +117,24 @@ digests = sa.Table(  # m004
     sa.CheckConstraint("status IN ('claimed', 'sent')", name="ck_digests_status"),
 )
 
-rate_buckets = sa.Table(  # m006
+ta_grades = sa.Table(  # m006
+    "ta_grades",
+    metadata,
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+    sa.Column("interaction_id", sa.String(26), sa.ForeignKey("interactions.id"), nullable=False),
+    sa.Column("grader_ref", sa.Text, nullable=False),
+    sa.Column("label", sa.String(1), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("ar_grade", sa.SmallInteger, nullable=True),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.CheckConstraint("label IN ('C', 'I')", name="ck_ta_grades_label"),
+    sa.CheckConstraint(
+        "ar_grade IS NULL OR (ar_grade >= 0 AND ar_grade <= 3)", name="ck_ta_grades_ar_grade"
+    ),
+    sa.Index("ix_ta_grades_interaction_at", "interaction_id", "at"),
+)
+
+rate_buckets = sa.Table(  # m007
     "rate_buckets",
     metadata,
     sa.Column("course_id", sa.String(200), primary_key=True),
@@ -126,7 +143,7 @@ rate_buckets = sa.Table(  # m006
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
-refusals = sa.Table(  # m006
+refusals = sa.Table(  # m007
     "refusals",
     metadata,
     sa.Column("id", id_type(), primary_key=True, autoincrement=True),
@@ -140,7 +157,7 @@ refusals = sa.Table(  # m006
     sa.Index("ix_refusals_course_created", "course_id", "created_at"),
 )
 
-course_notices = sa.Table(  # m006
+course_notices = sa.Table(  # m007
     "course_notices",
     metadata,
     sa.Column("course_id", sa.String(200), primary_key=True),
@@ -149,7 +166,7 @@ course_notices = sa.Table(  # m006
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
-question_keys = sa.Table(  # m006
+question_keys = sa.Table(  # m007
     "question_keys",
     metadata,
     sa.Column(

@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.models import ANSWER_RELEVANCE, JUDGE_JOB, Interaction, Judgement, JudgementRecord, Vote
+from bot.models import (
+    ANSWER_RELEVANCE,
+    JUDGE_JOB,
+    Interaction,
+    Judgement,
+    JudgementRecord,
+    TAGrade,
+    Vote,
+)
 from bot.ports import DigestStore, JudgeStore, Store
 from bot.store import rows
 from bot.store.digests import DigestLedger
@@ -26,7 +34,14 @@ from bot.store.fairness import FairUseLedger
 from bot.store.jobs import JobQueue, enqueue
 from bot.store.migrations import migrate
 from bot.store.records import StoreError
-from bot.store.schema import citations, interaction_segments, interactions, judgements, votes
+from bot.store.schema import (
+    citations,
+    interaction_segments,
+    interactions,
+    judgements,
+    ta_grades,
+    votes,
+)
 
 T = TypeVar("T")
 
@@ -145,14 +160,7 @@ class SqlStore:
     def restore_vote(self, vote: Vote) -> bool:
         """``save_vote`` for the journal's replay, safe to repeat: False, writing nothing,
         when this very vote event (same user, value and time) is stored already."""
-        row = rows.record_row(vote)
-        same = sa.select(votes.c.id).where(*(votes.c[name] == row[name] for name in row))
-        what = f"vote on interaction {vote.interaction_id} was not saved"
-        with _refused(what, _EXISTS), self.db.writer.begin() as conn:
-            if conn.execute(same.limit(1)).first() is not None:
-                return False
-            conn.execute(sa.insert(votes), [row])
-        return True
+        return self._insert_unless_stored(votes, rows.record_row(vote), vote.interaction_id, "vote")
 
     def votes_for(self, interaction_id: str) -> list[Vote]:
         """Every vote event on the interaction, in time order (see ``current_votes``)."""
@@ -161,6 +169,28 @@ class SqlStore:
     def votes_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[Vote]]:
         order = (votes.c.at, votes.c.id)
         return self._by_interaction(votes, interaction_ids, order, rows.to_vote)
+
+    # -- TA grades -------------------------------------------------------------------------
+
+    def save_grade(self, grade: TAGrade) -> None:
+        """Append a TA's grade event; earlier grades are kept (the latest counts)."""
+        self._insert_for_interaction(
+            ta_grades, rows.record_row(grade), grade.interaction_id, "grade"
+        )
+
+    def restore_grade(self, grade: TAGrade) -> bool:
+        """``save_grade`` for the journal's replay, safe to repeat: False, writing nothing,
+        when this very grade event is stored already."""
+        row = rows.record_row(grade)
+        return self._insert_unless_stored(ta_grades, row, grade.interaction_id, "grade")
+
+    def grades_for(self, interaction_id: str) -> list[TAGrade]:
+        """Every grade event on the interaction, in time order (see ``current_grade``)."""
+        return self.grades_for_many([interaction_id])[interaction_id]
+
+    def grades_for_many(self, interaction_ids: Iterable[str]) -> dict[str, list[TAGrade]]:
+        order = (ta_grades.c.at, ta_grades.c.id)
+        return self._by_interaction(ta_grades, interaction_ids, order, rows.to_grade)
 
     # -- judgements -----------------------------------------------------------------------
 
@@ -250,6 +280,24 @@ class SqlStore:
         refused = f"{what} on interaction {interaction_id} was not saved"
         with _refused(refused, _EXISTS), self.db.writer.begin() as conn:
             conn.execute(sa.insert(table), [row])
+
+    def _insert_unless_stored(
+        self, table: sa.Table, row: dict[str, Any], interaction_id: str, what: str
+    ) -> bool:
+        """Insert ``row`` unless an identical one (every column but the id) is stored: an
+        event replayed from the journal is written once."""
+        same = sa.select(table.c.id).where(
+            *(
+                table.c[name].is_(None) if value is None else table.c[name] == value
+                for name, value in row.items()
+            )
+        )
+        refused = f"{what} on interaction {interaction_id} was not saved"
+        with _refused(refused, _EXISTS), self.db.writer.begin() as conn:
+            if conn.execute(same.limit(1)).first() is not None:
+                return False
+            conn.execute(sa.insert(table), [row])
+        return True
 
     def _load(self, conn: Connection, where: sa.ColumnElement[bool]) -> list[Interaction]:
         """Interactions matching ``where`` with their segments and citations: three queries."""

@@ -27,6 +27,7 @@ import itertools
 import json
 import socket
 import threading
+import time
 from collections import deque
 
 from aiohttp import web
@@ -74,6 +75,9 @@ class FakeAnthropic:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._crowd: asyncio.Condition | None = None
+        self._outage: ErrorReply | None = None
+        self._outage_ends = float("inf")
+        self.refused = 0  # requests answered with the outage's error
         self.port = 0
 
     @property
@@ -89,6 +93,18 @@ class FakeAnthropic:
         """Hold every reply until ``count`` requests are in flight at once (or the time-out
         passes), so a test can show that requests are served concurrently."""
         self._hold_until, self._hold_timeout_s = count, timeout_s
+
+    def fail_all(self, reply: ErrorReply, *, for_s: float | None = None) -> None:
+        """An outage: every request gets ``reply`` (e.g. ``overloaded()``) until ``recover``
+        is called or, with ``for_s``, until that many seconds have passed. Scripted replies
+        wait in their queue meanwhile."""
+        with self._lock:
+            self._outage = reply
+            self._outage_ends = float("inf") if for_s is None else time.monotonic() + for_s
+
+    def recover(self) -> None:
+        with self._lock:
+            self._outage = None
 
     @property
     def pending(self) -> int:
@@ -119,6 +135,7 @@ class FakeAnthropic:
         if self._loop is None or self._thread is None or self._runner is None:
             return
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(_cancel_the_rest(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
@@ -129,7 +146,8 @@ class FakeAnthropic:
         asyncio.set_event_loop(self._loop)
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_post("/v1/messages", self._messages)
-        self._runner = web.AppRunner(app, access_log=None)
+        # Replies still held at stop (a long delay_s) are cut after a second, not a minute.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         self._loop.run_until_complete(self._runner.setup())
         self._loop.run_until_complete(web.SockSite(self._runner, sock).start())
         self._crowd = asyncio.Condition()
@@ -185,6 +203,9 @@ class FakeAnthropic:
 
     def _next_response(self, request: RecordedRequest) -> Response:
         with self._lock:
+            if self._outage is not None and time.monotonic() < self._outage_ends:
+                self.refused += 1
+                return self._outage
             scripted = self._queue.popleft() if self._queue else self.responder
         if scripted is None:
             return ErrorReply(
@@ -203,6 +224,14 @@ class FakeAnthropic:
             return invalid("anthropic-version: header is required")
         problem = request_problem(request.body)
         return invalid(problem) if problem else None
+
+
+async def _cancel_the_rest() -> None:
+    """Handlers of replies the cleanup cut (their clients gone), so none outlives the loop."""
+    rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
 
 
 _request_ids = itertools.count(1)

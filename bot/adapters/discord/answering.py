@@ -14,6 +14,7 @@ from bot.adapters.discord.messaging import NO_PINGS, EditMessage
 from bot.adapters.discord.views import answer_view, to_embed
 from bot.adapters.discord_render import (
     PLACEHOLDER,
+    RESTARTING,
     VOTE_EMOJI,
     failure_text,
     invalid_question_text,
@@ -22,7 +23,12 @@ from bot.adapters.discord_render import (
     render_answer,
     ta_alert_text,
 )
-from bot.errors import AskFailedError, InvalidQuestionError, QuestionRefusedError
+from bot.errors import (
+    AskFailedError,
+    InvalidQuestionError,
+    QuestionRefusedError,
+    RestartingError,
+)
 from bot.models import Answer, Question
 from bot.service import AssistantService
 
@@ -56,11 +62,12 @@ class Answerer:
         reply_to: discord.Message | None = None,
     ) -> None:
         extra: dict[str, Any] = {"reference": reply_to} if reply_to is not None else {}
-        placeholder = await target.send(PLACEHOLDER, allowed_mentions=NO_PINGS, **extra)
-        edit = placeholder.edit
-        answer = await self.ask(question, edit)
-        if answer is not None:
-            await self.show_answer_or_say_so(question, answer, edit, target, placeholder)
+        async with self.service.restart.in_flight():  # a restart waits for the reply too
+            placeholder = await target.send(PLACEHOLDER, allowed_mentions=NO_PINGS, **extra)
+            edit = placeholder.edit
+            answer = await self.ask(question, edit)
+            if answer is not None:
+                await self.show_answer_or_say_so(question, answer, edit, target, placeholder)
 
     async def show_answer_or_say_so(
         self,
@@ -96,6 +103,8 @@ class Answerer:
             answer = await self.service.ask(question, on_text=progress, on_place=progress.place)
         except InvalidQuestionError as exc:
             problem = invalid_question_text(str(exc))
+        except RestartingError:
+            problem = RESTARTING
         except QuestionRefusedError as exc:
             problem = f"⏳ {exc.student_text}"
         except AskFailedError as exc:

@@ -217,10 +217,13 @@ class Asking:
     ) -> None:
         """The deferred /ask reply itself becomes the answer (inside a thread, or no thread)."""
         edit = interaction.edit_original_response
-        placeholder = await edit(content=PLACEHOLDER, allowed_mentions=NO_PINGS)
-        answer = await self.answerer.ask(question, edit)
-        if answer is not None:
-            await self.answerer.show_answer_or_say_so(question, answer, edit, where, placeholder)
+        async with self.service.restart.in_flight():  # a restart waits for the reply too
+            placeholder = await edit(content=PLACEHOLDER, allowed_mentions=NO_PINGS)
+            answer = await self.answerer.ask(question, edit)
+            if answer is not None:
+                await self.answerer.show_answer_or_say_so(
+                    question, answer, edit, where, placeholder
+                )
 
 
 async def _is_member(guild: discord.Guild, user_id: int) -> bool:

@@ -16,7 +16,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters import slack_render as render
 from bot.adapters.common import AnswerCache, Progress
 from bot.courses import Course
-from bot.errors import AskFailedError, InvalidQuestionError, QuestionRefusedError
+from bot.errors import (
+    AskFailedError,
+    InvalidQuestionError,
+    QuestionRefusedError,
+    RestartingError,
+)
 from bot.models import Answer, Question, Turn
 from bot.service import AssistantService
 
@@ -47,6 +52,19 @@ class Answerer:
         """Placeholder at once, progress while Claude writes, then the answer (or why not).
 
         ``history=None``: read the thread's earlier turns here."""
+        async with self.service.restart.in_flight():  # a restart waits for the reply too
+            await self._answer(client, course, channel, thread, user, text, history)
+
+    async def _answer(
+        self,
+        client: AsyncWebClient,
+        course: Course,
+        channel: str,
+        thread: str,
+        user: str,
+        text: str,
+        history: tuple[Turn, ...] | None,
+    ) -> None:
         try:
             posted = await client.chat_postMessage(
                 channel=channel, thread_ts=thread, **render.placeholder_message().kwargs()
@@ -88,6 +106,8 @@ class Answerer:
             return await self.service.ask(question, on_text=progress, on_place=progress.place)
         except InvalidQuestionError as exc:
             return render.notice(render.invalid_question(str(exc)))
+        except RestartingError:
+            return render.notice(render.RESTARTING)
         except QuestionRefusedError as exc:
             return render.notice(f":hourglass: {render.escape(exc.student_text)}")
         except AskFailedError as exc:
