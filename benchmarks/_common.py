@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -192,10 +193,13 @@ class FakeApi:
 
 
 @contextlib.contextmanager
-def fake_anthropic_process(delay_s: float) -> Iterator[FakeApi]:
+def fake_anthropic_process(delay_s: float, delay_max_s: float | None = None) -> Iterator[FakeApi]:
     """tests/fakes FakeAnthropic in a child process, so its work never shows up as a stall
-    of the event loop being measured (the real API costs this process no CPU either)."""
+    of the event loop being measured (the real API costs this process no CPU either). Each
+    reply comes after ``delay_s``, or after a delay drawn between it and ``delay_max_s``."""
     command = [sys.executable, str(Path(__file__)), "serve-fake", "--delay", str(delay_s)]
+    if delay_max_s is not None:
+        command += ["--delay-max", str(delay_max_s)]
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO
     )
@@ -223,11 +227,16 @@ def cited_answer(delay_s: float) -> Any:
     )
 
 
-def _serve_fake(delay_s: float) -> None:
+def _serve_fake(delay_s: float, delay_max_s: float | None) -> None:
     from tests.fakes.anthropic_server import FakeAnthropic
 
     with FakeAnthropic(api_key=FAKE_API_KEY) as api:
         api.responder = cited_answer(delay_s)
+        if delay_max_s is not None:
+            draw = random.Random(0)
+            api.responder = lambda request: cited_answer(draw.uniform(delay_s, delay_max_s))(
+                request
+            )
         print(json.dumps({"base_url": api.base_url, "api_key": api.api_key}), flush=True)
         served = 0
         for line in sys.stdin:
@@ -265,9 +274,10 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve-fake", help="serve the fake Messages API")
     serve.add_argument("--delay", type=float, default=0.0)
+    serve.add_argument("--delay-max", type=float, default=None)
     args = parser.parse_args()
     if args.command == "serve-fake":
-        _serve_fake(args.delay)
+        _serve_fake(args.delay, args.delay_max)
 
 
 if __name__ == "__main__":

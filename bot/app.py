@@ -192,6 +192,7 @@ def build_service(
             pass_score=settings.judge_pass_score,
             no_model_reason=no_key,
             setup=setup,
+            answer_concurrency=settings.answer_concurrency,
         ),
     )
 

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     llm_max_retries: Annotated[int, Field(ge=0, le=10)] = 2
     llm_timeout_s: Annotated[float, Field(ge=1.0, le=600.0)] = 60.0
     retrieval_k: Annotated[int, Field(ge=1, le=50)] = 10
+    # Answers Claude writes at once in this process; the others wait in line, told their place.
+    answer_concurrency: Annotated[int, Field(ge=1, le=256)] = 8
     search_mode: SearchMode = "hybrid"
     # Declared before the paths derived from it: their validators read it.
     data_dir: Path = Field(Path("var"), alias="bot_data_dir")

@@ -42,6 +42,19 @@ class SlackPlace:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Fair use in a course (``[courses.limits]``); every key may be left out."""
+
+    # Each student's token bucket: questions in a row, and questions regained per minute.
+    burst: int = 5
+    rate_per_minute: float = 2.0
+    daily_token_budget: int = 0  # LLM tokens a day for the course's answers; 0: no budget
+    repeat_answers: bool = True  # answer a recent, not rated-down repeat from its answer
+    repeat_window_hours: float = 24.0
+    repeat_similarity: float = 0.97  # cosine of the question embeddings that counts as same
+
+
+@dataclass(frozen=True)
 class Course:
     id: str
     name: str
@@ -53,6 +66,7 @@ class Course:
     slack: SlackPlace = field(default_factory=SlackPlace)
     # Graded work: a question asking for its solution gets conceptual help and a flag.
     assignments: tuple[Assignment, ...] = ()
+    limits: Limits = field(default_factory=Limits)
     source: Path | None = None  # the courses file that defines it, for messages
 
     @property
@@ -79,6 +93,7 @@ _COURSE_KEYS = tuple(f.name for f in fields(Course) if f.name != "source")
 _DISCORD_KEYS = tuple(f.name for f in fields(DiscordPlace))
 _SLACK_KEYS = tuple(f.name for f in fields(SlackPlace))
 _ASSIGNMENT_KEYS = tuple(f.name for f in fields(Assignment))
+_LIMITS_KEYS = tuple(f.name for f in fields(Limits))
 
 
 DEMO_COURSE = Course(
@@ -209,6 +224,7 @@ def _course(file: Path, position: int, entry: object) -> Course:
         discord=_discord(_table(entry, "discord", where), f"{where} [courses.discord]"),
         slack=_slack(_table(entry, "slack", where), f"{where} [courses.slack]"),
         assignments=_assignments(entry, where),
+        limits=_limits(_table(entry, "limits", where), f"{where} [courses.limits]"),
         source=file,
     )
 
@@ -282,6 +298,56 @@ def _due(raw: dict[str, Any], where: str) -> date | None:
         except ValueError:
             pass
     raise ConfigError(f"{where}: due must be a date such as 2026-12-10, got {value!r}")
+
+
+def _limits(raw: dict[str, Any], where: str) -> Limits:
+    _check_keys(raw, _LIMITS_KEYS, where)
+    default = Limits()
+    return Limits(
+        burst=int(_number(raw, "burst", where, default.burst, low=1, whole=True)),
+        rate_per_minute=_number(raw, "rate_per_minute", where, default.rate_per_minute, low=0.01),
+        daily_token_budget=int(
+            _number(raw, "daily_token_budget", where, default.daily_token_budget, whole=True)
+        ),
+        repeat_answers=_flag(raw, "repeat_answers", where, default.repeat_answers),
+        repeat_window_hours=_number(
+            raw, "repeat_window_hours", where, default.repeat_window_hours, low=0.01
+        ),
+        repeat_similarity=_number(
+            raw, "repeat_similarity", where, default.repeat_similarity, low=0.5, high=1.0
+        ),
+    )
+
+
+def _number(
+    raw: dict[str, Any],
+    key: str,
+    where: str,
+    default: float,
+    *,
+    low: float = 0,
+    high: float | None = None,
+    whole: bool = False,
+) -> float:
+    value = raw.get(key, default)
+    kind = "a whole number" if whole else "a number"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (whole and not isinstance(value, int))
+    ):
+        raise ConfigError(f"{where}: {key} must be {kind}, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ConfigError(f"{where}: {key} must be {bound}, got {value!r}")
+    return float(value)
+
+
+def _flag(raw: dict[str, Any], key: str, where: str, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: {key} must be true or false, got {value!r}")
+    return value
 
 
 def _text(raw: dict[str, Any], key: str, where: str, required: bool = False) -> str:

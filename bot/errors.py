@@ -36,6 +36,23 @@ class InvalidQuestionError(BotError, ValueError):
     """A question the service will not process (empty, too long); says what to change."""
 
 
+class QuestionRefusedError(BotError):
+    """The service will not answer this question now; ``student_text`` (in the course's
+    language) says why and what to do. The question was kept all the same."""
+
+    def __init__(self, student_text: str, reason: str) -> None:
+        super().__init__(reason)
+        self.student_text = student_text
+
+
+class RateLimitedError(QuestionRefusedError):
+    """The student asked faster than the course's rate limit allows."""
+
+    def __init__(self, student_text: str, wait_s: float) -> None:
+        super().__init__(student_text, f"rate limited: ask again in {wait_s:.0f} s")
+        self.wait_s = wait_s
+
+
 class InvalidGradeError(BotError, ValueError):
     """A TA grade the service will not keep (a label other than C/I, an AR grade outside 0-3,
     a grader that is not a pseudonym); the message says what to change."""

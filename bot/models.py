@@ -32,6 +32,7 @@ __all__ = [
     "JudgementRecord",
     "Label",
     "Question",
+    "Refusal",
     "RetrievedSegment",
     "Segment",
     "StageTimings",
@@ -131,6 +132,7 @@ class Answer:
     # Set when something broke on the way (the answer model failed): what the adapter tells
     # the course's TAs. The service decides; the adapters only render it.
     tas_alert: str = ""
+    repeat_of: str = ""  # given from the answer of this earlier interaction: no model call
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,21 @@ class Interaction:
     escalated: bool = False
     flags: str = ""  # the guardrails' flags, comma-separated (``bot.guardrails``)
     version: str = ""  # what produced it (``bot.versions``); '' for rows from before it
+    repeat_of: str = ""  # the interaction whose answer was given again (a repeated question)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A question the rate limit turned away: kept, as every question is, but not answered
+    (nor judged, nor counted as an interaction: the student asks it again later)."""
+
+    created_at: datetime
+    course_id: str
+    platform: str
+    channel: str
+    asker_ref: str
+    question: str
+    wait_s: float  # how long the student was told to wait
 
 
 @dataclass(frozen=True)

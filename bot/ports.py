@@ -7,15 +7,28 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from bot.courses import Course
-from bot.models import Draft, Erased, Hit, Interaction, JudgementRecord, Question, TAGrade, Vote
+from bot.limits import Take
+from bot.models import (
+    Draft,
+    Erased,
+    Hit,
+    Interaction,
+    JudgementRecord,
+    Question,
+    Refusal,
+    TAGrade,
+    Vote,
+)
 from retrieval.models import SearchResult
 
 # Called with the answer text so far, for adapters that show progress while Claude writes.
 OnText = Callable[[str], Awaitable[None]]
+# Called with a question's place in the queue for the answer model (1: next), as it moves.
+OnPlace = Callable[[int], Awaitable[None]]
 
 
 class Retriever(Protocol):
@@ -91,10 +104,37 @@ class Forgetting(Protocol):
     ) -> Erased: ...
 
 
+class FairUse(Protocol):
+    """The fair-use rules' shared state (``bot.store.fairness``): token buckets, refused
+    questions, once-a-day notices, tokens spent, the keys repeated questions are found by."""
+
+    def take_token(
+        self, course_id: str, asker_ref: str, rate_per_s: float, burst: float, now: datetime
+    ) -> Take: ...
+    def record_refusal(self, refusal: Refusal) -> None: ...
+    def tokens_spent(self, course_id: str, since: datetime) -> int: ...
+    def claim_notice(self, course_id: str, kind: str, day: date, now: datetime) -> bool: ...
+    def save_question_key(
+        self,
+        interaction_id: str,
+        course_id: str,
+        created_at: datetime,
+        text_key: str,
+        vector: bytes | None,
+    ) -> None: ...
+    def same_questions(self, course_id: str, text_key: str, since: datetime) -> list[str]: ...
+    def recent_vectors(
+        self, course_id: str, since: datetime, limit: int
+    ) -> list[tuple[str, bytes]]: ...
+
+
 class Store(InteractionLookup, ReplayTarget, LogReads, Forgetting, Protocol):
     """What the service calls. Synchronous; the async core calls it through
     ``asyncio.to_thread``. It hands itself to the journal's replay (``ReplayTarget``) and
     reads a digest's week for its preview (``LogReads``)."""
+
+    @property
+    def fairness(self) -> FairUse: ...
 
     def save_interaction(self, interaction: Interaction, *, enqueue_judge: bool = True) -> None: ...
     def thread_interactions(

@@ -11,7 +11,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
@@ -27,13 +27,17 @@ from bot.errors import (
     BotError,
     InvalidGradeError,
     InvalidQuestionError,
+    RateLimitedError,
     RestartingError,
     StoreUnavailableError,
     UnknownInteractionError,
 )
+from bot.fair_use import FairUse
 from bot.fallback import extractive_draft
 from bot.guardrails import joined_flags, question_flags
 from bot.ids import new_ulid
+from bot.limits import rate_limited_text
+from bot.model_queue import ModelQueue
 from bot.models import (
     AR_GRADES,
     LABELS,
@@ -49,9 +53,10 @@ from bot.models import (
     StageTimings,
     TAGrade,
     Turn,
+    Usage,
     Vote,
 )
-from bot.ports import AnswerModel, OnText, Reindexer, Retriever, Store
+from bot.ports import AnswerModel, OnPlace, OnText, Reindexer, Retriever, Store
 from bot.prompts import policy_with_assignments
 from bot.pseudonym import (
     is_pseudonym,
@@ -79,6 +84,7 @@ from retrieval.text import storable_text
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 MAX_QUESTION_CHARS = 2000
 MAX_NOTE_CHARS = 4000
@@ -113,6 +119,7 @@ class ServiceOptions:
     no_model_reason: str = "ANTHROPIC_API_KEY is not set"
     # What produces the answers, for the version each interaction records; None: no version.
     setup: AnswerSetup | None = None
+    answer_concurrency: int = 8  # answers the model writes at once; the rest wait in line
 
 
 class AssistantService:
@@ -141,23 +148,33 @@ class AssistantService:
         self.options = options or ServiceOptions()
         self._clock = clock
         self.reindexer = reindexer
+        self.fair_use = FairUse(store, clock)
+        self.model_queue = ModelQueue(self.options.answer_concurrency)
         self.restart = restart or Restart()
         self.embed_questions = embed_questions  # groups the digest's questions by topic
         self.review_links = review_links
 
-    async def ask(self, question: Question, on_text: OnText | None = None) -> Answer:
+    async def ask(
+        self,
+        question: Question,
+        on_text: OnText | None = None,
+        on_place: OnPlace | None = None,
+    ) -> Answer:
         """Answer from the course's lectures; the interaction is committed, or journaled when
-        the database cannot take it, before returning.
+        the database cannot take it, before returning. ``on_text`` hears the answer as the
+        model writes it; ``on_place`` the question's place in line while it waits for the
+        model.
 
-        Raises ``InvalidQuestionError`` (nothing kept), or ``AskFailedError`` whose
-        ``interaction_id`` names the failure as it was kept and whose ``tas_alert`` the
-        adapter tells the TAs; so every reference a student is shown names a kept row.
-        While the bot restarts, ``RestartingError`` (a kept ``AskFailedError``): the question
-        was refused, or cut short when the restart's grace ended."""
+        Raises ``InvalidQuestionError`` (nothing kept), ``RateLimitedError`` (the question
+        kept as a refusal; its ``student_text`` says when to ask again), or
+        ``AskFailedError`` whose ``interaction_id`` names the failure as it was kept and whose
+        ``tas_alert`` the adapter tells the TAs; so every reference a student is shown names a
+        kept row. While the bot restarts, ``RestartingError`` (a kept ``AskFailedError``): the
+        question was refused, or cut short when the restart's grace ended."""
         async with self.restart.in_flight():
-            return await self._ask(question, on_text)
+            return await self._ask(question, _Listeners(on_text, on_place))
 
-    async def _ask(self, question: Question, on_text: OnText | None) -> Answer:
+    async def _ask(self, question: Question, listeners: _Listeners) -> Answer:
         course = self.courses.get(question.course_id)
         # Users it mentions are pseudonyms before it is searched, sent or stored.
         text = pseudonymise_mentions(self._secret, question.platform, _checked_text(question.text))
@@ -168,6 +185,10 @@ class AssistantService:
         if self.restart.stopping:
             await self._keep_failure(interaction_id, question, course, started, REFUSED_RESTARTING)
             raise RestartingError(interaction_id, REFUSED_RESTARTING)
+        await self._admit(question, course)
+        earlier = await self._fair_use_or_none(self.fair_use.same_question, course, question)
+        if earlier is not None:
+            return await self._repeat(interaction_id, question, earlier, started)
         try:
             retrieved = await self.retriever.search(course.id, text, self.options.k)
         except Exception as exc:
@@ -189,8 +210,16 @@ class AssistantService:
         searched = StageTimings(  # total_ms: so far
             embed_ms=retrieved.embed_ms, search_ms=retrieved.search_ms, total_ms=_ms_since(started)
         )
+        vector = retrieved.query_vector
+        earlier = await self._fair_use_or_none(
+            self.fair_use.similar_question, course, question, vector
+        )
+        if earlier is not None:
+            return await self._repeat(interaction_id, question, earlier, started)
         try:
-            return await self._answer(interaction_id, question, course, hits, on_text, searched)
+            answer, interaction = await self._answer(
+                interaction_id, question, course, hits, listeners, searched
+            )
         except AnswerInterrupted:
             log.warning("interaction %s: %s", interaction_id, INTERRUPTED_RESTARTING)
             cause = INTERRUPTED_RESTARTING
@@ -202,6 +231,59 @@ class AssistantService:
                 interaction_id, question, course, started, exc, "answering"
             )
             raise failure from exc
+        if interaction.model and not interaction.fallback and not interaction.abstained:
+            await self._fair_use_or_none(self._remember, interaction, question, vector)
+        return answer
+
+    async def _admit(self, question: Question, course: Course) -> None:
+        """Past the student's rate limit: the question is kept as a refusal and the student
+        told when to ask again. With the database out of reach the question goes on."""
+        asker_ref = self.pseudonym(question.platform, question.asker)
+        wait_s = await self._fair_use_or_none(self.fair_use.admit, course, asker_ref, question)
+        if wait_s:
+            raise RateLimitedError(rate_limited_text(wait_s), wait_s)
+
+    async def _fair_use_or_none(self, rule: Callable[..., T], *args: object) -> T | None:
+        """A fair-use rule's verdict; None, so the question is answered as usual, when the
+        database it keeps its state in cannot be reached (a fair-use limit never costs an
+        answer)."""
+        try:
+            return await asyncio.to_thread(rule, *args)
+        except Exception as exc:
+            log.warning("fair-use check %s skipped: %s", rule.__name__, failure_summary(exc))
+            return None
+
+    def _remember(
+        self, interaction: Interaction, question: Question, vector: tuple[float, ...]
+    ) -> None:
+        if not question.history:  # a follow-up's answer depends on its thread
+            self.fair_use.remember(interaction, vector)
+
+    async def _repeat(
+        self, interaction_id: str, question: Question, earlier: Interaction, started: float
+    ) -> Answer:
+        """The earlier answer again, at once and with its citations, logged as this question's
+        own interaction linked to it (and judged against this question)."""
+        draft = Draft(
+            text=earlier.answer,
+            citations=earlier.citations,
+            model=earlier.model,
+            usage=Usage(),  # no model call
+        )
+        timings = StageTimings(total_ms=_ms_since(started))
+        course = self.courses.get(question.course_id)
+        own = self._interaction(interaction_id, question, course, (), draft, timings)
+        interaction = replace(own, retrieved=earlier.retrieved, repeat_of=earlier.id)
+        await self._keep_interaction(interaction, self.options.judge_enabled)
+        return Answer(
+            interaction_id=interaction_id,
+            text=draft.text,
+            citations=draft.citations,
+            abstained=False,
+            fallback=False,
+            model=draft.model,
+            repeat_of=earlier.id,
+        )
 
     async def _answer(
         self,
@@ -209,11 +291,11 @@ class AssistantService:
         question: Question,
         course: Course,
         hits: tuple[Hit, ...],
-        on_text: OnText | None,
+        listeners: _Listeners,
         searched: StageTimings,
-    ) -> Answer:
+    ) -> tuple[Answer, Interaction]:
         generate_started = time.perf_counter()
-        draft, model_failed = await self._draft(question, course, hits, on_text)
+        draft, tas_alert = await self._draft(question, course, hits, listeners)
         generate_ms = _ms_since(generate_started)
         timings = replace(
             searched, generate_ms=generate_ms, total_ms=searched.total_ms + generate_ms
@@ -221,34 +303,44 @@ class AssistantService:
         interaction = self._interaction(interaction_id, question, course, hits, draft, timings)
         judge = self.options.judge_enabled and not draft.fallback and not draft.abstained
         await self._keep_interaction(interaction, judge)
-        return Answer(
+        answer = Answer(
             interaction_id=interaction_id,
             text=draft.text,
             citations=draft.citations,
             abstained=draft.abstained,
             fallback=draft.fallback,
             model=draft.model,
-            # The TAs hear of a model that failed, not of one left out on purpose (no key).
-            tas_alert=draft.error if model_failed else "",
+            tas_alert=tas_alert,
         )
+        return answer, interaction
 
     async def _draft(
-        self, question: Question, course: Course, hits: tuple[Hit, ...], on_text: OnText | None
-    ) -> tuple[Draft, bool]:
-        """The draft, and whether the answer model failed (the fallback stood in for it)."""
+        self, question: Question, course: Course, hits: tuple[Hit, ...], listeners: _Listeners
+    ) -> tuple[Draft, str]:
+        """The draft, and what to tell the TAs about it: the TAs hear of a model that failed
+        or of the day's token budget spent (once a day), not of a model left out on purpose
+        (no key)."""
         if self.answer_model is None:
             no_model = extractive_draft(
                 question, hits, self.options.no_model_reason, course.language
             )
-            return no_model, False
+            return no_model, ""
+        budget = await self._fair_use_or_none(self.fair_use.budget, course)
+        if budget is not None and budget.exhausted:
+            reason = f"daily token budget spent ({budget.spent} of {budget.limit})"
+            over = extractive_draft(question, hits, reason, course.language)
+            return over, budget.tas_alert() if budget.notify else ""
         # Whatever goes wrong, the student still gets the lecture moments (replacing any text
         # streamed so far); the cause goes to the log and the row.
         try:
-            shown = None if on_text is None else _never_raising(on_text)
+            shown = None if listeners.on_text is None else _never_raising(listeners.on_text)
+            place = None if listeners.on_place is None else _never_raising(listeners.on_place)
             policy = policy_with_assignments(course.policy, course.assignments)
+            # A question still waiting in line is cut by a restart too (it leaves the line).
             with self.restart.interruptible():
-                draft = await self.answer_model.answer(question, hits, policy, shown)
-            return draft, False
+                async with self.model_queue.slot(place):
+                    draft = await self.answer_model.answer(question, hits, policy, shown)
+            return draft, ""
         except AnswerInterrupted:
             raise  # the restart's, not the model's: no fallback, the student asks again
         except AnswerModelError as exc:
@@ -258,7 +350,8 @@ class AssistantService:
             # Not a failure the port reports: a bug, or one its implementation did not foresee.
             log.exception("answer model raised unexpectedly, using the extractive fallback")
             reason = f"answer model failed unexpectedly: {type(exc).__name__}: {exc}"
-        return extractive_draft(question, hits, reason, course.language), True
+        fallback = extractive_draft(question, hits, reason, course.language)
+        return fallback, fallback.error
 
     def _flagged(
         self, interaction_id: str, question: Question, course: Course, hits: tuple[Hit, ...]
@@ -640,17 +733,25 @@ def _turns(earlier: list[Interaction]) -> tuple[Turn, ...]:
     return tuple(turns)
 
 
-def _never_raising(on_text: OnText) -> OnText:
+@dataclass(frozen=True)
+class _Listeners:
+    """What the adapter shows while the answer is on its way."""
+
+    on_text: OnText | None
+    on_place: OnPlace | None
+
+
+def _never_raising(show: Callable[[A], Awaitable[None]]) -> Callable[[A], Awaitable[None]]:
     """The adapter's progress display, whose failure (a refused edit) must never cost the
     answer: logged, and the answer goes on."""
 
-    async def show(text_so_far: str) -> None:
+    async def shown(progress: A) -> None:
         try:
-            await on_text(text_so_far)
+            await show(progress)
         except Exception:
             log.warning("showing the answer's progress failed; the answer continues", exc_info=True)
 
-    return show
+    return shown
 
 
 def _checked_text(text: str) -> str:

@@ -63,3 +63,6 @@ class SearchResult:
     hits: tuple[Hit, ...]
     embed_ms: float
     search_ms: float
+    # The question's embedding, when the search made one (not in full-text mode): lets the
+    # caller tell a question asked again in other words.
+    query_vector: tuple[float, ...] = field(default=(), repr=False)

@@ -79,6 +79,7 @@ class Retriever:
             hits=tuple(distinct_moments(windows)[:k]),
             embed_ms=(embedded - started) * 1000,
             search_ms=(searched - embedded) * 1000,
+            query_vector=() if vector is None else tuple(vector.tolist()),
         )
 
     async def check_course(self, course_id: str) -> None:

@@ -197,6 +197,10 @@ class DiscordDriver:
         )
         return self._shown(self.h.fake.messages[int(edit.path.split("/")[4])], thread)
 
+    def placeholder_texts(self) -> list[str]:
+        edits = self.h.fake.find("PATCH", r"/channels/\d+/messages/\d+")
+        return [c.json.get("content") or "" for c in edits]
+
     async def vote(self, who: Role, answer: Shown, vote: Vote, *, added: bool = True) -> None:
         before = len(self.service.store.votes_for(answer.ref))
         event = self.h.fake.reaction(MEMBERS[who], int(answer.message), EMOJI[vote], added=added)

@@ -58,6 +58,10 @@ class PlatformDriver(Protocol):
         contains ``told``)."""
         ...
 
+    def placeholder_texts(self) -> list[str]:
+        """Every text the bot's edits of its own messages showed, in order."""
+        ...
+
     async def vote(self, who: Role, answer: Shown, vote: Vote, *, added: bool = True) -> None:
         """Add (or remove) a 👍/👎 on the answer; returns once the store has the event."""
         ...

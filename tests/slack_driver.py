@@ -212,6 +212,9 @@ class SlackDriver:
     def user_id(self, who: Role) -> str:
         return USERS[who]
 
+    def placeholder_texts(self) -> list[str]:
+        return [c.params.get("text", "") for c in self.slack.calls_to("chat.update")]
+
     def ta_pings(self) -> list[str]:
         posts = self.slack.calls_to("chat.postMessage")
         return [c.params.get("thread_ts", "") for c in posts if f"<@{TA}>" in c.params["text"]]

@@ -63,6 +63,31 @@ async def test_progress_shows_at_most_one_edit_per_interval_and_one_at_a_time() 
     assert shown == ["A camada", "A camada de saída usa"]
 
 
+async def test_the_place_in_line_and_then_the_text_share_the_same_edits() -> None:
+    now = [0.0]
+    shown: list[str] = []
+
+    async def edit(text: str) -> None:
+        shown.append(text)
+
+    async def place(position: int) -> None:
+        shown.append(f"{position}º na fila")
+
+    progress = Progress(edit, interval_s=1.0, clock=lambda: now[0], show_place=place)
+    await progress.place(3)
+    await progress.finish()
+    await progress.place(2)  # too soon after the last edit
+    now[0] = 2.0
+    await progress.place(1)
+    await progress.finish()
+    await progress.place(1)  # shown already
+    now[0] = 4.0
+    await progress("A camada")
+    await progress.finish()
+
+    assert shown == ["3º na fila", "1º na fila", "A camada"]
+
+
 async def test_progress_that_the_platform_refuses_is_logged_and_the_answer_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.courses import DEMO_COURSE_DIR, load_courses
+from bot.courses import DEMO_COURSE_DIR, Limits, load_courses
 from bot.errors import ConfigError, UnknownCourseError
 
 GOOD = """
@@ -93,6 +93,7 @@ def test_the_example_file_in_the_repository_loads() -> None:
         ("Lista 3", date(2026, 12, 10)),
         ("Projeto final", None),
     ]
+    assert course.limits == Limits()  # the example spells out the defaults
 
 
 ONE_COURSE = "[[courses]]\nid = 'ml'\n"
@@ -122,7 +123,32 @@ ONE_COURSE = "[[courses]]\nid = 'ml'\n"
         (
             ONE_COURSE + "colour = 'red'\n",
             "course 'ml': unknown key 'colour' (valid keys: id, name, language, timezone, "
-            "policy, course_dir, discord, slack, assignments)",
+            "policy, course_dir, discord, slack, assignments, limits)",
+        ),
+        (
+            ONE_COURSE + "[courses.limits]\nrate_per_minut = 2\n",
+            "course 'ml' [courses.limits]: unknown key 'rate_per_minut' "
+            "(did you mean rate_per_minute?)",
+        ),
+        (
+            ONE_COURSE + "[courses.limits]\nburst = 0\n",
+            "course 'ml' [courses.limits]: burst must be at least 1, got 0",
+        ),
+        (
+            ONE_COURSE + "[courses.limits]\nburst = 2.5\n",
+            "course 'ml' [courses.limits]: burst must be a whole number, got 2.5",
+        ),
+        (
+            ONE_COURSE + "[courses.limits]\ndaily_token_budget = '1000'\n",
+            "course 'ml' [courses.limits]: daily_token_budget must be a whole number, got '1000'",
+        ),
+        (
+            ONE_COURSE + "[courses.limits]\nrepeat_answers = 'no'\n",
+            "course 'ml' [courses.limits]: repeat_answers must be true or false, got 'no'",
+        ),
+        (
+            ONE_COURSE + "[courses.limits]\nrepeat_similarity = 1.5\n",
+            "course 'ml' [courses.limits]: repeat_similarity must be between 0.5 and 1.0, got 1.5",
         ),
         (ONE_COURSE + "source = 'x'\n", "course 'ml': unknown key 'source'"),
         (ONE_COURSE + "discord = 5\n", "course 'ml': discord must be a table"),
@@ -158,6 +184,16 @@ def test_a_mistake_is_an_error_naming_the_file_the_course_and_the_key(
     with pytest.raises(ConfigError) as raised:
         load_courses(file)
     assert str(raised.value).startswith(f"{file}: {message}")
+
+
+def test_limits_have_defaults_and_take_the_files_values(tmp_path: Path) -> None:
+    assert load_courses(write(tmp_path, ONE_COURSE)).get("ml").limits == Limits()
+    text = (
+        ONE_COURSE + "[courses.limits]\nburst = 3\nrate_per_minute = 0.5\nrepeat_answers = false\n"
+    )
+    limits = load_courses(write(tmp_path, text)).get("ml").limits
+    assert (limits.burst, limits.rate_per_minute, limits.repeat_answers) == (3, 0.5, False)
+    assert limits.daily_token_budget == Limits().daily_token_budget
 
 
 def test_language_is_read_in_any_case(tmp_path: Path) -> None:

@@ -87,9 +87,9 @@ def test_a_line_an_earlier_version_wrote_reads_back() -> None:
         escalated=True,
     )
     assert decode(EARLIER_LINE) == PendingInteraction(expected, enqueue_judge=True)
-    # Written again, it gains the columns added since (no flag raised, no version: '').
+    # Written again, it gains the columns added since (no flag, no version, no repeat: '').
     earlier = json.loads(EARLIER_LINE)
-    earlier["interaction"].update(flags="", version="")
+    earlier["interaction"].update(flags="", version="", repeat_of="")
     assert json.loads(encode(decode(EARLIER_LINE))) == earlier
 
 

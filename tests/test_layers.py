@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.digest_render",
             "bot.review",
             "bot.scheduler",
+            "bot.fair_use",
         ),
     ),
     ("store", ("bot.store", "bot.llm")),  # what the ports stand for: SQL, Claude

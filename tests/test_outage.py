@@ -87,7 +87,8 @@ def service_on(store: SqlStore, tmp_path: Path, answer_model: Any = None) -> Ass
         journal=Journal(tmp_path / "journal"),
         courses=FIXTURE_COURSES,
         pseudonym_secret="test-secret",
-        options=ServiceOptions(k=10),
+        # Ten questions at once all reach the model: the tests hold them there.
+        options=ServiceOptions(k=10, answer_concurrency=10),
     )
 
 

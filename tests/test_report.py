@@ -376,8 +376,8 @@ def test_csv_is_one_row_per_interaction(seeded: tuple[SqlStore, Interaction]) ->
 CSV_HEADER = (
     "number,id,created_at,course_id,platform,channel,thread,asker_ref,question,answer,"
     "abstained,fallback,escalated,flags,error,model,input_tokens,output_tokens,embed_ms,"
-    "search_ms,generate_ms,total_ms,version,votes_up,votes_down,ta_vote,manual_annotation,"
-    "ar_status,ar_score,ar,"
+    "search_ms,generate_ms,total_ms,version,repeat_of,votes_up,votes_down,ta_vote,"
+    "manual_annotation,ar_status,ar_score,ar,"
     "automated_annotation,ar_criteria,ar_evidence,judge_model,judge_error,groundedness,"
     "ta_grade,ta_ar_grade,ta_note,ta_grader,ta_graded_at,"
     "segment_ids,segment_scores,segment_dense_scores,cited_segment_ids,citation_urls"
@@ -391,7 +391,7 @@ def test_csv_and_jsonl_keep_their_columns_in_order(seeded: tuple[SqlStore, Inter
     # JSON Lines nests the lists that CSV joins into its last five columns.
     flat = CSV_HEADER.split(",")[:-5]
     keys = list(json.loads(render_jsonl(entries)))
-    assert keys == [*flat[:23], "segments", "citations", *flat[23:]]
+    assert keys == [*flat[:24], "segments", "citations", *flat[24:]]
 
 
 # -- hidden links: every one, in every format, in both kinds of answer ---------------------

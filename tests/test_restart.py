@@ -182,7 +182,8 @@ def courses_toml(tmp_path: Path) -> Path:
     path.write_text(
         '[[courses]]\nid = "ml"\nname = "Aprendizado de Máquina"\n\n'
         '[courses.slack]\nchannel_ids = ["CML"]\nta_user_ids = ["UTA"]\n'
-        'ta_channel_id = "CMLTA"\n',
+        'ta_channel_id = "CMLTA"\n\n'
+        "[courses.limits]\nburst = 100\n",  # one student asks all the questions at once
         encoding="utf-8",
     )
     return path
@@ -286,6 +287,7 @@ async def test_sigterm_with_20_questions_in_flight_answers_or_tells_each_and_exi
                 SLACK_PORT=str(port),
                 SHUTDOWN_GRACE_S=str(GRACE_S),
                 FAKE_SLACK_API_URL=slack.api_url,
+                ANSWER_CONCURRENCY=str(QUESTIONS),  # all of them at Claude when the signal comes
             )
             args = ["-m", "tests.bot_with_fakes", "run"]
             async with bot_process(args, env, tmp_path) as bot:

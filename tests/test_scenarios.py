@@ -5,9 +5,12 @@ other is a divergence of the product, to be fixed there."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import re
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +19,15 @@ import sqlalchemy as sa
 import yarl
 
 from bot.annotations import VoteTally, tally
-from bot.models import Turn
+from bot.courses import Courses
+from bot.model_queue import ModelQueue
+from bot.models import Draft, Hit, Question, Turn
+from bot.ports import OnText
 from bot.pseudonym import pseudonymise
 from bot.review_links import LinkRefused
 from bot.service import REFUSED_RESTARTING
 from bot.store import SqlStore
+from bot.store.schema import refusals
 from retrieval.models import SearchResult
 from tests.discord_driver import DiscordDriver, open_harness
 from tests.fakes.core import PSEUDONYM_SECRET, FakeAnswerModel, WordOverlapRetriever
@@ -286,3 +293,137 @@ async def test_a_question_while_the_bot_restarts_is_kept_and_its_student_asked_t
     assert kept.error == REFUSED_RESTARTING and kept.question == UNET
     assert platform.ta_channel_posts() == []  # a restart is no failure to alert about
     assert platform.model.calls == []
+
+
+# -- fair use: rate limit, the model's queue, the daily token budget, repeated questions ------
+
+DROPOUT = "O que o dropout faz durante o treino?"
+
+
+def limit(platform: PlatformDriver, **limits: Any) -> None:
+    """The ml course with these fair-use limits (the rest as the fixture has them)."""
+    service = platform.service
+    service.courses = Courses(
+        [
+            replace(c, limits=replace(c.limits, **limits)) if c.id == "ml" else c
+            for c in service.courses
+        ]
+    )
+
+
+def refused_questions(platform: PlatformDriver) -> list[str]:
+    store: SqlStore = platform.service.store  # type: ignore[assignment]
+    with store.db.engine.connect() as conn:
+        return list(conn.execute(sa.select(refusals.c.question).order_by(refusals.c.id)).scalars())
+
+
+async def test_a_student_past_the_rate_limit_is_told_when_to_ask_again_and_others_are_not(
+    start: Start,
+) -> None:
+    platform = await start()
+    limit(platform, burst=1, rate_per_minute=2)  # a question now, then one each 30 s
+    await platform.ask("student", UNET)
+    told = await platform.ask_unanswered("student", ENCODER, told="pergunte de novo")
+
+    wait = re.search(r"pergunte de novo em (\d+) s\b", told.text)
+    assert wait is not None and 20 <= int(wait.group(1)) <= 30, told.text  # 30 s less time taken
+    assert refused_questions(platform) == [ENCODER]  # kept, though not answered
+    other = await platform.ask("classmate", ENCODER)  # each student has a bucket of their own
+    assert ENCODER_LINK in other.links
+    assert [q.text for q in platform.model.calls] == [UNET, ENCODER]
+
+
+class GatedModel(FakeAnswerModel):
+    """Claude writing each answer only once the test lets one through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Semaphore(0)
+
+    async def answer(
+        self, question: Question, hits: Sequence[Hit], policy: str, on_text: OnText | None = None
+    ) -> Draft:
+        await self.gate.acquire()
+        return await super().answer(question, hits, policy, on_text)
+
+
+async def test_questions_waiting_for_the_model_show_their_place_in_line(start: Start) -> None:
+    model = GatedModel()
+    platform = await start(model=model)
+    platform.service.model_queue = ModelQueue(1)  # one answer at a time
+    asked = [
+        asyncio.create_task(platform.ask(who, text))
+        for who, text in (("student", UNET), ("classmate", ENCODER), ("ta", DROPOUT))
+    ]
+
+    def shown_places() -> set[str]:
+        texts = " ".join(platform.placeholder_texts())
+        return {place for place in ("1º na fila", "2º na fila") if f"você é o {place}" in texts}
+
+    assert await eventually(lambda: shown_places() == {"1º na fila", "2º na fila"})
+    for _ in asked:
+        model.gate.release()
+    answers = await asyncio.gather(*asked)
+    assert sorted(q.text for q in model.calls) == sorted([UNET, ENCODER, DROPOUT])
+    assert all("Segundo a aula" in a.text for a in answers)
+
+
+async def test_past_the_daily_token_budget_answers_are_extractive_and_the_tas_told_once(
+    start: Start,
+) -> None:
+    platform = await start()
+    limit(platform, daily_token_budget=100)  # each fake answer spends 120 tokens
+    first = await platform.ask("student", UNET)
+    second = await platform.ask("classmate", ENCODER)
+    third = await platform.ask("student", DROPOUT)
+
+    assert "Segundo a aula" in first.text
+    assert all("não gerada por IA" in a.text for a in (second, third))
+    assert ENCODER_LINK in second.links  # the lecture moments all the same
+    assert [q.text for q in platform.model.calls] == [UNET]
+    kept = await platform.service.interaction(second.ref)
+    assert kept.fallback and "daily token budget spent (120 of 100)" in kept.error
+    [alert] = await eventually(platform.ta_channel_posts)
+    assert "orçamento diário de tokens" in alert and second.ref in alert
+
+
+UNET_AGAIN = "qual a FUNCAO da camada de saida da u net"  # the same, once normalised
+
+
+async def test_a_repeated_question_gets_the_earlier_answer_at_once_marked_and_linked(
+    start: Start,
+) -> None:
+    platform = await start()
+    first = await platform.ask("student", UNET)
+    again = await platform.ask("classmate", UNET_AGAIN)
+
+    assert [q.text for q in platform.model.calls] == [UNET]  # no second model call
+    assert "Segundo a aula: A camada de saída" in again.text and UNET_LINK in again.links
+    assert "Mesma resposta dada há pouco" in again.text and first.ref in again.text
+    kept = await platform.service.interaction(again.ref)
+    assert (kept.repeat_of, kept.question, kept.usage.output_tokens) == (first.ref, UNET_AGAIN, 0)
+    assert [c.url for c in kept.citations] == [UNET_LINK]
+
+
+async def test_a_repeated_question_whose_answer_was_rated_down_goes_to_the_model(
+    start: Start,
+) -> None:
+    platform = await start()
+    first = await platform.ask("student", UNET)
+    await platform.vote("student", first, "down")
+    again = await platform.ask("classmate", UNET_AGAIN)
+
+    assert [q.text for q in platform.model.calls] == [UNET, UNET_AGAIN]
+    assert "Mesma resposta" not in again.text
+    assert (await platform.service.interaction(again.ref)).repeat_of == ""
+
+
+async def test_repeated_questions_go_to_the_model_when_the_course_turns_repeats_off(
+    start: Start,
+) -> None:
+    platform = await start()
+    limit(platform, repeat_answers=False)
+    await platform.ask("student", UNET)
+    await platform.ask("classmate", UNET_AGAIN)
+
+    assert [q.text for q in platform.model.calls] == [UNET, UNET_AGAIN]

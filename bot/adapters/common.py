@@ -45,31 +45,44 @@ class Progress:
     """The answer growing while Claude writes: the service's ``on_text``, which gets every
     piece of text; ``show`` (the platform's message edit) gets the text so far at most once
     per ``interval_s`` (chat platforms rate-limit edits), with one edit in flight at a time
-    so the stream never waits on the platform. A failed edit is logged: the answer follows."""
+    so the stream never waits on the platform. A failed edit is logged: the answer follows.
+    Before that, ``place`` is the service's ``on_place``: the question's place in line for
+    the model, shown by ``show_place`` under the same limits."""
 
     def __init__(
         self,
         show: Callable[[str], Awaitable[object]],
         interval_s: float,
         clock: Callable[[], float] = time.monotonic,
+        show_place: Callable[[int], Awaitable[object]] | None = None,
     ) -> None:
         self._show = show
+        self._show_place = show_place
         self._throttle = Throttle(interval_s, clock)
-        self._shown = ""
+        self._shown: object = ""
         self._task: asyncio.Task[None] | None = None
 
     async def __call__(self, text_so_far: str) -> None:
-        if not text_so_far.strip() or text_so_far == self._shown:
+        if text_so_far.strip():
+            self._offer(text_so_far, lambda: self._show(text_so_far))
+
+    async def place(self, position: int) -> None:
+        if self._show_place is not None:
+            show_place = self._show_place
+            self._offer(position, lambda: show_place(position))
+
+    def _offer(self, shown: object, edit: Callable[[], Awaitable[object]]) -> None:
+        if shown == self._shown:
             return
         if self._task is not None and not self._task.done():
             return
         if self._throttle.ready():
-            self._shown = text_so_far
-            self._task = asyncio.create_task(self._edit(text_so_far))
+            self._shown = shown
+            self._task = asyncio.create_task(self._edit(edit))
 
-    async def _edit(self, text_so_far: str) -> None:
+    async def _edit(self, edit: Callable[[], Awaitable[object]]) -> None:
         try:
-            await self._show(text_so_far)
+            await edit()
         except Exception:
             log.warning("could not show the answer's progress", exc_info=True)
 

@@ -20,6 +20,7 @@ from bot.adapters.common import sole_course, split_text
 from bot.citations import citation_label
 from bot.courses import Course
 from bot.digest import render_digest_markdown
+from bot.limits import place_in_line_text
 from bot.models import Answer, Citation, Digest, Erased
 
 MESSAGE_LIMIT = 2000
@@ -41,6 +42,9 @@ COLOR_ABSTAINED = 0x868E96
 LABEL_ANSWER = "Resposta gerada por IA a partir das aulas — confira nos vídeos"
 LABEL_FALLBACK = "⚠️ Resposta automática sem IA: trechos das aulas mais próximos da pergunta"
 LABEL_ABSTAINED = "Sem base nas aulas — use “Preciso de um humano” para chamar um monitor"
+LABEL_REPEAT = (
+    "♻️ Mesma resposta dada há pouco a esta mesma pergunta (ref {ref}) — confira nos vídeos"
+)
 
 USAGE_HINT = "Escreva a pergunta junto com a menção, por exemplo: `@Monitor o que é dropout?`"
 TA_ONLY = "🔒 Este comando é só para monitores da disciplina."
@@ -92,6 +96,8 @@ def render_answer(answer: Answer) -> RenderedAnswer:
 
 
 def answer_label(answer: Answer) -> str:
+    if answer.repeat_of:
+        return LABEL_REPEAT.format(ref=answer.repeat_of)
     if answer.fallback:
         return LABEL_FALLBACK
     if answer.abstained:
@@ -172,6 +178,11 @@ def progress_text(text_so_far: str) -> str:
     room = MESSAGE_LIMIT - 2
     shown = text_so_far if len(text_so_far) <= room else text_so_far[: room - 1] + "…"
     return f"{shown} ▌" if shown.strip() else PLACEHOLDER
+
+
+def place_text(place: int) -> str:
+    """The placeholder while the question waits in line for the model."""
+    return f"⏳ {place_in_line_text(place)}"
 
 
 def question_echo(question: str) -> str:

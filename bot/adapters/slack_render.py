@@ -17,6 +17,7 @@ from bot.adapters.common import split_text
 from bot.citations import citation_label
 from bot.courses import Course
 from bot.digest_week import split_links
+from bot.limits import place_in_line_text
 from bot.models import Answer, Citation, Digest, Erased
 
 Block = dict[str, Any]
@@ -145,6 +146,11 @@ def feedback_actions(interaction_id: str) -> Block:
 
 
 def answer_note(answer: Answer) -> str:
+    if answer.repeat_of:
+        return (
+            ":recycle: Mesma resposta dada há pouco a esta mesma pergunta "
+            f"(ref `{answer.repeat_of}`); confira nos vídeos."
+        )
     if answer.fallback:
         return (
             ":warning: Resposta montada a partir dos trechos das aulas, *não gerada por IA* "
@@ -184,6 +190,12 @@ def placeholder_message() -> SlackMessage:
     return SlackMessage(
         text=PLACEHOLDER, blocks=(context(f":hourglass_flowing_sand: {PLACEHOLDER}"),)
     )
+
+
+def place_message(place: int) -> SlackMessage:
+    """The placeholder while the question waits in line for the model."""
+    text = place_in_line_text(place)
+    return SlackMessage(text=text, blocks=(context(f":hourglass_flowing_sand: {text}"),))
 
 
 def progress_message(text_so_far: str) -> SlackMessage:

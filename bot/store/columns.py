@@ -73,6 +73,8 @@ INTERACTION_COLUMNS: tuple[InteractionColumn, ...] = (
     InteractionColumn("generate_ms", sa.Float(), "timings"),
     InteractionColumn("total_ms", sa.Float(), "timings"),
     InteractionColumn("version", sa.Text(), server_default=sa.text("''"), missing=""),  # m008
+    # The interaction whose answer this repeated question was given (m009).
+    InteractionColumn("repeat_of", sa.Text(), server_default=sa.text("''"), missing=""),
 )
 
 

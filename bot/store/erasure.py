@@ -20,7 +20,17 @@ from bot.models import Erased
 from bot.ports import JournalRemoval
 from bot.store.engine import Database
 from bot.store.journal import Entry, PendingInteraction, PendingVote
-from bot.store.schema import citations, interaction_segments, interactions, jobs, judgements, votes
+from bot.store.schema import (
+    citations,
+    interaction_segments,
+    interactions,
+    jobs,
+    judgements,
+    question_keys,
+    rate_buckets,
+    refusals,
+    votes,
+)
 
 
 def forget_student(
@@ -45,6 +55,7 @@ def forget_student(
                 ),
             )
             erased = _delete_interactions(conn, theirs)
+            _delete_fair_use(conn, asker_ref, course_id)
     return Erased(
         interactions=erased.interactions,
         votes=erased.votes + own_votes,
@@ -58,7 +69,16 @@ def forget_before(db: Database, cutoff: datetime) -> Erased:
     """Delete every interaction created before ``cutoff``, with all that hangs off it."""
     old = sa.select(interactions.c.id).where(interactions.c.created_at < cutoff)
     with db.writer.begin() as conn:
+        conn.execute(refusals.delete().where(refusals.c.created_at < cutoff))
         return _delete_interactions(conn, old)
+
+
+def _delete_fair_use(conn: Connection, asker_ref: str, course_id: str | None) -> None:
+    """The student's questions the rate limit refused (their text) and their buckets."""
+    for table in (refusals, rate_buckets):
+        mine = table.c.asker_ref == asker_ref
+        where = mine if course_id is None else sa.and_(mine, table.c.course_id == course_id)
+        conn.execute(table.delete().where(where))
 
 
 def _delete_interactions(conn: Connection, ids: sa.Select[tuple[str]]) -> Erased:
@@ -72,6 +92,7 @@ def _delete_interactions(conn: Connection, ids: sa.Select[tuple[str]]) -> Erased
         interaction_segments.delete().where(interaction_segments.c.interaction_id.in_(ids))
     )
     conn.execute(citations.delete().where(citations.c.interaction_id.in_(ids)))
+    conn.execute(question_keys.delete().where(question_keys.c.interaction_id.in_(ids)))
     deleted = _count(conn, interactions.delete().where(interactions.c.id.in_(ids)))
     return Erased(interactions=deleted, **counts)
 

@@ -296,3 +296,58 @@ def m007_interactions_flags(conn: Connection) -> None:
 def m008_interactions_version(conn: Connection) -> None:
     # The version of what produced each answer (bot.versions); older rows have none.
     conn.execute(sa.text("ALTER TABLE interactions ADD COLUMN version TEXT NOT NULL DEFAULT ''"))
+
+
+@migration
+def m009_fair_use(conn: Connection) -> None:
+    # A repeated question's interaction names the one whose answer it was given.
+    conn.execute(sa.text("ALTER TABLE interactions ADD COLUMN repeat_of TEXT NOT NULL DEFAULT ''"))
+    meta = sa.MetaData()
+    sa.Table("interactions", meta, sa.Column("id", sa.String(26), primary_key=True))
+    sa.Table(  # each student's token bucket per course, shared by every process
+        "rate_buckets",
+        meta,
+        sa.Column("course_id", sa.String(200), primary_key=True),
+        sa.Column("asker_ref", sa.Text, primary_key=True),
+        sa.Column("tokens", sa.Float, nullable=False),
+        sa.Column("updated_at", _utc(), nullable=False),
+    )
+    refusals = sa.Table(  # questions turned away by the rate limit: asked, not answered
+        "refusals",
+        meta,
+        sa.Column("id", _serial(), primary_key=True, autoincrement=True),
+        sa.Column("created_at", _utc(), nullable=False),
+        sa.Column("course_id", sa.String(200), nullable=False),
+        sa.Column("platform", sa.String(32), nullable=False),
+        sa.Column("channel", sa.Text, nullable=False),
+        sa.Column("asker_ref", sa.Text, nullable=False),
+        sa.Column("question", sa.Text, nullable=False),
+        sa.Column("wait_s", sa.Float, nullable=False),
+    )
+    sa.Index("ix_refusals_course_created", refusals.c.course_id, refusals.c.created_at)
+    sa.Table(  # a notice the TAs get once a day per course (e.g. the token budget spent)
+        "course_notices",
+        meta,
+        sa.Column("course_id", sa.String(200), primary_key=True),
+        sa.Column("kind", sa.String(64), primary_key=True),
+        sa.Column("day", sa.String(10), primary_key=True),
+        sa.Column("created_at", _utc(), nullable=False),
+    )
+    keys = sa.Table(  # what a later question is compared with to find a repeat
+        "question_keys",
+        meta,
+        sa.Column(
+            "interaction_id",
+            sa.String(26),
+            sa.ForeignKey("interactions.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("course_id", sa.String(200), nullable=False),
+        sa.Column("created_at", _utc(), nullable=False),
+        sa.Column("text_key", sa.String(64), nullable=False),
+        sa.Column("vector", sa.LargeBinary, nullable=True),
+    )
+    sa.Index("ix_question_keys_course_key", keys.c.course_id, keys.c.text_key)
+    sa.Index("ix_question_keys_course_created", keys.c.course_id, keys.c.created_at)
+    for table in ("rate_buckets", "refusals", "course_notices", "question_keys"):
+        meta.tables[table].create(conn, checkfirst=False)

@@ -133,3 +133,52 @@ ta_grades = sa.Table(  # m006
     ),
     sa.Index("ix_ta_grades_interaction_at", "interaction_id", "at"),
 )
+
+rate_buckets = sa.Table(  # m009
+    "rate_buckets",
+    metadata,
+    sa.Column("course_id", sa.String(200), primary_key=True),
+    sa.Column("asker_ref", sa.Text, primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+refusals = sa.Table(  # m009
+    "refusals",
+    metadata,
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("course_id", sa.String(200), nullable=False),
+    sa.Column("platform", sa.String(32), nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("asker_ref", sa.Text, nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("wait_s", sa.Float, nullable=False),
+    sa.Index("ix_refusals_course_created", "course_id", "created_at"),
+)
+
+course_notices = sa.Table(  # m009
+    "course_notices",
+    metadata,
+    sa.Column("course_id", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(64), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+question_keys = sa.Table(  # m009
+    "question_keys",
+    metadata,
+    sa.Column(
+        "interaction_id",
+        sa.String(26),
+        sa.ForeignKey("interactions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("course_id", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("text_key", sa.String(64), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=True),
+    sa.Index("ix_question_keys_course_key", "course_id", "text_key"),
+    sa.Index("ix_question_keys_course_created", "course_id", "created_at"),
+)

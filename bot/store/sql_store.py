@@ -32,6 +32,7 @@ from bot.store import rows
 from bot.store.digests import DigestLedger
 from bot.store.engine import Database, insert_or_ignore, make_engine
 from bot.store.erasure import forget_before, forget_student
+from bot.store.fairness import FairUseLedger
 from bot.store.jobs import JobQueue, enqueue
 from bot.store.migrations import migrate
 from bot.store.records import StoreError
@@ -64,6 +65,7 @@ class SqlStore:
         self.db = Database(engine)
         self.jobs = JobQueue(self.db)
         self.digests = DigestLedger(self.db)
+        self.fairness = FairUseLedger(self.db)
 
     def close(self) -> None:
         self.db.close()

@@ -18,11 +18,17 @@ from bot.adapters.discord_render import (
     VOTE_EMOJI,
     failure_text,
     invalid_question_text,
+    place_text,
     progress_text,
     render_answer,
     ta_alert_text,
 )
-from bot.errors import AskFailedError, InvalidQuestionError, RestartingError
+from bot.errors import (
+    AskFailedError,
+    InvalidQuestionError,
+    QuestionRefusedError,
+    RestartingError,
+)
 from bot.models import Answer, Question
 from bot.service import AssistantService
 
@@ -88,14 +94,19 @@ class Answerer:
         async def show(text_so_far: str) -> None:
             await edit(content=progress_text(text_so_far), allowed_mentions=NO_PINGS)
 
-        progress = Progress(show, self.progress_interval_s)
+        async def show_place(place: int) -> None:
+            await edit(content=place_text(place), allowed_mentions=NO_PINGS)
+
+        progress = Progress(show, self.progress_interval_s, show_place=show_place)
         problem: str
         try:
-            answer = await self.service.ask(question, on_text=progress)
+            answer = await self.service.ask(question, on_text=progress, on_place=progress.place)
         except InvalidQuestionError as exc:
             problem = invalid_question_text(str(exc))
         except RestartingError:
             problem = RESTARTING
+        except QuestionRefusedError as exc:
+            problem = f"⏳ {exc.student_text}"
         except AskFailedError as exc:
             log.error("could not answer: %s", exc)
             told = await self._tell_tas(question, exc.interaction_id, exc.tas_alert)

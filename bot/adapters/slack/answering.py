@@ -16,7 +16,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters import slack_render as render
 from bot.adapters.common import AnswerCache, Progress
 from bot.courses import Course
-from bot.errors import AskFailedError, InvalidQuestionError, RestartingError
+from bot.errors import (
+    AskFailedError,
+    InvalidQuestionError,
+    QuestionRefusedError,
+    RestartingError,
+)
 from bot.models import Answer, Question, Turn
 from bot.service import AssistantService
 
@@ -75,7 +80,11 @@ class Answerer:
             message = render.progress_message(text_so_far)
             await client.chat_update(channel=channel, ts=reply_ts, **message.kwargs())
 
-        progress = Progress(show, self._progress_interval_s)
+        async def show_place(place: int) -> None:
+            message = render.place_message(place)
+            await client.chat_update(channel=channel, ts=reply_ts, **message.kwargs())
+
+        progress = Progress(show, self._progress_interval_s, show_place=show_place)
         private = channel.startswith("D")  # Slack's direct-message channels
         if history is None:
             history = await self.service.thread_history("slack", channel, thread, private=private)
@@ -97,11 +106,13 @@ class Answerer:
         """The service's answer, or what to tell the student instead (the TAs told when the
         service says so)."""
         try:
-            return await self.service.ask(question, on_text=progress)
+            return await self.service.ask(question, on_text=progress, on_place=progress.place)
         except InvalidQuestionError as exc:
             return render.notice(render.invalid_question(str(exc)))
         except RestartingError:
             return render.notice(render.RESTARTING)
+        except QuestionRefusedError as exc:
+            return render.notice(f":hourglass: {render.escape(exc.student_text)}")
         except AskFailedError as exc:
             log.error("slack: could not answer in %s: %s", question.channel, exc)
             ref, alert = exc.interaction_id, exc.tas_alert
