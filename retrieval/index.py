@@ -79,7 +79,8 @@ FtsKind = Literal["words", "trigrams", "parts"]
 PART_HITS_PER_SEGMENT = 4  # part-level FTS fetches this many hits per segment wanted
 # Languages whose third hybrid list is BM25 over character trigrams of whole segments, in place
 # of BM25 over the words of parts. 3b1b-ptbr dev (119 questions, 4 folds by video): MRR@10
-# 0.757 -> 0.810, better in every fold; on pstuts dev (English) the same swap cost 0.025.
+# 0.754 -> 0.810, better in every fold; on pstuts dev (English) the same swap cost 0.025.
+# It is the slow list on a large table (benchmarks/README.md).
 TRIGRAM_LANGUAGES = frozenset({"portuguese"})
 # The full-text indices a new table gets; an eval index made with others is built anew.
 TEXT_INDICES = "words, part words, trigrams"
