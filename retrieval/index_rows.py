@@ -22,6 +22,8 @@ STEMMERS = {"english": "English", "portuguese": "Portuguese"}
 FTS_COLUMNS = {language: f"text_{language}" for language in STEMMERS}
 # The same parts that get vectors, as a list per row, indexed element by element.
 PART_FTS_COLUMNS = {language: f"parts_{language}" for language in STEMMERS}
+# The whole segment text, indexed a second way: as character trigrams, whatever the language.
+TRIGRAM_FTS_COLUMN = "text"
 SEGMENT_COLUMNS = ["id", "course_id", "video_id", "title", "url", "start_s", "end_s", "text"]
 
 

@@ -191,6 +191,42 @@ async def test_part_level_fts_ranks_a_segment_by_its_best_part(index: SegmentInd
         index.replace_video("c1", "v1", "h", segments, [unit(1)] * 2, "f", "english", [["x"]])
 
 
+async def test_a_portuguese_course_fuses_trigrams_that_bridge_an_english_term(
+    index: SegmentIndex,
+) -> None:
+    segments = [
+        seg("pt", "v1", 0, "a retropropagação calcula o gradiente"),
+        seg("pt", "v1", 1, "o modelo prevê a próxima palavra", start=60),
+    ]
+    put(index, segments, [unit(1), unit(1)], language="portuguese")
+    put(index, [seg("en", "v1", 0, "backpropagation computes it")], [unit(1)])
+
+    pt_lists = await hybrid_lists(index, "pt", "o que é backpropagation?", unit(1), 5)
+    en_lists = await hybrid_lists(index, "en", "backprop", unit(1), 5)
+
+    assert [row["id"] for row in pt_lists[1]] == []  # no word of the question is in the course
+    assert pt_lists[2][0]["id"] == "v1@0"  # "pro", "opa", "pag", "aga", …
+    assert en_lists[2] == []  # an English course keeps BM25 of parts' words: no "backprop"
+
+
+async def test_a_table_made_before_the_trigrams_gets_them_at_its_first_write(
+    tmp_path: Path,
+) -> None:
+    index = SegmentIndex(str(tmp_path / "lancedb"))
+    put(index, [seg("pt", "v1", 0, "retropropagação")], [unit(1)], language="portuguese")
+    index._open().drop_index("text_idx")  # as a table made by the version before
+    older = SegmentIndex(str(tmp_path / "lancedb"))
+    assert not (await older.course_info("pt")).has_trigram_index
+
+    fallback = await hybrid_lists(older, "pt", "backpropagation", unit(1), 5)
+    put(older, [seg("pt", "v2", 0, "gradiente")], [unit(1)], language="portuguese")
+
+    assert fallback[2] == []  # parts' words, which do not bridge the term
+    assert (await older.course_info("pt")).has_trigram_index
+    lists = await hybrid_lists(older, "pt", "backpropagation", unit(1), 5)
+    assert [row["id"] for row in lists[2]] == ["v1@0"]
+
+
 def test_text_no_store_can_hold_is_cleaned_in_every_row_written(index: SegmentIndex) -> None:
     dirty = Segment("v1@0", "c1", "v1", "Lay\x00ers\ud800", "u\x07", 0.0, 60.0, "crop\x00 tool")
     parts = [["crop\ud800 tool\x1b"]]
