@@ -121,9 +121,9 @@ class E5Encoder:
         states = [np.zeros((sum(map(len, p)), self.dim), np.float32) for p in tokens]
         batches = _by_length(windows, self._threads)
         for batch, hidden in zip(batches, self._run_all(batches), strict=True):
-            for row, window in zip(hidden, batch, strict=True):
-                owned = row[window.first : window.first + window.owned]
-                states[window.document][window.start : window.start + window.owned] = owned
+            for row, piece in zip(hidden, batch, strict=True):
+                owned = row[piece.first : piece.first + piece.owned]
+                states[piece.document][piece.start : piece.start + piece.owned] = owned
         return [
             _pool_parts(doc_states, [len(ids) for ids in parts], pool_context)
             for doc_states, parts in zip(states, tokens, strict=True)
