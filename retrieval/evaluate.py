@@ -271,11 +271,13 @@ class CachedEmbedder:
         self.name = inner.name
         self.dim = inner.dim
         self.path = path
-        self._vectors: dict[str, dict[str, np.ndarray]] = {"query": {}, "passage": {}}
+        self._vectors: dict[str, dict[str, np.ndarray]] = {"query": {}, "passage": {}, "part": {}}
         self._dirty = False
         if path.exists():
             with np.load(path, allow_pickle=False) as stored:
                 for kind, cache in self._vectors.items():
+                    if f"{kind}_texts" not in stored:  # a cache saved before parts had a kind
+                        continue
                     texts = stored[f"{kind}_texts"].tolist()
                     cache.update(zip(texts, stored[f"{kind}_vectors"], strict=True))
 
@@ -284,6 +286,27 @@ class CachedEmbedder:
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed("passage", texts, self.inner.embed_passages)
+
+    def embed_parts(self, documents: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Cached per document: a part's vector depends on every part around it."""
+        keys = [_document_key(parts) for parts in documents]
+        cache = self._vectors["part"]
+        missing = {
+            k: d for k, d in zip(keys, documents, strict=True) if d and f"{k}:0" not in cache
+        }
+        if missing:
+            embedded = self.inner.embed_parts(list(missing.values()))
+            for key, vectors in zip(missing, embedded, strict=True):
+                cache.update(
+                    (f"{key}:{i}", np.asarray(v, np.float32)) for i, v in enumerate(vectors)
+                )
+            self._dirty = True
+        return [
+            np.stack([cache[f"{k}:{i}"] for i in range(len(d))])
+            if d
+            else np.zeros((0, self.dim), np.float32)
+            for k, d in zip(keys, documents, strict=True)
+        ]
 
     def _embed(
         self, kind: str, texts: Sequence[str], embed: Callable[[Sequence[str]], np.ndarray]
@@ -318,6 +341,13 @@ class CachedEmbedder:
         np.savez(tmp, **arrays)  # type: ignore[arg-type]
         tmp.replace(self.path)
         self._dirty = False
+
+
+def _document_key(parts: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8") + b"\x00")
+    return digest.hexdigest()
 
 
 def embedding_cache_path(embedder_name: str, root: Path | None = None) -> Path:

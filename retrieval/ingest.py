@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from retrieval.courses import detect_language, read_course
-from retrieval.embed import Embedder
+from retrieval.embed import TEXT_CONTEXT, Embedder
 from retrieval.errors import InputError, SettingsError
 from retrieval.index import STEMMERS, SegmentIndex
 from retrieval.models import Cue, Segment, Video
@@ -30,17 +30,12 @@ from retrieval.transcripts import parse_transcript
 
 # Bump when what a row holds changes for the same inputs, so every video is re-ingested.
 ROW_FORMAT = "3"
-# Texts per embedding call: enough for the engine to group them by length and keep every
-# core busy, few enough for the progress bar to move.
-EMBED_BATCH = 128
+# Parts per embedding call (whole videos, at least one): enough for the engine to keep every
+# core busy with windows of a similar length, few enough for the progress bar to move.
+EMBED_BATCH = 256
 PART_MIN_WORDS = 4  # pstuts: joining sentences up to 8 or 16 words lowered MRR@10
 PART_MAX_WORDS = 60
 PART_MAX_GAP_S = 5.0
-# A part's vector embeds the part with this many parts either side: a sentence alone often
-# lacks what it is about ("then drag it over here"). pstuts dev, hybrid: MRR@10 0.398 ->
-# 0.407, recall@5 0.540 -> 0.552 (benchmarks/retrieval_quality.py); the FTS of parts still
-# indexes each part alone.
-PART_CONTEXT = 1
 KEPT_NOTE = "kept the version indexed earlier"
 
 
@@ -199,7 +194,7 @@ def video_hash(
         video.title,
         video.url,
         settings.fingerprint(),
-        f"parts:{PART_MIN_WORDS},{PART_MAX_WORDS},{PART_MAX_GAP_S:g},{PART_CONTEXT}",
+        f"parts:{PART_MIN_WORDS},{PART_MAX_WORDS},{PART_MAX_GAP_S:g},{TEXT_CONTEXT}",
         embedder_name,
         language,
     )
@@ -268,6 +263,23 @@ def _join(cues: Sequence[Cue]) -> Cue:
     return Cue(cues[0].start_s, cues[-1].end_s, " ".join(c.text for c in cues))
 
 
+@dataclass(frozen=True)
+class _Plan:
+    item: _Parsed
+    segments: list[Segment]
+    parts: list[Cue]  # what gets a vector: the parts, then segments with no part embedded whole
+    documents: list[list[str]]  # the texts of ``parts``, as the embedder reads them
+
+
+def _plan(course_id: str, item: _Parsed, settings: SegmentingSettings) -> _Plan:
+    segments = make_segments(course_id, item.video, item.cues, settings)
+    parts = make_parts(item.cues)
+    # A segment with no part of its own (only empty cues) is embedded whole, alone.
+    wholes = [Cue(s.start_s, s.end_s, s.text) for s in segments if not parts_of(s, parts)]
+    documents = ([[p.text for p in parts]] if parts else []) + [[w.text] for w in wholes]
+    return _Plan(item, segments, parts + wholes, documents)
+
+
 def _write_changed(
     course_id: str,
     changed: Sequence[_Parsed],
@@ -278,45 +290,49 @@ def _write_changed(
     progress: bool,
 ) -> int:
     """Segment, embed and write each changed video; the number of parts embedded."""
-    plans = []
-    for item in changed:
-        segments = make_segments(course_id, item.video, item.cues, settings)
-        parts = make_parts(item.cues)
-        texts = texts_to_embed(parts)
-        # A segment with no part of its own (only empty cues) is embedded whole.
-        wholes = [Cue(s.start_s, s.end_s, s.text) for s in segments if not parts_of(s, parts)]
-        plans.append((item, segments, parts + wholes, texts + [w.text for w in wholes]))
-    total = sum(len(parts) for _, _, parts, _ in plans)
+    plans = [_plan(course_id, item, settings) for item in changed]
+    total = sum(len(plan.parts) for plan in plans)
     shown = progress and total > 0  # no empty bar when nothing changed
     with tqdm(total=total, disable=not shown, unit="part", desc=f"embedding {course_id}") as bar:
-        for item, segments, parts, texts in plans:
-            part_vectors = _embed(embedder, texts, bar)
-            members = [parts_of(segment, parts) for segment in segments]
-            index.replace_video(
-                course_id,
-                item.video.video_id,
-                item.video_hash,
-                segments,
-                [part_vectors[ids] for ids in members],
-                embedder.name,
-                language,
-                part_texts=[[parts[i].text for i in ids] for ids in members],
-            )
+        for group in _embedding_calls(plans):
+            vectors = iter(embedder.embed_parts([d for plan in group for d in plan.documents]))
+            for plan in group:
+                rows = [np.zeros((0, embedder.dim), np.float32)]
+                rows += [next(vectors) for _ in plan.documents]
+                _write_video(course_id, plan, np.concatenate(rows), index, embedder, language)
+                bar.update(len(plan.parts))
     return total
 
 
-def texts_to_embed(parts: Sequence[Cue], context: int = PART_CONTEXT) -> list[str]:
-    """What the embedder sees for each part: the part with its neighbours in the video."""
-    return [
-        " ".join(part.text for part in parts[max(0, i - context) : i + context + 1])
-        for i in range(len(parts))
-    ]
+def _embedding_calls(plans: list[_Plan]) -> list[list[_Plan]]:
+    """Consecutive videos in groups of about EMBED_BATCH parts (a longer video alone)."""
+    groups: list[list[_Plan]] = []
+    size = EMBED_BATCH
+    for plan in plans:
+        if size + len(plan.parts) > EMBED_BATCH:
+            groups.append([])
+            size = 0
+        groups[-1].append(plan)
+        size += len(plan.parts)
+    return groups
 
 
-def _embed(embedder: Embedder, texts: Sequence[str], bar: tqdm) -> np.ndarray:
-    chunks = [np.zeros((0, embedder.dim), dtype=np.float32)]
-    for start in range(0, len(texts), EMBED_BATCH):
-        batch = list(texts[start : start + EMBED_BATCH])
-        chunks.append(np.asarray(embedder.embed_passages(batch), dtype=np.float32))
-        bar.update(len(batch))
-    return np.concatenate(chunks)
+def _write_video(
+    course_id: str,
+    plan: _Plan,
+    part_vectors: np.ndarray,
+    index: SegmentIndex,
+    embedder: Embedder,
+    language: str,
+) -> None:
+    members = [parts_of(segment, plan.parts) for segment in plan.segments]
+    index.replace_video(
+        course_id,
+        plan.item.video.video_id,
+        plan.item.video_hash,
+        plan.segments,
+        [part_vectors[ids] for ids in members],
+        embedder.name,
+        language,
+        part_texts=[[plan.parts[i].text for i in ids] for ids in members],
+    )

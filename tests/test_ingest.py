@@ -12,16 +12,15 @@ import numpy as np
 import pytest
 from test_index import course_info
 
+from retrieval.embed import TEXT_CONTEXT, embed_parts_as_text
 from retrieval.errors import InputError, SettingsError
 from retrieval.index import SegmentIndex
 from retrieval.ingest import (
-    PART_CONTEXT,
     IngestReport,
     choose_language,
     ingest_course,
     make_parts,
     parts_of,
-    texts_to_embed,
 )
 from retrieval.models import Cue, Segment
 from retrieval.segments import SegmentingSettings
@@ -53,6 +52,9 @@ class CountingEmbedder:
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         self.passages.extend(texts)
         return self._embed(texts)
+
+    def embed_parts(self, documents: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        return embed_parts_as_text(self.embed_passages, documents)
 
 
 def vtt(*cues: tuple[float, float, str]) -> str:
@@ -227,7 +229,7 @@ def test_a_megabyte_cue_is_ingested_cut_to_its_duration_with_a_warning(
     segments = index.all_segments("c1")
     assert sum(len(s.text) for s in segments) <= allowed
     # every part is embedded once with its neighbours either side
-    assert sum(len(text) for text in embedder.passages) <= (2 * PART_CONTEXT + 1) * allowed
+    assert sum(len(text) for text in embedder.passages) <= (2 * TEXT_CONTEXT + 1) * allowed
     assert report.embedded == len(embedder.passages)
 
 
@@ -289,11 +291,3 @@ def test_a_segment_takes_the_parts_centred_in_it() -> None:
     assert parts_of(segment, parts) == [0]
     tiny = Segment("s", "c", "v", "t", "u", 12.0, 14.0, "b")
     assert parts_of(tiny, parts) == [1]  # no middle inside: the overlapping part
-
-
-def test_each_part_is_embedded_with_the_parts_either_side() -> None:
-    parts = [Cue(0, 1, "one"), Cue(1, 2, "two"), Cue(2, 3, "three"), Cue(3, 4, "four")]
-
-    assert texts_to_embed(parts) == ["one two", "one two three", "two three four", "three four"]
-    assert texts_to_embed(parts, context=0) == ["one", "two", "three", "four"]
-    assert texts_to_embed([]) == []
