@@ -21,6 +21,7 @@ import bot.cli.serve as serve
 from bot.__main__ import main
 from bot.app import Retrieval
 from bot.config import Settings
+from retrieval.segments import SegmentingSettings
 from tests.fakes.core import WordOverlapRetriever
 
 
@@ -29,13 +30,28 @@ class FixtureRetriever(WordOverlapRetriever):
         pass
 
 
+class NoEmbedder:
+    """Names the embedder in the answers' version; the fixture retriever embeds nothing, and
+    the digest (which would) is not built in these runs."""
+
+    name = "fixture-word-overlap"
+
+    def embed_queries(self, texts: Any) -> Any:
+        raise NotImplementedError("the fixture lectures are ranked by shared words")
+
+
 def _fake_slack_client(settings: Settings) -> AsyncWebClient:
     token = settings.slack_bot_token.get_secret_value()
     return AsyncWebClient(token=token, base_url=os.environ["FAKE_SLACK_API_URL"])
 
 
 async def _fixture_retrieval(settings: Settings) -> Any:
-    return Retrieval(index=None, embedder=None, retriever=FixtureRetriever(), segmenting=None)  # type: ignore[arg-type]
+    return Retrieval(
+        index=None,  # type: ignore[arg-type]
+        embedder=NoEmbedder(),  # type: ignore[arg-type]
+        retriever=FixtureRetriever(),
+        segmenting=SegmentingSettings(),
+    )
 
 
 if __name__ == "__main__":
