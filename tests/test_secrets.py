@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 
 from bot.app import build_judge_worker
 from bot.config import Settings
+from bot.courses import Courses
 from bot.llm import ClaudeAnswerModel, make_client
 from bot.service import AssistantService
 from retrieval.models import SearchResult
@@ -154,6 +156,13 @@ async def test_no_secret_in_any_log_line_row_or_message_on_any_path(
         (ErrorReply(401, "authentication_error", "invalid x-api-key", None),),
         (ErrorReply(400, "invalid_request_error", "prompt is too long", None),),
     ]
+    # Every failure path asks the same question again: no repeat answer, no rate limit.
+    service.courses = Courses(
+        [
+            replace(c, limits=replace(c.limits, repeat_answers=False, burst=100))
+            for c in service.courses
+        ]
+    )
     async with on_platform(platform, tmp_path, monkeypatch, service) as (bot, sent):
         answer = await bot.ask("student", QUESTION)
         await bot.vote("student", answer, "up")
