@@ -26,7 +26,7 @@ async def draw(out: Path) -> None:
         write_review_log(service.store)  # type: ignore[arg-type]
         digest = await service.build_digest("ml")
     if digest.chart_png is None:
-        raise SystemExit("error: no chart drawn: install the charts extra (pip install '.[charts]')")
+        raise SystemExit("error: no chart drawn: pip install '.[charts]'")
     out.write_bytes(digest.chart_png)
     print(f"wrote {out}")
 
