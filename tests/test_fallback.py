@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.citations import citation_for
-from bot.fallback import EXCERPT_CHARS, best_excerpt, extractive_draft, is_english
+from bot.fallback import extractive_draft, is_english
 from bot.models import Hit, Question, Segment
 
 # A real retrieved segment from the user's report (ASR text: no punctuation at all).
@@ -43,49 +43,6 @@ def make_hit(rank: int, segment_id: str, start_s: float, text: str) -> Hit:
 QUESTION = Question(course_id="ml", text="Qual a função da camada de saída na rede U-Net?")
 
 
-def test_the_excerpt_is_the_passage_matching_the_question() -> None:
-    excerpt = best_excerpt(UNET_ASR, QUESTION.text)
-
-    assert "camada de saída" in excerpt
-    assert len(excerpt) <= EXCERPT_CHARS + 2  # the two "…" marks
-    assert excerpt.startswith("…") and excerpt.endswith("…")
-    body = excerpt.strip("…")
-    assert body in UNET_ASR  # whole words: it starts and ends at word boundaries
-    start = UNET_ASR.index(body)
-    assert UNET_ASR[start - 1] == " " and UNET_ASR[start + len(body)] == " "
-
-
-def test_with_punctuation_the_excerpt_is_whole_sentences_around_the_best_one() -> None:
-    question = "O que o dropout faz com os neurônios?"
-    assert best_excerpt(PUNCTUATED, question, max_chars=100) == (
-        "…O dropout desativa neurônios aleatoriamente durante o treino. "
-        "Isso reduz o overfitting da rede.…"
-    )
-    assert best_excerpt(PUNCTUATED, question, max_chars=70) == (
-        "…O dropout desativa neurônios aleatoriamente durante o treino.…"
-    )
-    assert best_excerpt(PUNCTUATED, question) == PUNCTUATED  # it all fits: no cut at all
-
-
-def test_the_sentence_after_the_match_comes_before_the_one_before_it() -> None:
-    text = "Antes disso. Backpropagation usa a regra da cadeia. Cada peso recebe sua parte."
-    excerpt = best_excerpt(text, "como funciona backpropagation", max_chars=70)
-    assert excerpt == "…Backpropagation usa a regra da cadeia. Cada peso recebe sua parte."
-
-
-def test_accents_and_plurals_still_match() -> None:
-    text = "Primeiro falamos de árvores. Depois a camada convolucional extrai padrões locais."
-    assert "convolucional" in best_excerpt(text, "o que sao camadas convolucionais", max_chars=60)
-
-
-def test_a_short_segment_is_shown_whole_and_unmarked() -> None:
-    assert best_excerpt("Dropout reduz overfitting.", "dropout") == "Dropout reduz overfitting."
-
-
-def test_an_overlong_word_is_cut() -> None:
-    assert best_excerpt("a" * 300, "a", max_chars=50) == "a" * 50 + "…"
-
-
 def test_the_draft_lists_labels_links_and_excerpts_in_portuguese() -> None:
     hits = [
         make_hit(1, "1", 721, UNET_ASR),
@@ -123,17 +80,8 @@ def test_at_most_max_segments_distinct_segments_in_rank_order() -> None:
     assert [c.segment_id for c in draft.citations] == ["a", "c"]
 
 
-def test_the_broken_sentences_at_a_window_s_edges_are_left_out_or_marked() -> None:
-    window = (
-        "camadas rasas. A U-Net tem um encoder. A camada de saída usa softmax. E depois a gente"
-    )
-    assert best_excerpt(window, "o que faz a camada de saída") == (
-        "…A U-Net tem um encoder. A camada de saída usa softmax.…"
-    )
-    assert (
-        best_excerpt(window, "e depois a gente")
-        == "…A U-Net tem um encoder. A camada de saída usa softmax. E depois a gente…"
-    )
+def excerpts_of(text: str) -> list[str]:
+    return [line.strip()[1:-1] for line in text.splitlines() if line.startswith("   “")]
 
 
 def test_overlapping_windows_never_show_the_same_excerpt_twice() -> None:
@@ -141,11 +89,55 @@ def test_overlapping_windows_never_show_the_same_excerpt_twice() -> None:
     hits = [
         make_hit(1, "a", 0, f"Primeiro o encoder reduz a imagem. {shared}"),
         make_hit(2, "b", 150, f"{shared} Depois treinamos a rede com a camada de saída nova."),
+        make_hit(3, "c", 300, shared),
     ]
     draft = extractive_draft(QUESTION, hits, "no key", "pt")
-    excerpts = [line.strip() for line in draft.text.splitlines() if line.startswith("   “")]
-    assert len(excerpts) == 2 and excerpts[0] != excerpts[1]
-    assert shared in excerpts[0] and "Depois treinamos" in excerpts[1]
+
+    assert excerpts_of(draft.text) == [
+        f"Primeiro o encoder reduz a imagem. {shared}",
+        "… Depois treinamos a rede com a camada de saída nova.",
+    ]  # the third moment says nothing new: it is listed with its link, unquoted
+    assert "3. Aula 3 · 05:00–07:47" in draft.text and len(draft.citations) == 3
+
+
+def test_overlapping_unpunctuated_windows_do_not_quote_the_same_run_of_words() -> None:
+    words = UNET_ASR.split()
+    hits = [
+        make_hit(1, "a", 0, " ".join(words[:170])),
+        make_hit(2, "b", 60, " ".join(words[100:])),  # both hold "a camada de saída"
+    ]
+    draft = extractive_draft(QUESTION, hits, "no key", "pt")
+
+    assert excerpts_of(draft.text) == [
+        "…o número de filtros tá então tipicamente o Decoder é uma versão espelhada do Encoder "
+        "tá e finalmente Qual é a camada de saída vai ser uma camada com três saídas né então "
+        "aqui eu tô usando convolução um por um né então basicamente eu só tô reduzindo o "
+        "número de canais da saída para três canais porque…",
+        # Six words in common at most: the second goes on where the first stopped.
+        "…canais da saída para três canais porque são três categorias tá com ativação soft "
+        "Max certo e aqui eu tô criando o meu modelo né basicamente o que que eu fiz aqui",
+    ]
+
+
+def test_english_sentences_around_the_answer() -> None:
+    text = (
+        "Last week we saw how a perceptron draws one straight line between two classes, and "
+        "why a network needs nonlinear activations to draw curves instead. So far we stacked "
+        "dense layers. Now, what does the output layer do? It turns the last features into "
+        "one score per class, e.g. ten scores for digits. A softmax makes them probabilities. "
+        "Next week we move on to convolutions, which see images as grids of pixels."
+    )
+    hits = [make_hit(1, "1", 10, text)]
+    question = Question(course_id="ps", text="What is the output layer for?")
+    draft = extractive_draft(question, hits, "no key", "English")
+    # The core is the only sentence saying "output"; the next sentence is added first, then
+    # the one before, in turn; the first sentence no longer fits.
+    assert excerpts_of(draft.text) == [
+        "… So far we stacked dense layers. Now, what does the output layer do? It turns the "
+        "last features into one score per class, e.g. ten scores for digits. A softmax makes "
+        "them probabilities. Next week we move on to convolutions, which see images as grids "
+        "of pixels."
+    ]
 
 
 def test_no_hits_is_a_plain_abstention() -> None:
