@@ -13,6 +13,7 @@ import math
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
+from itertools import accumulate
 
 from bot.sentences import is_final, sentence_spans
 
@@ -63,6 +64,8 @@ class _Passage:
 
     def __init__(self, words: list[str], question: str, max_chars: int, shown: Collection[str]):
         self.words = words
+        self.word_terms = [_content_terms(word) for word in words]  # a span's are their union
+        self.ends = list(accumulate(len(word) + 1 for word in words))  # with one space after
         self.max_chars = max_chars
         self.shown = shown
         self.shown_runs = {run for earlier in shown for run in _runs(earlier.split())}
@@ -70,6 +73,8 @@ class _Passage:
         whole = [s for s in sentences if self._whole(s, sentences)]
         # An unpunctuated transcript is one long broken "sentence": then words are the unit.
         self.sentences = whole or sentences
+        self.starting_at = {sentence[0]: sentence for sentence in self.sentences}
+        self.ending_at = {sentence[1]: sentence for sentence in self.sentences}
         self.punctuated = len(sentences) > 1
         self.weights = self._weights(_content_terms(question), sentences)
 
@@ -119,23 +124,21 @@ class _Passage:
         explanation tends to follow the words that match), then the one before, in turn.
         A piece of a sentence longer than the room grows by words, within that sentence."""
         sentence = next(s for s in self.sentences if s[0] <= core[0] and core[1] <= s[1])
-        by_sentence = core == sentence
-        if by_sentence:
-            steps = self.sentences
-        else:
-            steps = [(i, i + 1) for i in range(sentence[0], sentence[1])]
-        starting_at = {step[0]: step for step in steps}
-        ending_at = {step[1]: step for step in steps}
         span = core
         grown = True
         while grown:
             grown = False
-            for step in (starting_at.get(span[1]), ending_at.get(span[0])):
-                if step is None:
-                    continue
-                wider = _union(span, step)
-                added = step if by_sentence else wider  # a word alone is always quoted somewhere
-                if not self._repeats(added) and self._length(wider) <= self.max_chars:
+            for after in (True, False):
+                if core == sentence:
+                    step = self.starting_at.get(span[1]) if after else self.ending_at.get(span[0])
+                    wider = _union(span, step) if step else None
+                    added = step  # a short sentence may be inside an earlier quote
+                else:
+                    wider = (span[0], span[1] + 1) if after else (span[0] - 1, span[1])
+                    inside = sentence[0] <= wider[0] and wider[1] <= sentence[1]
+                    wider = wider if inside else None
+                    added = wider  # a word alone is quoted somewhere: judge the piece
+                if wider and added and self._fits(wider) and not self._repeats(added):
                     span, grown = wider, True
         return span
 
@@ -162,22 +165,31 @@ class _Passage:
         return sum(self.weights.get(term, 0.0) for term in self._terms(span))
 
     def _terms(self, span: Span) -> set[str]:
-        return _content_terms(" ".join(self.words[span[0] : span[1]]))
+        return set().union(*self.word_terms[span[0] : span[1]])
 
     def _off_centre(self, span: Span) -> float:
         start, end = span
-        inside = [i for i in range(start, end) if self._terms((i, i + 1)) & self.weights.keys()]
+        inside = [i for i in range(start, end) if self.word_terms[i] & self.weights.keys()]
         return abs(sum(inside) / len(inside) - (start + end - 1) / 2) if inside else 0.0
 
     def _repeats(self, span: Span) -> bool:
         """Whether ``span`` was quoted already, whole or by a long enough run of words."""
+        if not self.shown:
+            return False
         words = self.words[span[0] : span[1]]
         if len(words) < _REPEATED_RUN:
             return any(" ".join(words) in earlier for earlier in self.shown)
         return not self.shown_runs.isdisjoint(_runs(words))
 
+    def _fits(self, span: Span) -> bool:
+        return self._length(span) <= self.max_chars
+
     def _length(self, span: Span) -> int:
-        return len(" ".join(self.words[span[0] : span[1]]))
+        """The characters of ``span``'s words joined by spaces."""
+        start, end = span
+        if end <= start:
+            return 0
+        return self.ends[end - 1] - (self.ends[start - 1] if start else 0) - 1
 
     def _fitting(self, start: int, end: int) -> int:
         """How many words from ``start`` (at least one, at most to ``end``) fit the room."""
