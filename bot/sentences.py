@@ -4,7 +4,7 @@ can be cut between them and never inside what the lecturer was saying.
 Speech transcripts are punctuated by whoever (or whatever) wrote them, so the rules lean
 towards not splitting: a full stop or an ellipsis ends a sentence only before a capital or
 a digit ("etc. e tal" and a hesitating "e aí... a gente" go on), never after a known
-abbreviation ("Dr. Silva", "p. ex.") or initials ("e.g.", "U.S.", "J. Doe"); a decimal ("0,5",
+abbreviation ("Dr. Silva", "p. ex.") or initials ("e.g.", "U.S."); a decimal ("0,5",
 "0.5") has no space after its mark and so never splits. A question or exclamation mark
 always ends one.
 """
@@ -50,9 +50,10 @@ def ends_sentence(word: str, following: str) -> bool:
         return False
     if bare.endswith(("…", "..")):
         return True
+    # A lone capital is not taken for a name's initial: in a lecture "formato de U." or
+    # "a matriz W." end sentences far more often than "J. Doe" is said.
     stem = bare[:-1]
-    initial = len(stem) == 1 and stem.isupper()  # "J. Doe"
-    return not (initial or stem.casefold() in _ABBREVIATIONS or _INITIALS.fullmatch(stem))
+    return stem.casefold() not in _ABBREVIATIONS and not _INITIALS.fullmatch(stem)
 
 
 def is_final(word: str) -> bool:

@@ -27,18 +27,26 @@ def test_portuguese_abbreviations_decimals_and_ellipses() -> None:
 
 def test_english_abbreviations_initials_and_quotes() -> None:
     text = (
-        "Mr. Smith used dropout, e.g. at a 0.5 rate. It works... sometimes. Does it? Yes! "
-        'See Fig. 3 in the U.S. paper by J. Doe. "Great." (Really.) Done'
+        "Mr. Smith used tricks, e.g. Dropout at a 0.5 rate. It works... sometimes. Does it? Yes! "
+        'See Fig. 3 of the U.S. Army paper. "Great." (Really.) Done'
     )
     assert sentences(text) == [
-        "Mr. Smith used dropout, e.g. at a 0.5 rate.",
+        "Mr. Smith used tricks, e.g. Dropout at a 0.5 rate.",
         "It works... sometimes.",
         "Does it?",
         "Yes!",
-        "See Fig. 3 in the U.S. paper by J. Doe.",
+        "See Fig. 3 of the U.S. Army paper.",
         '"Great."',
         "(Really.)",
         "Done",
+    ]
+
+
+def test_a_lone_capital_ends_a_sentence() -> None:
+    # From the demo's U-Net lecture: a letter naming a shape, not a name's initial.
+    assert sentences("ela tem formato de U. O lado esquerdo do U é o encoder.") == [
+        "ela tem formato de U.",
+        "O lado esquerdo do U é o encoder.",
     ]
 
 
