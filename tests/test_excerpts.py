@@ -42,6 +42,11 @@ def test_the_readme_question_gets_the_sentence_that_answers_it() -> None:
         "Se o problema tivesse só duas classes, por exemplo tumor e não tumor, dava para usar "
         "um único canal com sigmoide. …"
     )
+    # The quote's first cue starts at 06:48.077; the estimate from its place in the text:
+    excerpt = excerpt_for(moment.segment.text, README_QUESTION)
+    assert excerpt is not None
+    span = moment.segment.end_s - moment.segment.start_s
+    assert abs(moment.segment.start_s + excerpt.position * span - 408.077) < 5
 
 
 def test_a_window_cut_mid_sentence_is_quoted_up_to_its_last_whole_sentence() -> None:

@@ -81,7 +81,7 @@ def test_at_most_max_segments_distinct_segments_in_rank_order() -> None:
 
 
 def excerpts_of(text: str) -> list[str]:
-    return [line.strip()[1:-1] for line in text.splitlines() if line.startswith("   “")]
+    return [line.split("“", 1)[1][:-1] for line in text.splitlines() if line.endswith("”")]
 
 
 def test_overlapping_windows_never_show_the_same_excerpt_twice() -> None:
@@ -98,6 +98,9 @@ def test_overlapping_windows_never_show_the_same_excerpt_twice() -> None:
         "… Depois treinamos a rede com a camada de saída nova.",
     ]  # the third moment says nothing new: it is listed with its link, unquoted
     assert "3. Aula 3 · 05:00–07:47" in draft.text and len(draft.citations) == 3
+    # The second quote starts after 53 of its moment's 104 characters: 150 + 53/104 × 167 s.
+    assert "02:30–05:17 — https://youtu.be/vidb?t=150\n   ≈ 03:55 “… Depois" in draft.text
+    assert "\n   “Primeiro o encoder" in draft.text  # said where the link starts
 
 
 def test_overlapping_unpunctuated_windows_do_not_quote_the_same_run_of_words() -> None:
