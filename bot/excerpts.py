@@ -44,7 +44,7 @@ class Excerpt:
     # The share of the moment's text before the quote: with the moment's span, about when
     # the quote is said (speech runs at a steady pace within a few minutes; see
     # benchmarks/README.md for how close that comes).
-    position: float = 0.0
+    position: float
 
 
 def excerpt_for(
