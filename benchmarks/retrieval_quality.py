@@ -128,7 +128,7 @@ def main() -> int:
         return 0
     print(
         f"{'mode':7s} {'R@1':>6s} {'R@5':>6s} {'R@10':>6s} {'MRR@10':>7s} {'seg s':>6s} {'n':>5s}"
-        f" {'moments':>8s}"
+        f" {'moments':>8s} {'video@1':>8s} {'video@10':>8s}"
     )
     for mode in args.modes:
         argv = [
@@ -149,7 +149,7 @@ def main() -> int:
         print(
             f"{mode:7s} {r['recall_at_1']:6.3f} {r['recall_at_5']:6.3f} {r['recall_at_10']:6.3f} "
             f"{r['mrr_at_10']:7.3f} {r['median_segment_s']:6.1f} {r['n']:5d}"
-            f" {r['moments_at_10']:8.1f}"
+            f" {r['moments_at_10']:8.1f} {r['video_at_1']:8.3f} {r['video_at_10']:8.3f}"
             f"{'  target met' if met else ''}"
         )
         for name, figure in r.get("folds", {}).items():  # with --folds N

@@ -151,7 +151,7 @@ def test_eval_json_uses_its_own_cache_and_reuses_it(
     result = json.loads(out)
     assert set(result) == {
         "recall_at_1", "recall_at_5", "recall_at_10", "mrr_at_10", "median_segment_s", "n", "mode",
-        "moments_at_10",
+        "moments_at_10", "video_at_1", "video_at_10",
     }  # fmt: skip
     assert (result["n"], result["mode"], result["recall_at_10"]) == (2, "dense", 1.0)
     assert not (tmp_path / "live").exists()  # never the live index
