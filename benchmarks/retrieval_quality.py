@@ -10,6 +10,10 @@ reuse it while files and settings are unchanged. Extra flags (e.g. --window 60,
 ± spread) are passed on to the eval. Target (pstuts): MRR@10 >= 0.40 and
 recall@5 >= 0.55 with segments <= 180 s.
 
+``video@1`` / ``video@10``: the share of questions whose gold video comes first / has a moment
+in the top 10. A miss of R@1 / R@10 within that share is the right video at another place,
+beyond it a wrong video (pstuts hybrid: 0.346 / 0.726 against R@1 0.307 / R@10 0.668).
+
 Courses and their questions:
 - pstuts: the dataset's own expert questions (``questions-dev.jsonl`` beside the course).
 - 3b1b-ptbr: ``benchmarks/questions/3b1b-ptbr-dev.jsonl``, our own informal Brazilian
