@@ -163,6 +163,28 @@ def test_eval_json_uses_its_own_cache_and_reuses_it(
     assert embedders[2].passages == []  # other settings: a new index, the same sentences
 
 
+def test_eval_text_tells_wrong_places_in_the_right_video_from_wrong_videos(
+    tmp_path: Path, course: Path, embedders: list[CountingEmbedder]
+) -> None:
+    questions = tmp_path / "questions.jsonl"
+    gold = [  # the crop video's words, asked of a time in it that no window covers
+        {"question": "straighten the horizon", "video_id": "crop", "start_s": 9000, "end_s": 9001},
+        {"question": "hide pixels", "video_id": "masks", "start_s": 5, "end_s": 10},
+    ]
+    questions.write_text("\n".join(json.dumps(g) for g in gold), encoding="utf-8")
+    argv = [
+        "eval", "--course-dir", str(course), "--questions", str(questions), "--quiet",
+        "--cache-dir", str(tmp_path / "cache"), "--mode", "fts",
+    ]  # fmt: skip
+
+    code, out = run(argv, {"LANCEDB_URI": str(tmp_path / "live")})
+
+    assert code == 0
+    assert "recall@1  0.500" in out
+    assert "gold video first: 1.000 (at another place in it: 0.500)" in out
+    assert "gold video in the top 10: 1.000 (at another place in it: 0.500)" in out
+
+
 def test_format_clock_and_deep_link() -> None:
     assert cli.format_clock(721) == "12:01"
     assert cli.format_clock(3725.9) == "1:02:05"
