@@ -10,6 +10,10 @@ reuse it while files and settings are unchanged. Extra flags (e.g. --window 60,
 ± spread) are passed on to the eval. Target (pstuts): MRR@10 >= 0.40 and
 recall@5 >= 0.55 with segments <= 180 s.
 
+``video@1`` / ``video@10``: the share of questions whose gold video comes first / has a moment
+in the top 10. A miss of R@1 / R@10 within that share is the right video at another place,
+beyond it a wrong video (pstuts hybrid: 0.346 / 0.726 against R@1 0.307 / R@10 0.668).
+
 Courses and their questions:
 - pstuts: the dataset's own expert questions (``questions-dev.jsonl`` beside the course).
 - 3b1b-ptbr: ``benchmarks/questions/3b1b-ptbr-dev.jsonl``, our own informal Brazilian
@@ -128,7 +132,7 @@ def main() -> int:
         return 0
     print(
         f"{'mode':7s} {'R@1':>6s} {'R@5':>6s} {'R@10':>6s} {'MRR@10':>7s} {'seg s':>6s} {'n':>5s}"
-        f" {'moments':>8s}"
+        f" {'moments':>8s} {'video@1':>8s} {'video@10':>8s}"
     )
     for mode in args.modes:
         argv = [
@@ -149,7 +153,7 @@ def main() -> int:
         print(
             f"{mode:7s} {r['recall_at_1']:6.3f} {r['recall_at_5']:6.3f} {r['recall_at_10']:6.3f} "
             f"{r['mrr_at_10']:7.3f} {r['median_segment_s']:6.1f} {r['n']:5d}"
-            f" {r['moments_at_10']:8.1f}"
+            f" {r['moments_at_10']:8.1f} {r['video_at_1']:8.3f} {r['video_at_10']:8.3f}"
             f"{'  target met' if met else ''}"
         )
         for name, figure in r.get("folds", {}).items():  # with --folds N

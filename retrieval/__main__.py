@@ -271,6 +271,9 @@ def _eval(args: argparse.Namespace, settings: RetrievalSettings, out: TextIO) ->
         spread = f"  (over {args.folds} folds by video: {_fold_text(folds[name])})" if folds else ""
         print(f"{label:9s} {getattr(result, name):.3f}{spread}", file=out)
     print(f"distinct moments in the top 10: {result.moments_at_10:.1f}", file=out)
+    for label, video_at, recall in VIDEO_LINES:
+        video, hit = getattr(result, video_at), getattr(result, recall)
+        print(f"{label}: {video:.3f} (at another place in it: {video - hit:.3f})", file=out)
     return 0
 
 
@@ -279,6 +282,13 @@ EVAL_LINES = (
     ("recall@5", "recall_at_5"),
     ("recall@10", "recall_at_10"),
     ("MRR@10", "mrr_at_10"),
+)
+
+# The share of questions whose gold video comes first / in the top 10, with the recall it
+# bounds: what lies between them found the video but not the moment.
+VIDEO_LINES = (
+    ("gold video first", "video_at_1", "recall_at_1"),
+    ("gold video in the top 10", "video_at_10", "recall_at_10"),
 )
 
 

@@ -52,6 +52,10 @@ class EvalReport:
     # Different places among the top 10 (overlapping or adjacent windows of a video count
     # once, as they reach Claude): 10 means every slot shows a place of its own.
     moments_at_10: float = 0.0
+    # The share of questions with a moment of the gold video first / in the top 10: a miss of
+    # recall@k within that share is a wrong place in the right video, beyond it a wrong video.
+    video_at_1: float = 0.0
+    video_at_10: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +84,12 @@ def first_hit_rank(results: Sequence[Segment], gold: GoldQuestion) -> int | None
     return next((rank for rank, s in enumerate(results, start=1) if is_hit(s, gold)), None)
 
 
+def first_video_rank(results: Sequence[Segment], gold: GoldQuestion) -> int | None:
+    """1-based rank of the first result from the gold video, at whatever place in it."""
+    ranks = (rank for rank, s in enumerate(results, start=1) if s.video_id == gold.video_id)
+    return next(ranks, None)
+
+
 def recall_at(ranks: Sequence[int | None], k: int) -> float:
     if not ranks:
         return 0.0
@@ -106,6 +116,7 @@ def summarize(
     segment_lengths: Sequence[float],
     mode: str,
     moments: Sequence[int] = (),
+    video_ranks: Sequence[int | None] = (),
 ) -> EvalReport:
     return EvalReport(
         **{name: metric(ranks) for name, metric in RANK_METRICS.items()},
@@ -113,6 +124,8 @@ def summarize(
         n=len(ranks),
         mode=mode,
         moments_at_10=statistics.mean(moments) if moments else 0.0,
+        video_at_1=recall_at(video_ranks, 1),
+        video_at_10=recall_at(video_ranks, 10),
     )
 
 
@@ -248,14 +261,16 @@ async def run_eval(
     k: int = 10,
     course_id: str = EVAL_COURSE_ID,
 ) -> tuple[EvalReport, list[int | None]]:
-    ranks, moments = [], []
+    ranks, moments, video_ranks = [], [], []
     for gold in questions:
         result = await retriever.search(course_id, gold.question, k=k, mode=mode)
-        ranks.append(first_hit_rank([hit.segment for hit in result.hits], gold))
+        found = [hit.segment for hit in result.hits]
+        ranks.append(first_hit_rank(found, gold))
+        video_ranks.append(first_video_rank(found, gold))
         moments.append(len(distinct_moments(result.hits[:10])))
     segments = retriever.index.all_segments(course_id)
     lengths = [s.end_s - s.start_s for s in segments]
-    return summarize(ranks, lengths, mode, moments), ranks
+    return summarize(ranks, lengths, mode, moments, video_ranks), ranks
 
 
 class CachedEmbedder:

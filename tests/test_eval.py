@@ -17,6 +17,7 @@ from retrieval.evaluate import (
     embedding_cache_path,
     eval_cache_dir,
     first_hit_rank,
+    first_video_rank,
     fold_figures,
     is_hit,
     load_questions,
@@ -72,6 +73,13 @@ def test_first_hit_rank() -> None:
     assert first_hit_rank(results[:2], GOLD) is None
 
 
+def test_first_video_rank_counts_any_place_in_the_gold_video() -> None:
+    results = [segment("v2", 0, 150), segment("v1", 300, 450), segment("v1", 0, 150)]
+    assert first_video_rank(results, GOLD) == 2
+    assert first_hit_rank(results, GOLD) == 3
+    assert first_video_rank(results[:1], GOLD) is None
+
+
 def test_recall_and_mrr_by_hand() -> None:
     ranks = [1, 3, None, 7, 2]
     assert recall_at(ranks, 1) == pytest.approx(1 / 5)
@@ -84,7 +92,7 @@ def test_recall_and_mrr_by_hand() -> None:
 
 
 def test_summarize() -> None:
-    report = summarize([1, None], [150.0, 30.0, 60.0], "fts", [10, 7])
+    report = summarize([1, None], [150.0, 30.0, 60.0], "fts", [10, 7], [1, 4])
     assert report.to_json() == {
         "recall_at_1": 0.5,
         "recall_at_5": 0.5,
@@ -94,6 +102,8 @@ def test_summarize() -> None:
         "n": 2,
         "mode": "fts",
         "moments_at_10": 8.5,
+        "video_at_1": 0.5,
+        "video_at_10": 1.0,
     }
 
 
@@ -203,13 +213,15 @@ async def test_run_eval_on_a_small_course(tmp_path: Path) -> None:
         GoldQuestion("1", "straighten the horizon", "crop", 200, 209),  # the 2nd crop window
         GoldQuestion("2", "hide pixels with a layer mask", "masks", 5, 10),
         GoldQuestion("3", "zzz qqq", "crop", 0, 4),  # no shared word: no hit in fts
+        GoldQuestion("4", "pick the crop tool", "crop", 200, 209),  # the video, another place
     ]
 
     report, ranks = await run_eval(Retriever(index, CountingEmbedder()), questions, "fts", k=10)
 
-    assert ranks == [1, 1, None]
-    assert (report.n, report.mode) == (3, "fts")
-    assert report.recall_at_1 == pytest.approx(2 / 3)
+    assert ranks == [1, 1, None, None]
+    assert (report.n, report.mode) == (4, "fts")
+    assert report.recall_at_1 == pytest.approx(2 / 4)
+    assert report.video_at_1 == report.video_at_10 == pytest.approx(3 / 4)
     assert report.median_segment_s == pytest.approx(9.0)  # windows of 4, 9 and 10 s
 
 

@@ -151,7 +151,7 @@ def test_eval_json_uses_its_own_cache_and_reuses_it(
     result = json.loads(out)
     assert set(result) == {
         "recall_at_1", "recall_at_5", "recall_at_10", "mrr_at_10", "median_segment_s", "n", "mode",
-        "moments_at_10",
+        "moments_at_10", "video_at_1", "video_at_10",
     }  # fmt: skip
     assert (result["n"], result["mode"], result["recall_at_10"]) == (2, "dense", 1.0)
     assert not (tmp_path / "live").exists()  # never the live index
@@ -161,6 +161,28 @@ def test_eval_json_uses_its_own_cache_and_reuses_it(
     assert embedders[1].passages == []  # the second run re-embeds nothing
     run([*argv, "--window", "60", "--stride", "30", "--max-span", "90"], env)
     assert embedders[2].passages == []  # other settings: a new index, the same sentences
+
+
+def test_eval_text_tells_wrong_places_in_the_right_video_from_wrong_videos(
+    tmp_path: Path, course: Path, embedders: list[CountingEmbedder]
+) -> None:
+    questions = tmp_path / "questions.jsonl"
+    gold = [  # the crop video's words, asked of a time in it that no window covers
+        {"question": "straighten the horizon", "video_id": "crop", "start_s": 9000, "end_s": 9001},
+        {"question": "hide pixels", "video_id": "masks", "start_s": 5, "end_s": 10},
+    ]
+    questions.write_text("\n".join(json.dumps(g) for g in gold), encoding="utf-8")
+    argv = [
+        "eval", "--course-dir", str(course), "--questions", str(questions), "--quiet",
+        "--cache-dir", str(tmp_path / "cache"), "--mode", "fts",
+    ]  # fmt: skip
+
+    code, out = run(argv, {"LANCEDB_URI": str(tmp_path / "live")})
+
+    assert code == 0
+    assert "recall@1  0.500" in out
+    assert "gold video first: 1.000 (at another place in it: 0.500)" in out
+    assert "gold video in the top 10: 1.000 (at another place in it: 0.500)" in out
 
 
 def test_format_clock_and_deep_link() -> None:
