@@ -16,10 +16,12 @@ is stored once more in a column per language (``text_english``, ``text_portugues
 only for rows of that language and empty otherwise: each course is searched through the
 column, and so the stemmer, of its own language.
 
-The whole text is also indexed as character trigrams (any language, no stemmer): a Portuguese
-course is searched through them instead of the words of its parts, since trigrams match
-inflections the Portuguese stemmer leaves apart and English terms the students mix in
-("backpropagation" shares "pro", "opa", "pag" with "retropropagação").
+The video's title and the segment's text are also indexed as character trigrams (any
+language, no stemmer): a Portuguese course is searched through them instead of the words of
+its parts, since trigrams match inflections the Portuguese stemmer leaves apart and English
+terms the students mix in ("backpropagation" shares "pro", "opa", "pag" with
+"retropropagação", a word of two videos' titles). Its word index holds the title too
+(``TITLED_WORD_LANGUAGES``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from retrieval.index_rows import (
     SEGMENT_COLUMNS,
     STEMMERS,
     TRIGRAM_FTS_COLUMN,
+    TRIGRAM_TEXT_SQL,
     VECTORS,
     as_parts,
     best_cosine,
@@ -86,7 +89,7 @@ PART_HITS_PER_SEGMENT = 4  # part-level FTS fetches this many hits per segment w
 # It is the slow list on a large table (benchmarks/README.md).
 TRIGRAM_LANGUAGES = frozenset({"portuguese"})
 # The full-text indices a new table gets; an eval index made with others is built anew.
-TEXT_INDICES = "words, part words, trigrams"
+TEXT_INDICES = "words, part words, trigrams of title and text"
 
 
 @dataclass(frozen=True)
@@ -385,8 +388,8 @@ class SegmentIndex:
     def _open_for_write(self, dim: int | None) -> Any:
         table = self._open()
         if table is not None and not self._indices_checked:
-            # A table made by an older version gains the text indices it lacks (the trigrams)
-            # at its first write; until then its searches use the indices it has.
+            # A table made by an older version gains the text column and indices it lacks (the
+            # trigrams) at its first write; until then its searches use the indices it has.
             _create_text_indices(table)
             self._indices_checked = True
         if table is not None or dim is None:
@@ -564,6 +567,9 @@ def _distinct(column: pa.ChunkedArray) -> tuple[str, ...]:
 
 
 def _create_text_indices(table: Any) -> None:
+    if TRIGRAM_FTS_COLUMN not in table.schema.names:
+        # A table made before the title was searched: the column, computed from its rows.
+        table.add_columns({TRIGRAM_FTS_COLUMN: TRIGRAM_TEXT_SQL})
     names = {index.name for index in table.list_indices()}
     if "course_id_idx" not in names:
         table.create_index("course_id", config=Bitmap(), replace=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -213,8 +214,10 @@ async def test_a_table_made_before_the_trigrams_gets_them_at_its_first_write(
     tmp_path: Path,
 ) -> None:
     index = SegmentIndex(str(tmp_path / "lancedb"))
-    put(index, [seg("pt", "v1", 0, "retropropagação")], [unit(1)], language="portuguese")
-    index._open().drop_index("text_idx")  # as a table made by the version before
+    titled = replace(seg("pt", "v1", 0, "o gradiente"), title="Retropropagação")
+    put(index, [titled], [unit(1)], language="portuguese")
+    index._open().drop_index("title_text_idx")  # as a table made by the versions before
+    index._open().drop_columns(["title_text"])
     older = SegmentIndex(str(tmp_path / "lancedb"))
     assert not (await older.course_info("pt")).has_trigram_index
 
@@ -224,7 +227,33 @@ async def test_a_table_made_before_the_trigrams_gets_them_at_its_first_write(
     assert fallback[2] == []  # parts' words, which do not bridge the term
     assert (await older.course_info("pt")).has_trigram_index
     lists = await hybrid_lists(older, "pt", "backpropagation", unit(1), 5)
-    assert [row["id"] for row in lists[2]] == ["v1@0"]
+    assert [row["id"] for row in lists[2]] == ["v1@0"]  # the column is filled for older rows
+
+
+async def test_a_portuguese_course_finds_a_moment_by_its_videos_title(
+    index: SegmentIndex,
+) -> None:
+    title = "O que a retropropagação está fazendo?"
+    backprop = replace(seg("pt", "bp", 0, "a regra da cadeia ajusta os pesos"), title=title)
+    put(index, [backprop], [unit(1)], language="portuguese")
+    put(
+        index,
+        [seg("pt", "gpt", 0, "o modelo prevê a próxima palavra")],
+        [unit(1)],
+        language="portuguese",
+    )
+    crop = replace(seg("en", "v1", 0, "choose the tool"), title="Crop a photo")
+    put(index, [crop], [unit(1)])
+
+    words = await hybrid_lists(index, "pt", "retropropagação?", unit(1), 5)
+    bridged = await hybrid_lists(index, "pt", "backpropagation", unit(1), 5)
+    english = await hybrid_lists(index, "en", "crop", unit(1), 5)
+
+    assert [row["id"] for row in words[1]] == ["bp@0"]  # the title's words, stemmed
+    assert [row["id"] for row in bridged[2]][:1] == ["bp@0"]  # the title's trigrams
+    assert english[1] == english[2] == []  # an English course searches its text alone
+    [found] = index.all_segments("pt")[:1]
+    assert found.text == "a regra da cadeia ajusta os pesos"  # what a student reads: no title
 
 
 def test_text_no_store_can_hold_is_cleaned_in_every_row_written(index: SegmentIndex) -> None:
