@@ -88,6 +88,9 @@ PART_HITS_PER_SEGMENT = 4  # part-level FTS fetches this many hits per segment w
 # 0.754 -> 0.810, better in every fold; on pstuts dev (English) the same swap cost 0.025.
 # It is the slow list on a large table (benchmarks/README.md).
 TRIGRAM_LANGUAGES = frozenset({"portuguese"})
+# Where tables made before the title joined the trigrams have them: still searched, rather
+# than the parts' words, until the next ingest adds the title.
+OLDER_TRIGRAM_COLUMN = "text"
 # The full-text indices a new table gets; an eval index made with others is built anew.
 TEXT_INDICES = "words, part words, trigrams of title and text"
 
@@ -100,8 +103,14 @@ class CourseInfo:
     embedders: tuple[str, ...]
     languages: tuple[str, ...]
     has_ann_index: bool = False
-    # False only for a table made before the trigram index, until its next ingest builds it.
-    has_trigram_index: bool = False
+    # The column the trigram index covers: None only for a table made before the trigrams,
+    # the text alone (``OLDER_TRIGRAM_COLUMN``) for one made before the title joined them,
+    # each until its next write builds the index.
+    trigram_column: str | None = None
+
+    @property
+    def has_trigram_index(self) -> bool:
+        return self.trigram_column is not None
 
     @property
     def embedder(self) -> str | None:
@@ -210,7 +219,7 @@ class SegmentIndex:
             embedders=_distinct(rows.column("embedder")),
             languages=_distinct(rows.column("language")),
             has_ann_index=_has_ann_index(indices),
-            has_trigram_index=_has_trigram_index(indices),
+            trigram_column=_trigram_column(indices),
         )
         self._info_cache[course_id] = (version, info)
         return info
@@ -470,7 +479,8 @@ class SegmentIndex:
             granularity = DocumentGranularity.LIST_ELEMENT
             match = MatchQuery(text, PART_FTS_COLUMNS[language], document_granularity=granularity)  # type: ignore[call-arg]
         elif kind == "trigrams":
-            match = MatchQuery(text, TRIGRAM_FTS_COLUMN)  # type: ignore[call-arg]
+            column = info.trigram_column or TRIGRAM_FTS_COLUMN  # always set when asked
+            match = MatchQuery(text, column)  # type: ignore[call-arg]
         else:
             match = MatchQuery(text, FTS_COLUMNS[language])  # type: ignore[call-arg]
         query = (
@@ -558,8 +568,9 @@ def _has_ann_index(indices: Sequence[Any]) -> bool:
     return any(index.columns == [VECTORS] for index in indices)
 
 
-def _has_trigram_index(indices: Sequence[Any]) -> bool:
-    return any(index.columns == [TRIGRAM_FTS_COLUMN] for index in indices)
+def _trigram_column(indices: Sequence[Any]) -> str | None:
+    indexed = [index.columns for index in indices]
+    return next((c for c in (TRIGRAM_FTS_COLUMN, OLDER_TRIGRAM_COLUMN) if [c] in indexed), None)
 
 
 def _distinct(column: pa.ChunkedArray) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from lancedb.index import FTS
 
 from retrieval.errors import RetrievalError
 from retrieval.index import (
@@ -210,15 +211,23 @@ async def test_a_portuguese_course_fuses_trigrams_that_bridge_an_english_term(
     assert en_lists[2] == []  # an English course keeps BM25 of parts' words: no "backprop"
 
 
+def older_table(tmp_path: Path, text: str, title: str, *, trigrams_of_text: bool) -> SegmentIndex:
+    """A Portuguese course's one segment in a table as the versions before made it: without
+    the title's column, and with trigrams of the text alone or (before them) none."""
+    index = SegmentIndex(str(tmp_path / "lancedb"))
+    put(index, [replace(seg("pt", "v1", 0, text), title=title)], [unit(1)], language="portuguese")
+    table = index._open()
+    table.drop_index("title_text_idx")
+    table.drop_columns(["title_text"])
+    if trigrams_of_text:
+        table.create_index("text", config=FTS(base_tokenizer="ngram", stem=False))
+    return SegmentIndex(str(tmp_path / "lancedb"))
+
+
 async def test_a_table_made_before_the_trigrams_gets_them_at_its_first_write(
     tmp_path: Path,
 ) -> None:
-    index = SegmentIndex(str(tmp_path / "lancedb"))
-    titled = replace(seg("pt", "v1", 0, "o gradiente"), title="Retropropagação")
-    put(index, [titled], [unit(1)], language="portuguese")
-    index._open().drop_index("title_text_idx")  # as a table made by the versions before
-    index._open().drop_columns(["title_text"])
-    older = SegmentIndex(str(tmp_path / "lancedb"))
+    older = older_table(tmp_path, "o gradiente", "Retropropagação", trigrams_of_text=False)
     assert not (await older.course_info("pt")).has_trigram_index
 
     fallback = await hybrid_lists(older, "pt", "backpropagation", unit(1), 5)
@@ -228,6 +237,22 @@ async def test_a_table_made_before_the_trigrams_gets_them_at_its_first_write(
     assert (await older.course_info("pt")).has_trigram_index
     lists = await hybrid_lists(older, "pt", "backpropagation", unit(1), 5)
     assert [row["id"] for row in lists[2]] == ["v1@0"]  # the column is filled for older rows
+
+
+async def test_a_table_made_before_the_title_searches_its_texts_trigrams_until_a_write(
+    tmp_path: Path,
+) -> None:
+    older = older_table(tmp_path, "a retropropagação", "Cálculo", trigrams_of_text=True)
+
+    by_text = await hybrid_lists(older, "pt", "backpropagation", unit(1), 5)
+    by_title = await hybrid_lists(older, "pt", "calculo", unit(1), 5)
+    put(older, [seg("pt", "v2", 0, "gradiente")], [unit(1)], language="portuguese")
+    after = await hybrid_lists(older, "pt", "calculo", unit(1), 5)
+
+    assert [row["id"] for row in by_text[2]] == ["v1@0"]  # trigrams, not the parts' words
+    assert by_title[2] == []  # the title is not in that index
+    assert (await older.course_info("pt")).trigram_column == "title_text"
+    assert [row["id"] for row in after[2]] == ["v1@0"]  # by the title, filled for older rows
 
 
 async def test_a_portuguese_course_finds_a_moment_by_its_videos_title(
