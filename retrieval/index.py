@@ -14,14 +14,13 @@ pstuts: MRR@10 0.21 for whole-window vectors against 0.35 for the best part).
 Full-text search uses LanceDB's native inverted index. An index has one stemmer, so the text
 is stored once more in a column per language (``text_english``, ``text_portuguese``), filled
 only for rows of that language and empty otherwise: each course is searched through the
-column, and so the stemmer, of its own language.
+column, and so the stemmer, of its own language. A Portuguese course's column holds each
+segment's text after its video's title (``index_rows.TITLED_WORD_LANGUAGES``).
 
-The video's title and the segment's text are also indexed as character trigrams (any
-language, no stemmer): a Portuguese course is searched through them instead of the words of
-its parts, since trigrams match inflections the Portuguese stemmer leaves apart and English
-terms the students mix in ("backpropagation" shares "pro", "opa", "pag" with
-"retropropagação", a word of two videos' titles). Its word index holds the title too
-(``TITLED_WORD_LANGUAGES``).
+The whole text is also indexed as character trigrams (any language, no stemmer): a Portuguese
+course is searched through them instead of the words of its parts, since trigrams match
+inflections the Portuguese stemmer leaves apart and English terms the students mix in
+("backpropagation" shares "pro", "opa", "pag" with "retropropagação").
 """
 
 from __future__ import annotations
@@ -50,7 +49,6 @@ from retrieval.index_rows import (
     SEGMENT_COLUMNS,
     STEMMERS,
     TRIGRAM_FTS_COLUMN,
-    TRIGRAM_TEXT_SQL,
     VECTORS,
     as_parts,
     best_cosine,
@@ -88,11 +86,8 @@ PART_HITS_PER_SEGMENT = 4  # part-level FTS fetches this many hits per segment w
 # 0.754 -> 0.810, better in every fold; on pstuts dev (English) the same swap cost 0.025.
 # It is the slow list on a large table (benchmarks/README.md).
 TRIGRAM_LANGUAGES = frozenset({"portuguese"})
-# Where tables made before the title joined the trigrams have them: still searched, rather
-# than the parts' words, until the next ingest adds the title.
-OLDER_TRIGRAM_COLUMN = "text"
 # The full-text indices a new table gets; an eval index made with others is built anew.
-TEXT_INDICES = "words, part words, trigrams of title and text"
+TEXT_INDICES = "words, part words, trigrams"
 
 
 @dataclass(frozen=True)
@@ -103,14 +98,8 @@ class CourseInfo:
     embedders: tuple[str, ...]
     languages: tuple[str, ...]
     has_ann_index: bool = False
-    # The column the trigram index covers: None only for a table made before the trigrams,
-    # the text alone (``OLDER_TRIGRAM_COLUMN``) for one made before the title joined them,
-    # each until its next write builds the index.
-    trigram_column: str | None = None
-
-    @property
-    def has_trigram_index(self) -> bool:
-        return self.trigram_column is not None
+    # False only for a table made before the trigram index, until its next ingest builds it.
+    has_trigram_index: bool = False
 
     @property
     def embedder(self) -> str | None:
@@ -219,7 +208,7 @@ class SegmentIndex:
             embedders=_distinct(rows.column("embedder")),
             languages=_distinct(rows.column("language")),
             has_ann_index=_has_ann_index(indices),
-            trigram_column=_trigram_column(indices),
+            has_trigram_index=_has_trigram_index(indices),
         )
         self._info_cache[course_id] = (version, info)
         return info
@@ -397,8 +386,8 @@ class SegmentIndex:
     def _open_for_write(self, dim: int | None) -> Any:
         table = self._open()
         if table is not None and not self._indices_checked:
-            # A table made by an older version gains the text column and indices it lacks (the
-            # trigrams) at its first write; until then its searches use the indices it has.
+            # A table made by an older version gains the text indices it lacks (the trigrams)
+            # at its first write; until then its searches use the indices it has.
             _create_text_indices(table)
             self._indices_checked = True
         if table is not None or dim is None:
@@ -479,8 +468,7 @@ class SegmentIndex:
             granularity = DocumentGranularity.LIST_ELEMENT
             match = MatchQuery(text, PART_FTS_COLUMNS[language], document_granularity=granularity)  # type: ignore[call-arg]
         elif kind == "trigrams":
-            column = info.trigram_column or TRIGRAM_FTS_COLUMN  # always set when asked
-            match = MatchQuery(text, column)  # type: ignore[call-arg]
+            match = MatchQuery(text, TRIGRAM_FTS_COLUMN)  # type: ignore[call-arg]
         else:
             match = MatchQuery(text, FTS_COLUMNS[language])  # type: ignore[call-arg]
         query = (
@@ -568,9 +556,8 @@ def _has_ann_index(indices: Sequence[Any]) -> bool:
     return any(index.columns == [VECTORS] for index in indices)
 
 
-def _trigram_column(indices: Sequence[Any]) -> str | None:
-    indexed = [index.columns for index in indices]
-    return next((c for c in (TRIGRAM_FTS_COLUMN, OLDER_TRIGRAM_COLUMN) if [c] in indexed), None)
+def _has_trigram_index(indices: Sequence[Any]) -> bool:
+    return any(index.columns == [TRIGRAM_FTS_COLUMN] for index in indices)
 
 
 def _distinct(column: pa.ChunkedArray) -> tuple[str, ...]:
@@ -578,9 +565,6 @@ def _distinct(column: pa.ChunkedArray) -> tuple[str, ...]:
 
 
 def _create_text_indices(table: Any) -> None:
-    if TRIGRAM_FTS_COLUMN not in table.schema.names:
-        # A table made before the title was searched: the column, computed from its rows.
-        table.add_columns({TRIGRAM_FTS_COLUMN: TRIGRAM_TEXT_SQL})
     names = {index.name for index in table.list_indices()}
     if "course_id_idx" not in names:
         table.create_index("course_id", config=Bitmap(), replace=False)

@@ -22,16 +22,12 @@ STEMMERS = {"english": "English", "portuguese": "Portuguese"}
 FTS_COLUMNS = {language: f"text_{language}" for language in STEMMERS}
 # The same parts that get vectors, as a list per row, indexed element by element.
 PART_FTS_COLUMNS = {language: f"parts_{language}" for language in STEMMERS}
-# The video's title and the segment's text, indexed a second way: as character trigrams,
-# whatever the language. The title names the video's subject in the course's words, which a
-# passage in the middle of it may never say ("retropropagação", "atenção").
-TRIGRAM_FTS_COLUMN = "title_text"
-TITLE_SEPARATOR = ". "
-# The same, as LanceDB computes it for a table made before the column (retrieval.index).
-TRIGRAM_TEXT_SQL = f"concat(title, '{TITLE_SEPARATOR}', text)"
-# Languages whose word index holds the title too. 3b1b-ptbr dev: MRR@10 better or equal in
-# every fold; pstuts dev (English, titles such as "Crop a photo"): a little worse in three of
-# five folds, as the title in the text was before (benchmarks/README.md).
+# The whole segment text, indexed a second way: as character trigrams, whatever the language.
+TRIGRAM_FTS_COLUMN = "text"
+# Languages whose word index reads the video's title before each segment's text: the title
+# names the video's subject in the course's words, which a window in the middle of it may
+# never say. 3b1b-ptbr dev: better or equal in every fold; pstuts dev (English, titles such
+# as "Crop a photo"): a little worse in three of five folds (benchmarks/README.md).
 TITLED_WORD_LANGUAGES = frozenset({"portuguese"})
 SEGMENT_COLUMNS = ["id", "course_id", "video_id", "title", "url", "start_s", "end_s", "text"]
 
@@ -47,7 +43,6 @@ def schema(dim: int) -> pa.Schema:
             pa.field("start_s", pa.float64()),
             pa.field("end_s", pa.float64()),
             pa.field("text", pa.string()),
-            pa.field(TRIGRAM_FTS_COLUMN, pa.string()),
             *[pa.field(column, pa.string()) for column in FTS_COLUMNS.values()],
             *[pa.field(column, pa.list_(pa.string())) for column in PART_FTS_COLUMNS.values()],
             pa.field("language", pa.string()),
@@ -111,11 +106,6 @@ def ranked(scored: Sequence[tuple[dict[str, Any], float]], query_vector: Any) ->
     return hits
 
 
-def titled_text(title: str, text: str) -> str:
-    """A segment's text for full-text search, after its video's title (``TRIGRAM_TEXT_SQL``)."""
-    return f"{title}{TITLE_SEPARATOR}{text}"
-
-
 def rows_table(
     table_schema: pa.Schema,
     segments: Sequence[Segment],
@@ -133,9 +123,6 @@ def rows_table(
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int32)
     # Ingest cleans what it reads; this is the last line of defence (see retrieval.text).
     texts = [storable_text(s.text) for s in segments]
-    titled = [
-        titled_text(storable_text(s.title), text) for s, text in zip(segments, texts, strict=True)
-    ]
     columns: dict[str, Any] = {
         "id": [storable_text(s.id) for s in segments],
         "course_id": [storable_text(s.course_id) for s in segments],
@@ -145,9 +132,11 @@ def rows_table(
         "start_s": [float(s.start_s) for s in segments],
         "end_s": [float(s.end_s) for s in segments],
         "text": texts,
-        TRIGRAM_FTS_COLUMN: titled,
     }
-    words = titled if language in TITLED_WORD_LANGUAGES else texts
+    words = texts
+    if language in TITLED_WORD_LANGUAGES:
+        titles = [storable_text(s.title) for s in segments]
+        words = [f"{title}. {text}" for title, text in zip(titles, texts, strict=True)]
     for other, column in FTS_COLUMNS.items():
         columns[column] = [text if other == language else "" for text in words]
     for other, column in PART_FTS_COLUMNS.items():

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from lancedb.index import FTS
 
 from retrieval.errors import RetrievalError
 from retrieval.index import (
@@ -211,23 +210,13 @@ async def test_a_portuguese_course_fuses_trigrams_that_bridge_an_english_term(
     assert en_lists[2] == []  # an English course keeps BM25 of parts' words: no "backprop"
 
 
-def older_table(tmp_path: Path, text: str, title: str, *, trigrams_of_text: bool) -> SegmentIndex:
-    """A Portuguese course's one segment in a table as the versions before made it: without
-    the title's column, and with trigrams of the text alone or (before them) none."""
-    index = SegmentIndex(str(tmp_path / "lancedb"))
-    put(index, [replace(seg("pt", "v1", 0, text), title=title)], [unit(1)], language="portuguese")
-    table = index._open()
-    table.drop_index("title_text_idx")
-    table.drop_columns(["title_text"])
-    if trigrams_of_text:
-        table.create_index("text", config=FTS(base_tokenizer="ngram", stem=False))
-    return SegmentIndex(str(tmp_path / "lancedb"))
-
-
 async def test_a_table_made_before_the_trigrams_gets_them_at_its_first_write(
     tmp_path: Path,
 ) -> None:
-    older = older_table(tmp_path, "o gradiente", "Retropropagação", trigrams_of_text=False)
+    index = SegmentIndex(str(tmp_path / "lancedb"))
+    put(index, [seg("pt", "v1", 0, "retropropagação")], [unit(1)], language="portuguese")
+    index._open().drop_index("text_idx")  # as a table made by the version before
+    older = SegmentIndex(str(tmp_path / "lancedb"))
     assert not (await older.course_info("pt")).has_trigram_index
 
     fallback = await hybrid_lists(older, "pt", "backpropagation", unit(1), 5)
@@ -236,49 +225,25 @@ async def test_a_table_made_before_the_trigrams_gets_them_at_its_first_write(
     assert fallback[2] == []  # parts' words, which do not bridge the term
     assert (await older.course_info("pt")).has_trigram_index
     lists = await hybrid_lists(older, "pt", "backpropagation", unit(1), 5)
-    assert [row["id"] for row in lists[2]] == ["v1@0"]  # the column is filled for older rows
+    assert [row["id"] for row in lists[2]] == ["v1@0"]
 
 
-async def test_a_table_made_before_the_title_searches_its_texts_trigrams_until_a_write(
-    tmp_path: Path,
-) -> None:
-    older = older_table(tmp_path, "a retropropagação", "Cálculo", trigrams_of_text=True)
-
-    by_text = await hybrid_lists(older, "pt", "backpropagation", unit(1), 5)
-    by_title = await hybrid_lists(older, "pt", "calculo", unit(1), 5)
-    put(older, [seg("pt", "v2", 0, "gradiente")], [unit(1)], language="portuguese")
-    after = await hybrid_lists(older, "pt", "calculo", unit(1), 5)
-
-    assert [row["id"] for row in by_text[2]] == ["v1@0"]  # trigrams, not the parts' words
-    assert by_title[2] == []  # the title is not in that index
-    assert (await older.course_info("pt")).trigram_column == "title_text"
-    assert [row["id"] for row in after[2]] == ["v1@0"]  # by the title, filled for older rows
-
-
-async def test_a_portuguese_course_finds_a_moment_by_its_videos_title(
+async def test_a_portuguese_course_finds_a_window_by_its_videos_title(
     index: SegmentIndex,
 ) -> None:
     title = "O que a retropropagação está fazendo?"
     backprop = replace(seg("pt", "bp", 0, "a regra da cadeia ajusta os pesos"), title=title)
     put(index, [backprop], [unit(1)], language="portuguese")
-    put(
-        index,
-        [seg("pt", "gpt", 0, "o modelo prevê a próxima palavra")],
-        [unit(1)],
-        language="portuguese",
-    )
-    crop = replace(seg("en", "v1", 0, "choose the tool"), title="Crop a photo")
-    put(index, [crop], [unit(1)])
+    gpt = seg("pt", "gpt", 0, "o modelo prevê a próxima palavra")
+    put(index, [gpt], [unit(1)], language="portuguese")
+    put(index, [replace(seg("en", "v1", 0, "choose the tool"), title="Crop a photo")], [unit(1)])
 
-    words = await hybrid_lists(index, "pt", "retropropagação?", unit(1), 5)
-    bridged = await hybrid_lists(index, "pt", "backpropagation", unit(1), 5)
+    portuguese = await hybrid_lists(index, "pt", "retropropagação?", unit(1), 5)
     english = await hybrid_lists(index, "en", "crop", unit(1), 5)
 
-    assert [row["id"] for row in words[1]] == ["bp@0"]  # the title's words, stemmed
-    assert [row["id"] for row in bridged[2]][:1] == ["bp@0"]  # the title's trigrams
-    assert english[1] == english[2] == []  # an English course searches its text alone
-    [found] = index.all_segments("pt")[:1]
-    assert found.text == "a regra da cadeia ajusta os pesos"  # what a student reads: no title
+    assert [row["id"] for row in portuguese[1]] == ["bp@0"]  # the title's words, stemmed
+    assert english[1] == []  # an English course searches its text alone
+    assert index.all_segments("pt")[0].text == "a regra da cadeia ajusta os pesos"  # as shown
 
 
 def test_text_no_store_can_hold_is_cleaned_in_every_row_written(index: SegmentIndex) -> None:
