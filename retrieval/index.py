@@ -14,7 +14,8 @@ pstuts: MRR@10 0.21 for whole-window vectors against 0.35 for the best part).
 Full-text search uses LanceDB's native inverted index. An index has one stemmer, so the text
 is stored once more in a column per language (``text_english``, ``text_portuguese``), filled
 only for rows of that language and empty otherwise: each course is searched through the
-column, and so the stemmer, of its own language.
+column, and so the stemmer, of its own language. A Portuguese course's column holds each
+segment's text after its video's title (``index_rows.TITLED_WORD_LANGUAGES``).
 
 The whole text is also indexed as character trigrams (any language, no stemmer): a Portuguese
 course is searched through them instead of the words of its parts, since trigrams match

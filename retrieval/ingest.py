@@ -29,7 +29,7 @@ from retrieval.segments import SegmentingSettings, content_hash, make_segments
 from retrieval.transcripts import parse_transcript
 
 # Bump when what a row holds changes for the same inputs, so every video is re-ingested.
-ROW_FORMAT = "3"
+ROW_FORMAT = "4"
 # Parts per embedding call (whole videos, at least one): enough for the engine to keep every
 # core busy with windows of a similar length, few enough for the progress bar to move.
 EMBED_BATCH = 256

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +226,24 @@ async def test_a_table_made_before_the_trigrams_gets_them_at_its_first_write(
     assert (await older.course_info("pt")).has_trigram_index
     lists = await hybrid_lists(older, "pt", "backpropagation", unit(1), 5)
     assert [row["id"] for row in lists[2]] == ["v1@0"]
+
+
+async def test_a_portuguese_course_finds_a_window_by_its_videos_title(
+    index: SegmentIndex,
+) -> None:
+    title = "O que a retropropagação está fazendo?"
+    backprop = replace(seg("pt", "bp", 0, "a regra da cadeia ajusta os pesos"), title=title)
+    put(index, [backprop], [unit(1)], language="portuguese")
+    gpt = seg("pt", "gpt", 0, "o modelo prevê a próxima palavra")
+    put(index, [gpt], [unit(1)], language="portuguese")
+    put(index, [replace(seg("en", "v1", 0, "choose the tool"), title="Crop a photo")], [unit(1)])
+
+    portuguese = await hybrid_lists(index, "pt", "retropropagação?", unit(1), 5)
+    english = await hybrid_lists(index, "en", "crop", unit(1), 5)
+
+    assert [row["id"] for row in portuguese[1]] == ["bp@0"]  # the title's words, stemmed
+    assert english[1] == []  # an English course searches its text alone
+    assert index.all_segments("pt")[0].text == "a regra da cadeia ajusta os pesos"  # as shown
 
 
 def test_text_no_store_can_hold_is_cleaned_in_every_row_written(index: SegmentIndex) -> None:
