@@ -82,9 +82,9 @@ DEFAULT_FUSION_WEIGHTS = (1.5, 1.0, 1.0)
 FtsKind = Literal["words", "trigrams", "parts"]
 PART_HITS_PER_SEGMENT = 4  # part-level FTS fetches this many hits per segment wanted
 # Languages whose third hybrid list is BM25 over character trigrams of whole segments, in place
-# of BM25 over the words of parts. 3b1b-ptbr dev (119 questions, 4 folds by video): MRR@10
-# 0.754 -> 0.810, better in every fold; on pstuts dev (English) the same swap cost 0.025.
-# It is the slow list on a large table (benchmarks/README.md).
+# of BM25 over the words of parts: trigrams match across inflections and across languages
+# ("backpropagation" / "retropropagação"); English stems well and its questions share
+# the videos' words. It is the slow list on a large table (figures in benchmarks/README.md).
 TRIGRAM_LANGUAGES = frozenset({"portuguese"})
 # The full-text indices a new table gets; an eval index made with others is built anew.
 TEXT_INDICES = "words, part words, trigrams"

@@ -26,8 +26,7 @@ PART_FTS_COLUMNS = {language: f"parts_{language}" for language in STEMMERS}
 TRIGRAM_FTS_COLUMN = "text"
 # Languages whose word index reads the video's title before each segment's text: the title
 # names the video's subject in the course's words, which a window in the middle of it may
-# never say. 3b1b-ptbr dev: better or equal in every fold; pstuts dev (English, titles such
-# as "Crop a photo"): a little worse in three of five folds (benchmarks/README.md).
+# never say. Not English: there it cost more questions than it found (benchmarks/README.md).
 TITLED_WORD_LANGUAGES = frozenset({"portuguese"})
 SEGMENT_COLUMNS = ["id", "course_id", "video_id", "title", "url", "start_s", "end_s", "text"]
 
