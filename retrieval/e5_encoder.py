@@ -29,7 +29,10 @@ from retrieval.onnx_graph import build_encoder
 
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
-BATCH_TOKENS = 1024  # padded tokens per run: more gains nothing and only holds memory
+# Padded tokens per run: a run's activations then stay in the core's own cache, which made
+# ingest cheaper than longer runs did; a run's shape changes no vector (each row is computed
+# alone, padding weighs exactly 0).
+BATCH_TOKENS = 256
 PAD_BIAS = -1e9  # softmax weight exp(-1e9) is exactly 0: padding changes no number
 
 

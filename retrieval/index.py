@@ -360,6 +360,15 @@ class SegmentIndex:
             self.create_ann_index()
         table.optimize()
 
+    def add_missing_indices(self) -> None:
+        """Build the text indices a table made by an older version lacks (the trigrams),
+        once per instance: at the first write, and by every ingest, even one with nothing
+        to write. Until then its searches use the indices it has."""
+        table = self._open()
+        if table is not None and not self._indices_checked:
+            _create_text_indices(table)
+            self._indices_checked = True
+
     def has_ann_index(self) -> bool:
         table = self._open()
         return table is not None and _has_ann_index(table.list_indices())
@@ -384,12 +393,8 @@ class SegmentIndex:
             return self._table
 
     def _open_for_write(self, dim: int | None) -> Any:
+        self.add_missing_indices()
         table = self._open()
-        if table is not None and not self._indices_checked:
-            # A table made by an older version gains the text indices it lacks (the trigrams)
-            # at its first write; until then its searches use the indices it has.
-            _create_text_indices(table)
-            self._indices_checked = True
         if table is not None or dim is None:
             return table
         with self._lock:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -142,6 +143,8 @@ def ingest_course(
         index.delete_video(course_id, video_id)
     if changed or removed:
         index.optimize()
+    else:
+        index.add_missing_indices()  # an unchanged course still gains a newer text index
     return IngestReport(
         added=sorted(changed_ids - set(existing)),
         updated=sorted(changed_ids & set(existing)),
@@ -289,19 +292,41 @@ def _write_changed(
     language: str,
     progress: bool,
 ) -> int:
-    """Segment, embed and write each changed video; the number of parts embedded."""
+    """Segment, embed and write each changed video; the number of parts embedded.
+
+    A group's videos are written on a thread of their own while the next group is
+    embedded: the embedder keeps every core busy, and the writes (serial, in video order)
+    would otherwise leave the cores idle between groups."""
     plans = [_plan(course_id, item, settings) for item in changed]
     total = sum(len(plan.parts) for plan in plans)
     shown = progress and total > 0  # no empty bar when nothing changed
-    with tqdm(total=total, disable=not shown, unit="part", desc=f"embedding {course_id}") as bar:
+    writes: list[Future[None]] = []
+    with (
+        tqdm(total=total, disable=not shown, unit="part", desc=f"embedding {course_id}") as bar,
+        ThreadPoolExecutor(1, thread_name_prefix="ingest-write") as writer,
+    ):
         for group in _embedding_calls(plans):
+            _raise_failed_write(writes)  # stop embedding once a write has failed
             vectors = iter(embedder.embed_parts([d for plan in group for d in plan.documents]))
             for plan in group:
                 rows = [np.zeros((0, embedder.dim), np.float32)]
                 rows += [next(vectors) for _ in plan.documents]
-                _write_video(course_id, plan, np.concatenate(rows), index, embedder, language)
-                bar.update(len(plan.parts))
+                part_vectors = np.concatenate(rows)
+                writes.append(
+                    writer.submit(
+                        _write_video, course_id, plan, part_vectors, index, embedder, language
+                    )
+                )
+            bar.update(sum(len(plan.parts) for plan in group))
+        for write in writes:
+            write.result()
     return total
+
+
+def _raise_failed_write(writes: Sequence[Future[None]]) -> None:
+    for write in writes:
+        if write.done():
+            write.result()
 
 
 def _embedding_calls(plans: list[_Plan]) -> list[list[_Plan]]:

@@ -7,6 +7,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -251,6 +252,39 @@ def test_language_is_detected_or_taken_as_given(tmp_path: Path, index: SegmentIn
     assert course_info(index, "c1").languages == ("portuguese",)
     report = ingest(course, index, CountingEmbedder(), language="English")
     assert (report.language, report.updated) == ("english", ["a1"])
+
+
+def test_an_unchanged_course_gains_a_text_index_its_table_lacks(tmp_path: Path) -> None:
+    aula = vtt((0, 5, "Então a gente aprende a retropropagação."), (5, 9, "Né, tá."))
+    course = write_course(tmp_path / "course", {"a1": aula})
+    ingest(course, SegmentIndex(str(tmp_path / "lancedb")), CountingEmbedder())
+    SegmentIndex(str(tmp_path / "lancedb"))._open().drop_index("text_idx")  # an older table
+    older = SegmentIndex(str(tmp_path / "lancedb"))
+    assert not course_info(older, "c1").has_trigram_index
+
+    report = ingest(course, older, CountingEmbedder())
+
+    assert (report.unchanged, report.embedded) == (["a1"], 0)
+    assert course_info(older, "c1").has_trigram_index
+
+
+class FailingWrites(SegmentIndex):
+    def replace_video(self, course_id: str, video_id: str, *args: Any, **kwargs: Any) -> None:
+        if video_id == "v2":
+            raise OSError("disk full")
+        super().replace_video(course_id, video_id, *args, **kwargs)
+
+
+def test_a_failed_write_fails_the_ingest_and_keeps_earlier_videos(tmp_path: Path) -> None:
+    # Videos are written on a thread of their own while the next ones are embedded.
+    course = write_course(tmp_path / "course", {"v1": LAYERS, "v2": CROP, "v3": BRUSH})
+    index = FailingWrites(str(tmp_path / "lancedb"))
+
+    with pytest.raises(OSError, match="disk full"):
+        ingest(course, index, CountingEmbedder())
+
+    assert {s.video_id for s in index.all_segments("c1")} <= {"v1", "v3"}
+    assert "v1" in index.video_hashes("c1")
 
 
 def test_choose_language_rejects_unknown_languages() -> None:
