@@ -10,8 +10,9 @@ from any subfolder. Secrets are ``SecretStr``: no repr, log line or traceback pr
 from __future__ import annotations
 
 import difflib
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -120,6 +121,7 @@ def setting_names() -> list[str]:
 def load_settings(cwd: Path | None = None) -> Settings:
     """The environment over the ``.env`` found from ``cwd``, with paths made absolute."""
     start = cwd or Path.cwd()
+    _check_environment(os.environ)
     env_file = _find_env_file(start)
     if env_file is not None:
         _check_env_file(env_file)
@@ -152,6 +154,36 @@ def _check_env_file(env_file: Path) -> None:
                     f"{env_file}:{line}: {binding.key} is not a setting"
                     f"{did_you_mean(binding.key.upper(), known)}; .env.example lists them all"
                 )
+
+
+def _check_environment(environ: Mapping[str, str]) -> None:
+    """A variable one keystroke away from a setting (``EMBEDER``) is a misspelt setting, as in
+    ``.env``. The environment also holds other programs' variables, so only names that near
+    are taken for ours."""
+    known = setting_names()
+    for name in sorted(environ):
+        upper = name.upper()
+        if upper in known:
+            continue
+        meant = [setting for setting in known if _one_edit_apart(upper, setting)]
+        if meant:
+            raise ConfigError(
+                f"{name} (in the environment) is not a setting (did you mean {meant[0]}?); "
+                ".env.example lists them all"
+            )
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """Whether adding, dropping or changing one letter, or swapping two neighbours, turns
+    ``a`` into ``b``."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        differ = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        swapped = len(differ) == 2 and differ[1] == differ[0] + 1 and a[differ[0]] == b[differ[1]]
+        return len(differ) == 1 or (swapped and a[differ[1]] == b[differ[0]])
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

