@@ -24,10 +24,12 @@ _STOPWORD_TEXT = """
     a o e as os um uma uns umas de do da dos das no na nos nas em por para pra com sem que
     qual quais quando como onde porque por que se ser sao esta este essa esse isso isto ao
     aos mais menos muito ja nao sim eu voce ele ela nos eles elas meu minha seu sua entre
-    sobre tem ter foi era pode
+    sobre tem ter foi era pode contra ate apos desde sob pelo pela pelos pelas num numa mas
+    tambem entao aqui so bem gente tipo vai
     the an of to in on at for by with from and or not is are was were be been it this that
     these those what which who how why when where do does did can could i you he she we
-    they my your his her its our their about into than then there
+    they my your his her its our their about into than then there against but also just so
+    very
 """
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # A passage sharing this many words in a row with one quoted already would repeat it: two

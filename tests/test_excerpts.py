@@ -146,3 +146,14 @@ def test_what_was_shown_is_not_quoted_again() -> None:
     second = excerpt_for(text, README_QUESTION, max_chars=40, shown=[first.words])
     assert second is not None and second.text == "… Depois treinamos a rede. …"
     assert excerpt_for(text, README_QUESTION, shown=[text]) is None
+
+
+def test_a_preposition_in_the_question_does_not_match_a_longer_word() -> None:
+    # Words are cut to five letters to meet their inflections: "contra" (against) would meet
+    # "controla"; as a preposition it says nothing about where the answer is.
+    text = (
+        "O lambda controla o quanto os pesos ficam pequenos. "
+        "O dropout desliga neurônios ao acaso durante o treino."
+    )
+    shown = shown_text(text, "o dropout ajuda contra o quê?", max_chars=60)
+    assert shown.startswith("… O dropout desliga"), shown
