@@ -29,7 +29,9 @@ class UnknownCourseError(BotError, LookupError):
 
     def __str__(self) -> str:
         known = ", ".join(repr(k) for k in self.known) or "none"
-        return f"unknown course {self.course_id!r}: COURSES_FILE defines {known}"
+        return (
+            f"unknown course {self.course_id!r}: the courses are {known} (yours go in COURSES_FILE)"
+        )
 
 
 class InvalidQuestionError(BotError, ValueError):

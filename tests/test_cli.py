@@ -176,7 +176,10 @@ def test_report_for_an_unknown_course_is_an_error_naming_the_known_ones(
 ) -> None:
     monkeypatch.setenv("COURSES_FILE", str(_course_file(in_tmp_dir)))
     assert main(["report", "--course", "nope"]) == 2
-    assert capsys.readouterr().err == "error: unknown course 'nope': COURSES_FILE defines 'ml'\n"
+    assert (
+        capsys.readouterr().err
+        == "error: unknown course 'nope': the courses are 'ml' (yours go in COURSES_FILE)\n"
+    )
     assert main(["report", "--course", "ml"]) == 0  # known, nothing logged yet
     assert "no interactions for course 'ml'" in capsys.readouterr().err
 
