@@ -150,10 +150,8 @@ def _check_env_file(env_file: Path) -> None:
             if binding.error:
                 raise ConfigError(f"{env_file}:{line}: not a KEY=value line")
             if binding.key is not None and binding.key.upper() not in known:
-                raise ConfigError(
-                    f"{env_file}:{line}: {binding.key} is not a setting"
-                    f"{did_you_mean(binding.key.upper(), known)}; .env.example lists them all"
-                )
+                hint = did_you_mean(binding.key.upper(), known)
+                raise ConfigError(_not_a_setting(f"{env_file}:{line}: {binding.key}", hint))
 
 
 def _check_environment(environ: Mapping[str, str]) -> None:
@@ -167,10 +165,13 @@ def _check_environment(environ: Mapping[str, str]) -> None:
             continue
         meant = [setting for setting in known if _one_edit_apart(upper, setting)]
         if meant:
-            raise ConfigError(
-                f"{name} (in the environment) is not a setting (did you mean {meant[0]}?); "
-                ".env.example lists them all"
-            )
+            hint = f" (did you mean {meant[0]}?)"
+            raise ConfigError(_not_a_setting(f"{name} (in the environment)", hint))
+
+
+def _not_a_setting(name: str, hint: str) -> str:
+    """The one line for a name that is no setting, wherever it was written."""
+    return f"{name} is not a setting{hint}; .env.example lists them all"
 
 
 def _one_edit_apart(a: str, b: str) -> bool:
