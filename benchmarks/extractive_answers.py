@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.courses import DEMO_COURSE_DIR
 from bot.fallback import extractive_draft
 from bot.models import Question
-from bot.sentences import sentence_spans
+from bot.sentences import is_final, sentence_spans
 from retrieval.embed import make_embedder
 from retrieval.evaluate import GoldQuestion, first_hit_rank, load_questions
 from retrieval.index import SegmentIndex
@@ -150,8 +150,7 @@ def _plain_words(text: str) -> list[str]:
 
 def _ends_inside_a_sentence(quote: str) -> bool:
     """Cut after a word that does not close a sentence ("…e no…")."""
-    body = quote.rstrip("… ")
-    return quote.endswith("…") and not body.endswith((".", "!", "?", "…"))
+    return quote.endswith("…") and not is_final(quote.rstrip("… "))
 
 
 if __name__ == "__main__":
