@@ -63,13 +63,18 @@ class InvalidGradeError(BotError, ValueError):
 class AskFailedError(BotError):
     """A question could not be answered at all; the failure is logged under ``interaction_id``.
 
-    ``tas_alert``: what the adapter tells the course's TAs (the service sets it)."""
+    ``tas_alert``: what the adapter tells the course's TAs (the service sets it), empty when
+    they are not to be told now; ``tas_told_lately``: they were told of this kind of failure
+    a few minutes ago (``TaAlerts``), so the student may hear that the TAs know."""
 
-    def __init__(self, interaction_id: str, message: str, tas_alert: str = "") -> None:
+    def __init__(
+        self, interaction_id: str, message: str, tas_alert: str = "", tas_told_lately: bool = False
+    ) -> None:
         super().__init__(interaction_id, message)
         self.interaction_id = interaction_id
         self.message = message
         self.tas_alert = tas_alert
+        self.tas_told_lately = tas_told_lately
 
     def __str__(self) -> str:
         return f"interaction {self.interaction_id}: {self.message}"

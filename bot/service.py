@@ -77,6 +77,7 @@ from bot.store.journal import (
     PendingVote,
     failure_summary,
 )
+from bot.ta_alerts import TaAlerts
 from bot.versions import AnswerSetup
 from retrieval.errors import RetrievalError
 from retrieval.text import storable_text
@@ -149,6 +150,7 @@ class AssistantService:
         self._clock = clock
         self.reindexer = reindexer
         self.fair_use = FairUse(store, clock)
+        self.ta_alerts = TaAlerts(clock)
         self.model_queue = ModelQueue(self.options.answer_concurrency)
         self.restart = restart or Restart()
         self.embed_questions = embed_questions  # groups the digest's questions by topic
@@ -318,8 +320,8 @@ class AssistantService:
         self, question: Question, course: Course, hits: tuple[Hit, ...], listeners: _Listeners
     ) -> tuple[Draft, str]:
         """The draft, and what to tell the TAs about it: the TAs hear of a model that failed
-        or of the day's token budget spent (once a day), not of a model left out on purpose
-        (no key)."""
+        (``TaAlerts``: not of every failure in an outage) or of the day's token budget spent
+        (once a day), not of a model left out on purpose (no key)."""
         if self.answer_model is None:
             no_model = extractive_draft(
                 question, hits, self.options.no_model_reason, course.language
@@ -351,7 +353,7 @@ class AssistantService:
             log.exception("answer model raised unexpectedly, using the extractive fallback")
             reason = f"answer model failed unexpectedly: {type(exc).__name__}: {exc}"
         fallback = extractive_draft(question, hits, reason, course.language)
-        return fallback, fallback.error
+        return fallback, self.ta_alerts.pass_on(course.id, "answer model", fallback.error)
 
     def _flagged(
         self, interaction_id: str, question: Question, course: Course, hits: tuple[Hit, ...]
@@ -416,7 +418,9 @@ class AssistantService:
         """Keep the failure under ``interaction_id``; the error that names it."""
         cause = f"{type(exc).__name__}: {exc}"
         await self._keep_failure(interaction_id, question, course, started, cause)
-        return AskFailedError(interaction_id, f"{stage} failed: {exc}", tas_alert=cause)
+        alert = self.ta_alerts.pass_on(course.id, stage, cause)
+        message = f"{stage} failed: {exc}"
+        return AskFailedError(interaction_id, message, tas_alert=alert, tas_told_lately=not alert)
 
     async def _keep_failure(
         self, interaction_id: str, question: Question, course: Course, started: float, cause: str

@@ -158,12 +158,13 @@ class SlackDriver:
 
     async def ask_unanswered(self, who: Role, text: str, told: str = "Não consegui") -> Shown:
         ts = await self.bot.mention(ML, f"<@{BOT_USER_ID}> {text}", user=USERS[who])
-        update = await self.slack.wait_for(
-            "chat.update", lambda c: told in c.params.get("text", "")
-        )
-        message = self.slack.message(ML, update.params["ts"])
-        assert message.get("thread_ts") == ts
-        return self._shown(message)
+
+        def told_in_its_thread(call: Call) -> bool:
+            replied = self.slack.message(ML, call.params["ts"]).get("thread_ts") == ts
+            return told in call.params.get("text", "") and replied
+
+        update = await self.slack.wait_for("chat.update", told_in_its_thread)
+        return self._shown(self.slack.message(ML, update.params["ts"]))
 
     async def vote(self, who: Role, answer: Shown, vote: Vote, *, added: bool = True) -> None:
         before = len(self.service.store.votes_for(answer.ref))

@@ -236,6 +236,24 @@ async def test_an_unanswerable_question_shows_a_kept_reference_and_tells_the_tas
     assert shown.ref in alert and "lancedb directory is gone" in alert
 
 
+async def test_with_the_index_down_the_tas_hear_once_and_every_student_that_they_know(
+    start: Start,
+) -> None:
+    platform = await start(retriever=BrokenRetriever())
+    first = await platform.ask_unanswered("student", UNET)
+    later = [
+        await platform.ask_unanswered("classmate", ENCODER),
+        await platform.ask_unanswered("student", ENCODER),
+    ]
+
+    [alert] = platform.ta_channel_posts()  # posted before the first student was told
+    assert first.ref in alert
+    for shown in (first, *later):
+        assert "Os monitores foram avisados" in shown.text
+        kept = await platform.service.interaction(shown.ref)
+        assert kept.error == "OSError: lancedb directory is gone"
+
+
 def refuse_writes(store: SqlStore) -> Callable[[], None]:
     """SQLite refusing every write from now on, as a read-only database file does (see
     tests/test_outage.py); the function returned lets it write again."""

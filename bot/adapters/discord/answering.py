@@ -109,7 +109,8 @@ class Answerer:
             problem = f"⏳ {exc.student_text}"
         except AskFailedError as exc:
             log.error("could not answer: %s", exc)
-            told = await self._tell_tas(question, exc.interaction_id, exc.tas_alert)
+            alert, lately = exc.tas_alert, exc.tas_told_lately
+            told = await self._tell_tas(question, exc.interaction_id, alert, told_lately=lately)
             problem = failure_text(exc.interaction_id, tas_told=told)
         except Exception:
             log.exception("ask failed for a question in course %s", question.course_id)
@@ -122,12 +123,19 @@ class Answerer:
         return None
 
     async def _tell_tas(
-        self, question: Question, ref: str, alert: str, *, answered: bool = False
+        self,
+        question: Question,
+        ref: str,
+        alert: str,
+        *,
+        answered: bool = False,
+        told_lately: bool = False,
     ) -> bool:
-        """Post ``alert`` (if any) in the course's TA channel, pinging no one; whether it was."""
+        """Post ``alert`` (if any) in the course's TA channel, pinging no one; whether the TAs
+        know: it was posted, or (``told_lately``) one like it was a few minutes ago."""
         channel_id = self.service.courses.get(question.course_id).discord.ta_channel_id
         if not alert or not channel_id:
-            return False
+            return bool(channel_id) and told_lately
         text = ta_alert_text(ref, question.channel, alert, answered=answered)
         try:
             await self.client.get_partial_messageable(channel_id).send(

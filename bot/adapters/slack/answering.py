@@ -116,7 +116,8 @@ class Answerer:
         except AskFailedError as exc:
             log.error("slack: could not answer in %s: %s", question.channel, exc)
             ref, alert = exc.interaction_id, exc.tas_alert
-            told = await _tell_tas(client, course, ref, question.channel, alert)
+            lately = exc.tas_told_lately
+            told = await _tell_tas(client, course, ref, question.channel, alert, told_lately=lately)
             return render.failure_message(ref, told)
         except Exception:
             log.exception("slack: could not answer in %s", question.channel)
@@ -168,10 +169,12 @@ async def _tell_tas(
     alert: str,
     *,
     answered: bool = False,
+    told_lately: bool = False,
 ) -> bool:
-    """Post ``alert`` (if any) in the course's TA channel, pinging no one; whether it was."""
+    """Post ``alert`` (if any) in the course's TA channel, pinging no one; whether the TAs
+    know: it was posted, or (``told_lately``) one like it was a few minutes ago."""
     if not alert or not course.slack.ta_channel_id:
-        return False
+        return bool(course.slack.ta_channel_id) and told_lately
     text = render.ta_alert_text(ref, channel, alert, answered=answered)
     try:
         await client.chat_postMessage(channel=course.slack.ta_channel_id, text=text)
