@@ -18,7 +18,8 @@ from bot.ports import Store
 
 BUDGET_NOTICE = "token_budget"
 # Students ask in chat; the command line and the evaluation ask on purpose, question sets
-# included, and are neither rate-limited nor given repeats.
+# included, and are neither rate-limited nor given repeats. A course's TAs are not
+# rate-limited either (``Question.asked_by_ta``).
 CHAT_PLATFORMS = ("discord", "slack")
 # How many of a course's recent questions a new one is compared with by embedding: at 1.5 KB
 # a vector, a few hundred are read and compared in a few milliseconds.
@@ -52,7 +53,7 @@ class FairUse:
     def admit(self, course: Course, asker_ref: str, question: Question) -> float:
         """0 when the student may ask now; else the seconds to wait, the question kept as
         a refusal (a row, so a TA can see what was turned away and nothing is lost)."""
-        if question.platform not in CHAT_PLATFORMS:
+        if question.platform not in CHAT_PLATFORMS or question.asked_by_ta:
             return 0.0
         limits, now = course.limits, self._clock()
         took = self._store.fairness.take_token(

@@ -80,6 +80,9 @@ class Question:
     private: bool = False
     # What the guardrails raised (``bot.guardrails``), set by the service and told to the model.
     flags: tuple[str, ...] = ()
+    # The adapter found the asker among the course's TAs (by role, user id or user group):
+    # the rate limit is for students, and a TA tries the bot out before an exam.
+    asked_by_ta: bool = False
 
 
 @dataclass(frozen=True)

@@ -462,6 +462,19 @@ async def test_direct_messages_use_the_one_shared_course_or_explain_where_to_ask
     assert len(h.model.calls) == 2
 
 
+async def test_a_ta_asking_in_a_direct_message_is_known_by_their_roles_in_the_course_guild(
+    start: Callable[..., Awaitable[Harness]],
+) -> None:
+    h = await start()
+    asked = [(TA, "O que é dropout?"), (STUDENT, "E o encoder da U-Net?")]
+    for answered, (member, text) in enumerate(asked, start=1):
+        dm = h.fake.dm_channel(member)
+        await h.send("MESSAGE_CREATE", h.fake.user_message(member, dm, text))
+        await h.answered(answered)
+
+    assert [(q.course_id, q.asked_by_ta) for q in h.model.calls] == [("ml", True), ("ml", False)]
+
+
 async def test_post_digest_uses_rest_only_with_the_chart_attached(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -351,6 +351,18 @@ async def test_a_student_past_the_rate_limit_is_told_when_to_ask_again_and_other
     assert [q.text for q in platform.model.calls] == [UNET, ENCODER]
 
 
+async def test_a_ta_trying_the_bot_out_is_not_rate_limited(start: Start) -> None:
+    platform = await start()
+    limit(platform, burst=1, rate_per_minute=2)
+
+    first = await platform.ask("ta", UNET)
+    second = await platform.ask("ta", ENCODER)
+
+    assert UNET_LINK in first.links and ENCODER_LINK in second.links
+    assert refused_questions(platform) == []
+    assert [q.asked_by_ta for q in platform.model.calls] == [True, True]
+
+
 class GatedModel(FakeAnswerModel):
     """Claude writing each answer only once the test lets one through."""
 

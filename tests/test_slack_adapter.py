@@ -432,6 +432,21 @@ async def test_direct_messages_need_a_single_course(start_bot: BotFactory, tmp_p
     assert kept.channel.startswith("c_") and "D1" not in (kept.channel, kept.thread)
 
 
+async def test_a_ta_of_the_user_group_asking_in_a_direct_message_is_known_as_a_ta(
+    start_bot: BotFactory, tmp_path: Any
+) -> None:
+    only_ml = Courses([COURSES.get("ml")])
+    bot = await start_bot(courses=only_ml, service=make_service(tmp_path, only_ml))
+    for user, dm, text in ((GROUP_TA, "D1", "o que é dropout?"), (STUDENT, "D2", "e o encoder?")):
+        ts = bot.slack.add_user_message(dm, user, text)
+        event = {"type": "message", "channel": dm, "channel_type": "im", "user": user}
+        await bot.sender.event(event | {"text": text, "ts": ts})
+        await bot.answer_in(dm, ts)
+
+    model: FakeAnswerModel = bot.service.answer_model  # type: ignore[assignment]
+    assert [q.asked_by_ta for q in model.calls] == [True, False]
+
+
 async def test_post_digest_sends_text_and_chart_to_the_ta_channel(slack: FakeSlackAPI) -> None:
     client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
     digest = Digest(

@@ -88,6 +88,7 @@ class Asking:
             platform="discord",
             channel=str(message.channel.id),
             asker=str(message.author.id),
+            asked_by_ta=_asked_by_ta(message.author, course),
         )
         try:
             thread = await message.create_thread(name=thread_name(text))
@@ -112,9 +113,8 @@ class Asking:
         else:
             if thread.owner_id != self.client.user.id:
                 return
-            author_is_ta = is_ta(role_ids(message.author), course.discord.ta_role_ids)
             follow_up = await self.service.unmentioned_follow_up(
-                "discord", parent, thread_id, asker_is_ta=author_is_ta
+                "discord", parent, thread_id, asker_is_ta=_asked_by_ta(message.author, course)
             )
             if follow_up is None:
                 return
@@ -130,6 +130,7 @@ class Asking:
             thread=thread_id,
             asker=str(message.author.id),
             history=history,
+            asked_by_ta=_asked_by_ta(message.author, course),
         )
         await self.answerer.answer_with_placeholder(thread, question)
 
@@ -145,7 +146,7 @@ class Asking:
             await message.reply(note, allowed_mentions=NO_PINGS)
 
     async def _direct_message(self, message: discord.Message) -> None:
-        course, shared = await self._dm_course(message.author.id)
+        course, shared, member = await self._dm_course(message.author.id)
         if course is None:
             await message.channel.send(dm_where_to_ask(shared), allowed_mentions=NO_PINGS)
             return
@@ -166,18 +167,24 @@ class Asking:
             asker=str(message.author.id),
             history=history,
             private=True,
+            asked_by_ta=member is not None and _asked_by_ta(member, course),
         )
         await self.answerer.answer_with_placeholder(message.channel, question)
 
-    async def _dm_course(self, user_id: int) -> tuple[Course | None, list[Course]]:
-        """The one configured course whose guild the user shares with the bot, if exactly one."""
-        mutual = []
+    async def _dm_course(
+        self, user_id: int
+    ) -> tuple[Course | None, list[Course], discord.Member | None]:
+        """The one configured course whose guild the user shares with the bot, if exactly one,
+        and the user as a member of that guild (their roles there say whether they are a TA)."""
+        members: dict[int, discord.Member] = {}
         for guild_id in {c.discord.guild_id for c in self.courses if c.discord.guild_id}:
             guild = self.client.get_guild(guild_id)
-            if guild is not None and await _is_member(guild, user_id):
-                mutual.append(guild_id)
-        shared = self.courses.for_discord_guilds(mutual)
-        return sole_course(shared), shared
+            member = None if guild is None else await _member(guild, user_id)
+            if member is not None:
+                members[guild_id] = member
+        shared = self.courses.for_discord_guilds(list(members))
+        course = sole_course(shared)
+        return course, shared, None if course is None else members[course.discord.guild_id]
 
     # ------------------------------------------------------------ /ask
 
@@ -195,6 +202,7 @@ class Asking:
             platform="discord",
             channel=str(channel_id),
             asker=str(interaction.user.id),
+            asked_by_ta=_asked_by_ta(interaction.user, course),
         )
         if thread is not None:  # no threads in threads: the reply itself becomes the answer
             history = await self.service.thread_history("discord", str(channel_id), str(thread.id))
@@ -229,15 +237,19 @@ class Asking:
                 )
 
 
-async def _is_member(guild: discord.Guild, user_id: int) -> bool:
+async def _member(guild: discord.Guild, user_id: int) -> discord.Member | None:
     # No members intent: ask Discord (one REST call per configured guild).
-    if guild.get_member(user_id) is not None:
-        return True
+    member = guild.get_member(user_id)
+    if member is not None:
+        return member
     try:
-        await guild.fetch_member(user_id)
+        return await guild.fetch_member(user_id)
     except discord.NotFound:
-        return False
+        return None
     except discord.HTTPException:
         log.warning("could not check membership of %s in guild %s", user_id, guild.id)
-        return False
-    return True
+        return None
+
+
+def _asked_by_ta(user: discord.User | discord.Member, course: Course) -> bool:
+    return is_ta(role_ids(user), course.discord.ta_role_ids)

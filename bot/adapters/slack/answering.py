@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import slack_render as render
 from bot.adapters.common import AnswerCache, Progress
+from bot.adapters.slack.tas import TaCheck
 from bot.courses import Course
 from bot.errors import (
     AskFailedError,
@@ -33,11 +34,16 @@ AnswerRefs = AnswerCache[tuple[str, str], render.AnswerRef]
 
 class Answerer:
     def __init__(
-        self, service: AssistantService, answers: AnswerRefs, progress_interval_s: float
+        self,
+        service: AssistantService,
+        answers: AnswerRefs,
+        progress_interval_s: float,
+        tas: TaCheck,
     ) -> None:
         self.service = service
         self.answers = answers
         self._progress_interval_s = progress_interval_s
+        self.tas = tas
 
     async def answer(
         self,
@@ -88,8 +94,17 @@ class Answerer:
         private = channel.startswith("D")  # Slack's direct-message channels
         if history is None:
             history = await self.service.thread_history("slack", channel, thread, private=private)
+        asked_by_ta = await self.tas.is_ta(client, course, user)
         question = Question(
-            course.id, text, "slack", channel, thread, user, history, private=private
+            course.id,
+            text,
+            "slack",
+            channel,
+            thread,
+            user,
+            history,
+            private=private,
+            asked_by_ta=asked_by_ta,
         )
         outcome = await self._ask(client, course, question, progress)
         await progress.finish()

@@ -81,7 +81,8 @@ class SlackAssistant:
         answers: AnswerRefs = AnswerCache(REMEMBERED_ANSWERS)
         tas = TaCheck()
         self.retries = RetriedEvents()
-        self.asking = Asking(courses, Answerer(service, answers, progress_interval_s), tas)
+        answerer = Answerer(service, answers, progress_interval_s, tas)
+        self.asking = Asking(courses, answerer, tas)
         self.feedback = Feedback(service, courses, answers, tas)
         self.commands = TaCommands(service, courses, tas)
 
