@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from discord.http import Route
@@ -25,6 +26,7 @@ from tests.discord_driver import ML_TA_CHANNEL, guilds
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.values import interaction
+from tests.store_fixtures import digest_sent_at
 
 COURSES_TOML = f"""
 [[courses]]
@@ -161,6 +163,13 @@ async def test_post_sends_the_digest_to_the_ta_channel_on_discord_and_slack(
     text = "".join(str(call.json.get("content", "")) for call in messages if call.json)
     assert "Perguntas: 2 (semana anterior: 0)" in text
     assert messages[-1].files == (("perguntas-ml.png", _any_png(messages[-1].files)),)
+    # Recorded as sent: the clock will not post that week again.
+    store = open_store(settings.database_url)
+    try:
+        monday = datetime(2025, 3, 10, tzinfo=ZoneInfo("America/Sao_Paulo"))
+        assert digest_sent_at(store, "ml", monday) is not None
+    finally:
+        store.close()
 
 
 def _any_png(files: Any) -> bytes:

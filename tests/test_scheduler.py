@@ -83,6 +83,39 @@ async def test_failed_post_releases_the_claim_for_the_next_try(store: SqlStore) 
     assert len(poster.posted) == 1
 
 
+async def test_a_week_posted_by_hand_is_not_posted_again_by_the_clock(store: SqlStore) -> None:
+    start = datetime(2025, 3, 10, tzinfo=SP)
+    store.digests.mark_posted_by_hand("mc102", start, "laptop:1 (by hand)")
+    poster = FakePoster()
+
+    assert await send_weekly_digest(store, COURSE, poster, "p1", 2, now=DUE) is False
+    assert poster.posted == [] and digest_sent_at(store, "mc102", start) is not None
+
+
+async def test_posted_by_hand_while_the_clock_holds_the_claim_counts_as_sent(
+    store: SqlStore,
+) -> None:
+    start = datetime(2025, 3, 10, tzinfo=SP)
+    assert store.digests.claim_digest("mc102", start, "p1")  # the clock is building it
+
+    store.digests.mark_posted_by_hand("mc102", start, "laptop:1 (by hand)", now=DUE)
+
+    assert digest_sent_at(store, "mc102", start) == DUE
+    assert not store.digests.claim_digest("mc102", start, "p2")
+
+
+async def test_a_week_the_clock_sent_keeps_its_time_when_posted_again_by_hand(
+    store: SqlStore,
+) -> None:
+    start = datetime(2025, 3, 10, tzinfo=SP)
+    assert await send_weekly_digest(store, COURSE, FakePoster(), "p1", 2, now=DUE)
+    sent = digest_sent_at(store, "mc102", start)
+
+    store.digests.mark_posted_by_hand("mc102", start, "laptop:1 (by hand)", now=DUE + timedelta(1))
+
+    assert sent is not None and digest_sent_at(store, "mc102", start) == sent
+
+
 async def test_next_week_is_a_new_digest(store: SqlStore) -> None:
     poster = FakePoster()
     assert await send_weekly_digest(store, COURSE, poster, "p1", 2, now=DUE)

@@ -5,9 +5,9 @@ time zone: the one the clock posts on Mondays). Without ``--out`` the Markdown g
 stdout; with it, DIR gets ``resumo-<course>-<monday>.md``, the same as a self-contained
 HTML page (inline CSS, the charts embedded: it opens offline and needs no JavaScript) and
 the PNG charts beside them (with the ``charts`` extra installed). ``--post`` sends it to the
-course's TA channel on each platform it has one and a token for, as the clock does; the
-clock keeps its own record of what it sent, so a week posted by hand may be posted again
-by the clock.
+course's TA channel on each platform it has one and a token for, as the clock does, and
+records the week as sent: the clock will not post it again (a week the clock sent already
+is posted again when asked by hand).
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ from typing import Any
 from bot.cli.report import parse_day
 from bot.cli.serve import ChatDigestPoster, digest_courses
 from bot.config import Settings
-from bot.courses import Courses, load_courses
+from bot.courses import Course, Courses, load_courses
 from bot.digest import digest_for_week, previous_week_start, render_digest_markdown
 from bot.digest_render import write_digest
 from bot.errors import ConfigError
-from bot.store import open_store
+from bot.models import Digest
+from bot.scheduler import default_worker_id
+from bot.store import SqlStore, open_store
 from retrieval.cli_help import plain
 from retrieval.embed import make_embedder
 
@@ -66,15 +68,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         embed = make_embedder(settings.embedder).embed_queries
         digest = digest_for_week(store, course, week, settings.judge_pass_score, embed=embed)
+        if args.out:
+            files = write_digest(digest, args.out)
+            for path in (files.markdown, files.html, *files.charts):
+                print(f"wrote {path}", file=sys.stderr)
+        elif not args.post:
+            sys.stdout.write(render_digest_markdown(digest))
+        if args.post:
+            _post(settings, store, course, digest)
     finally:
         store.close()
-    if args.out:
-        files = write_digest(digest, args.out)
-        for path in (files.markdown, files.html, *files.charts):
-            print(f"wrote {path}", file=sys.stderr)
-    elif not args.post:
-        sys.stdout.write(render_digest_markdown(digest))
-    if args.post:
-        asyncio.run(ChatDigestPoster(settings).post(course, digest))
-        print(f"posted the digest of {course.id} for the week of {week}", file=sys.stderr)
     return 0
+
+
+def _post(settings: Settings, store: SqlStore, course: Course, digest: Digest) -> None:
+    """To the course's TA channels, then the week recorded as sent: the clock, which posts a
+    week once, will not post this one again."""
+    asyncio.run(ChatDigestPoster(settings).post(course, digest))
+    by = f"{default_worker_id()} (by hand)"
+    store.digests.mark_posted_by_hand(course.id, digest.week_start, by)
+    week = digest.week_start.date()
+    print(f"posted the digest of {course.id} for the week of {week}", file=sys.stderr)

@@ -3,7 +3,9 @@
 Two clock processes may both decide a digest is due; only the one whose claim succeeds sends
 it. A claim is a lease: if its process dies before marking the digest sent, another process
 may claim it once the lease expires (so a digest is late rather than lost; a process that
-sent and then died before ``mark_digest_sent`` is the one case that can send twice).
+sent and then died before ``mark_digest_sent`` is the one case that can send twice). A
+digest a TA posts by hand is recorded as sent too (``mark_posted_by_hand``), so the clock
+does not post that week again.
 """
 
 from __future__ import annotations
@@ -69,6 +71,24 @@ class DigestLedger:
                 .values(status="sent", sent_at=now or datetime.now(UTC))
             )
             return result.rowcount == 1
+
+    def mark_posted_by_hand(
+        self, course_id: str, week_start: datetime, by: str, *, now: datetime | None = None
+    ) -> None:
+        """Record a digest posted outside the clock (``python -m bot digest --post``) as sent,
+        whoever held its claim: the clock must not post the week again. An earlier send keeps
+        its time."""
+        now = now or datetime.now(UTC)
+        sent = {"status": "sent", "claimed_by": by, "claimed_at": now, "lease_expires_at": now}
+        with self._db.writer.begin() as conn:
+            row = {"course_id": course_id, "week_start": week_start, **sent, "sent_at": now}
+            if insert_or_ignore(conn, digests, row, ["course_id", "week_start"]):
+                return
+            conn.execute(
+                sa.update(digests)
+                .where(self._key(course_id, week_start), digests.c.status == "claimed")
+                .values(**sent, sent_at=now)
+            )
 
     def release_digest(self, course_id: str, week_start: datetime, worker_id: str) -> bool:
         """Give the claim up after a failed send, so the next tick may try at once."""
