@@ -171,6 +171,16 @@ async def test_slash_ask_defers_at_once_then_answers_in_a_thread_from_its_reply(
     assert "https://youtu.be/mlvid000001?t=721" in answer["embeds"][0]["description"]
 
 
+async def test_slash_ask_knows_a_ta_by_their_role(start: Callable[..., Awaitable[Harness]]) -> None:
+    h = await start()
+    for answered, (member, text) in enumerate([(TA, UNET_QUESTION), (STUDENT, "E o dropout?")], 1):
+        command = h.fake.slash_command(member, ML_CHANNEL, "ask", {"question": text})
+        await h.send("INTERACTION_CREATE", command)
+        await h.answered(answered)
+
+    assert [q.asked_by_ta for q in h.model.calls] == [True, False]
+
+
 async def test_slash_ask_inside_a_bot_thread_answers_in_its_reply_with_the_history(
     start: Callable[..., Awaitable[Harness]],
 ) -> None:
