@@ -80,8 +80,12 @@ class Course:
             raise ConfigError(
                 f"course {self.id!r} has no course_dir in {self.source or 'the COURSES_FILE'}"
             )
+        origin = f" (from {self.source})" if self.source else ""
+        if not self.course_dir.is_dir():
+            raise ConfigError(
+                f"course {self.id!r}: course_dir '{self.course_dir}'{origin} is not a folder"
+            )
         if not (self.course_dir / "videos.csv").is_file():
-            origin = f" (from {self.source})" if self.source else ""
             raise ConfigError(
                 f"course {self.id!r}: course_dir '{self.course_dir}'{origin} has no videos.csv"
             )

@@ -222,11 +222,13 @@ def test_a_course_dir_without_videos_csv_is_told_as_a_courses_file_mistake(
     with pytest.raises(ConfigError) as raised:
         courses.get("ml").lectures_dir()
     assert str(raised.value) == (
-        f"course 'ml': course_dir '{tmp_path / 'lecturs'}' (from {file}) has no videos.csv"
+        f"course 'ml': course_dir '{tmp_path / 'lecturs'}' (from {file}) is not a folder"
     )
     with pytest.raises(ConfigError, match=f"course 'bio' has no course_dir in {file}"):
         courses.get("bio").lectures_dir()
     (tmp_path / "lecturs").mkdir()
+    with pytest.raises(ConfigError, match=r"lecturs' .* has no videos\.csv"):
+        courses.get("ml").lectures_dir()
     (tmp_path / "lecturs" / "videos.csv").write_text("video_id,title,url\n", encoding="utf-8")
     assert courses.get("ml").lectures_dir() == tmp_path / "lecturs"
 
@@ -243,5 +245,5 @@ def test_ingest_from_a_subfolder_names_the_course_dir_typo(
     err = capsys.readouterr().err
     assert err.startswith("error: ")
     lectures = tmp_path / "conf" / "lecturs"
-    assert f"course 'ml': course_dir '{lectures}' (from {file}) has no videos.csv" in err
+    assert f"course 'ml': course_dir '{lectures}' (from {file}) is not a folder" in err
     assert not (tmp_path / "sub" / "var").exists()
