@@ -138,7 +138,7 @@ def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
 
 def _parse_timed_text(builder: _CueBuilder, text: str, *, vtt: bool) -> None:
     path = builder.path
-    for first, lines in _blocks(text):
+    for first, lines in _cue_blocks(builder, _blocks(text)):
         if vtt and (lines[0].startswith("WEBVTT") or lines[0].startswith(_VTT_SKIPPED_BLOCKS)):
             continue
         timing = next((i for i, line in enumerate(lines) if "-->" in line), None)
@@ -146,11 +146,38 @@ def _parse_timed_text(builder: _CueBuilder, text: str, *, vtt: bool) -> None:
             expected = "00:00:01.000 --> 00:00:04.000" if vtt else "00:00:01,000 --> 00:00:04,000"
             raise InputError(path, first, f"expected a cue: an optional id line then '{expected}'")
         line_number = first + timing
-        start, end = _parse_timing_line(path, line_number, lines[timing])
+        start, end = _parse_timing_line(path, line_number, lines[timing], vtt=vtt)
         builder.add(start, end, clean_text(" ".join(lines[timing + 1 :])), line=line_number)
 
 
-def _parse_timing_line(path: Path, line_number: int, line: str) -> tuple[float, float]:
+def _cue_blocks(
+    builder: _CueBuilder, blocks: Iterable[tuple[int, list[str]]]
+) -> Iterator[tuple[int, list[str]]]:
+    """The blocks, each cut before a later timing line: a hand-edited file that lost the
+    blank line between two cues would otherwise read the second cue's number and timing as
+    the first one's words, and lose its time. A cue number (SRT) goes with its timing line."""
+    for first, lines in blocks:
+        timings = [i for i, line in enumerate(lines) if _is_timing(line)]
+        starts = [0]
+        for timing in timings[1:]:
+            start = timing - 1 if lines[timing - 1].strip().isdigit() else timing
+            if start > starts[-1]:
+                starts.append(start)
+                builder.note_repair(
+                    "no blank line before this cue", "read as a new cue", first + start
+                )
+        for begin, end in zip(starts, [*starts[1:], len(lines)], strict=True):
+            yield first + begin, lines[begin:end]
+
+
+def _is_timing(line: str) -> bool:
+    match = _TIMING_LINE.match(line)
+    return match is not None and all(parse_timestamp(value) is not None for value in match.groups())
+
+
+def _parse_timing_line(
+    path: Path, line_number: int, line: str, *, vtt: bool
+) -> tuple[float, float]:
     match = _TIMING_LINE.match(line)
     if match is None:
         raise InputError(path, line_number, f"unparsable timing line {line.strip()!r}")
@@ -158,7 +185,8 @@ def _parse_timing_line(path: Path, line_number: int, line: str) -> tuple[float, 
     for value in match.groups():
         seconds = parse_timestamp(value)
         if seconds is None:
-            raise InputError(path, line_number, f"unparsable time {value!r} (use hh:mm:ss.mmm)")
+            layout = "hh:mm:ss.mmm" if vtt else "hh:mm:ss,mmm"
+            raise InputError(path, line_number, f"unparsable time {value!r} (use {layout})")
         times.append(seconds)
     return times[0], times[1]
 
@@ -316,6 +344,9 @@ class _CueBuilder:
         if len(cuts) > 1:
             repair += f"; {len(cuts) - 1:,} later cue(s) cut as well"
         self._repair(message, repair, *self.places[index])
+
+    def note_repair(self, message: str, repair: str, line: int) -> None:
+        self._repair(message, repair, line, None)
 
     def _slip(
         self, size: float, message: str, repair: str, line: int | None, cue: int | None

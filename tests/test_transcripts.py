@@ -124,6 +124,71 @@ def test_small_slips_are_repaired_with_a_warning(tmp_path: Path) -> None:
     assert caught.value.line == 6
 
 
+RUN_ON_SRT = """1
+00:00:01,000 --> 00:00:05,000
+PCA reduz dimensões.
+2
+00:00:05,000 --> 00:00:09,000
+Usa autovetores da covariância.
+
+3
+00:00:09,000 --> 00:00:12,000
+A seta --> não é um tempo.
+"""
+RUN_ON_VTT = """WEBVTT
+
+00:00:01.000 --> 00:00:05.000
+PCA reduz dimensões.
+00:00:05.000 --> 00:00:09.000
+Usa autovetores da covariância.
+"""
+
+
+ARROW_IN_TEXT = [Cue(9.0, 12.0, "A seta --> não é um tempo.")]  # not a timing line
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line", "after"),
+    [("a.srt", RUN_ON_SRT, 4, ARROW_IN_TEXT), ("a.vtt", RUN_ON_VTT, 5, [])],
+)
+def test_a_cue_missing_its_blank_line_is_read_as_a_cue_with_a_warning(
+    tmp_path: Path, name: str, text: str, line: int, after: list[Cue]
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    warnings: list[InputError] = []
+
+    cues = parse_transcript(path, warnings=warnings)
+
+    assert cues == [
+        Cue(1.0, 5.0, "PCA reduz dimensões."),
+        Cue(5.0, 9.0, "Usa autovetores da covariância."),
+        *after,
+    ]
+    [warning] = warnings
+    assert (warning.line, warning.severity) == (line, "warning")
+    assert "no blank line before this cue" in warning.message
+    with pytest.raises(InputError, match="no blank line"):
+        parse_transcript(path, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "timing", "layout"),
+    [
+        ("a.srt", "00:00:2O,000 --> 00:00:04,000", "hh:mm:ss,mmm"),
+        ("a.vtt", "00:00:2O.000 --> 00:00:04.000", "hh:mm:ss.mmm"),
+    ],
+)
+def test_a_bad_time_is_shown_the_layout_of_its_own_format(
+    tmp_path: Path, name: str, timing: str, layout: str
+) -> None:
+    path = tmp_path / name
+    header = "WEBVTT\n\n" if name.endswith(".vtt") else "1\n"
+    path.write_text(f"{header}{timing}\nOlá.\n", encoding="utf-8")
+    with pytest.raises(InputError, match=f"unparsable time '00:00:2O.* \\(use {layout}\\)"):
+        parse_transcript(path)
+
+
 def test_a_slip_just_over_the_limit_is_an_error(tmp_path: Path) -> None:
     start = 100.0
     end = start - MAX_SLIP_S - 0.001
