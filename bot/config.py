@@ -123,13 +123,12 @@ def load_settings(cwd: Path | None = None) -> Settings:
     start = cwd or Path.cwd()
     _check_environment(os.environ)
     env_file = _find_env_file(start)
-    if env_file is not None:
-        _check_env_file(env_file)
+    places = {} if env_file is None else _check_env_file(env_file)
     try:
         settings = Settings(_env_file=env_file)
     except ValidationError as exc:
         # One line, as every setup mistake is told: each problem in it, in the fields' order.
-        raise ConfigError("; ".join(_problem(e) for e in exc.errors())) from None
+        raise ConfigError("; ".join(_problem(e, places) for e in exc.errors())) from None
     return _resolved(settings, env_file.parent if env_file else start)
 
 
@@ -140,10 +139,11 @@ def _find_env_file(start: Path) -> Path | None:
     return None
 
 
-def _check_env_file(env_file: Path) -> None:
+def _check_env_file(env_file: Path) -> dict[str, str]:
     """A line that is not ``KEY=value`` or a key that is no setting is a mistake: say so
-    rather than let it be ignored."""
+    rather than let it be ignored. Each setting's place (``file:line``), for a bad value."""
     known = setting_names()
+    places = {}
     with env_file.open(encoding="utf-8") as stream:
         for binding in parse_stream(stream):
             line = binding.original.line
@@ -152,6 +152,9 @@ def _check_env_file(env_file: Path) -> None:
             if binding.key is not None and binding.key.upper() not in known:
                 hint = did_you_mean(binding.key.upper(), known)
                 raise ConfigError(_not_a_setting(f"{env_file}:{line}: {binding.key}", hint))
+            if binding.key is not None:
+                places[binding.key.upper()] = f"{env_file}:{line}"
+    return places
 
 
 def _check_environment(environ: Mapping[str, str]) -> None:
@@ -193,14 +196,18 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {nearest[0]}?)" if nearest else ""
 
 
-def _problem(error: Any) -> str:
-    """One line per invalid value, naming the setting as the user wrote it."""
+def _problem(error: Any, places: Mapping[str, str]) -> str:
+    """One line per invalid value, naming the setting as the user wrote it, and where in
+    ``.env`` when it was read from there (the environment wins over ``.env``)."""
     key = str(error["loc"][0]) if error["loc"] else "settings"
     field = Settings.model_fields.get(key)
     name = (field.alias or key).upper() if field else key.upper()
     field = Settings.model_fields.get(_FIELD_OF.get(name, ""))
     if field is None:
         return f"{name} is not a setting{did_you_mean(name, setting_names())}"
+    in_environment = any(variable.upper() == name for variable in os.environ)
+    if name in places and not in_environment:
+        name = f"{places[name]}: {name}"
     got = "" if field.annotation is SecretStr else f", got {error['input']!r}"
     kind = error["type"]
     if kind in ("int_parsing", "int_from_float", "int_type"):

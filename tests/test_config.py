@@ -99,14 +99,26 @@ def test_a_bad_value_is_one_line_naming_the_setting(
     assert "\n" not in str(raised.value)
 
 
-def test_every_bad_value_in_the_env_file_is_named_on_the_one_line(tmp_path: Path) -> None:
-    write_env(tmp_path, "RETRIEVAL_K=0\nDIGEST_HOUR=25\n")
+def test_every_bad_value_in_the_env_file_is_named_on_the_one_line_with_its_place(
+    tmp_path: Path,
+) -> None:
+    env_file = write_env(tmp_path, "RETRIEVAL_K=0\n# comment\nDIGEST_HOUR=25\n")
     with pytest.raises(ConfigError) as raised:
         load_settings(tmp_path)
     assert str(raised.value) == (
-        "RETRIEVAL_K must be between 1 and 50, got '0'; "
-        "DIGEST_HOUR must be between 0 and 23, got '25'"
+        f"{env_file}:1: RETRIEVAL_K must be between 1 and 50, got '0'; "
+        f"{env_file}:3: DIGEST_HOUR must be between 0 and 23, got '25'"
     )
+
+
+def test_a_bad_value_from_the_environment_is_not_placed_in_the_env_file_it_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_env(tmp_path, "JUDGE_ENABLED=true\n")
+    monkeypatch.setenv("JUDGE_ENABLED", "yes please")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path)
+    assert str(raised.value) == "JUDGE_ENABLED must be true or false, got 'yes please'"
 
 
 def test_choices_are_read_in_any_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
