@@ -3,6 +3,7 @@ week. matplotlib is optional (the ``charts`` extra): without it there are no cha
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from collections.abc import Sequence
 from datetime import timedelta
@@ -80,6 +81,11 @@ def _paired_bars(
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
+
+
+def charts_installed() -> bool:
+    """Whether the ``charts`` extra (matplotlib) is there to draw them."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def _figure() -> Figure | None:

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import base64
 import re
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,20 @@ def test_the_files_are_markdown_a_page_that_needs_nothing_else_and_the_charts(
     assert len(sources) == 2 and all(s.startswith("data:image/png;base64,") for s in sources)
     chart = (tmp_path / "out" / "resumo-ml-2025-03-10-perguntas.png").read_bytes()
     assert base64.b64decode(sources[0].split(",", 1)[1]) == chart
-    assert capsys.readouterr().err.count("wrote ") == 4
+    err = capsys.readouterr().err
+    assert err.count("wrote ") == 4 and "no charts" not in err
+
+
+def test_without_the_charts_extra_the_files_come_without_charts_and_a_note_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+
+    assert run_cli(settings, "--week", "2025-03-13", "--out", str(tmp_path / "out")) == 0
+
+    assert not list((tmp_path / "out").glob("*.png"))
+    assert digest_cli.NO_CHARTS in capsys.readouterr().err
 
 
 def test_a_week_without_questions_says_so(

@@ -24,6 +24,7 @@ from bot.cli.serve import ChatDigestPoster, digest_courses
 from bot.config import Settings
 from bot.courses import Course, Courses, load_courses
 from bot.digest import digest_for_week, previous_week_start, render_digest_markdown
+from bot.digest_charts import charts_installed
 from bot.digest_render import write_digest
 from bot.errors import ConfigError
 from bot.models import Digest
@@ -31,6 +32,8 @@ from bot.scheduler import default_worker_id
 from bot.store import SqlStore, open_store
 from retrieval.cli_help import plain
 from retrieval.embed import make_embedder
+
+NO_CHARTS = "note: no charts: the charts extra is not installed (pip install '.[charts]')"
 
 
 def add_parser(commands: Any) -> None:
@@ -72,6 +75,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             files = write_digest(digest, args.out)
             for path in (files.markdown, files.html, *files.charts):
                 print(f"wrote {path}", file=sys.stderr)
+            if not charts_installed():
+                print(NO_CHARTS, file=sys.stderr)
         elif not args.post:
             sys.stdout.write(render_digest_markdown(digest))
         if args.post:
