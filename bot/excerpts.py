@@ -108,11 +108,16 @@ class _Passage:
         return end < len(self.words) or is_final(self.words[-1]) or len(sentences) == 1
 
     def _weights(self, wanted: set[str], sentences: list[Span]) -> dict[str, float]:
-        """Each question word found here, weighted by how few sentences hold it: in a
-        lecture on the U-Net, "U-Net" says less about where the answer is than "função"."""
+        """Each question word found here, weighted by how few sentences hold it (idf): in a
+        lecture on the U-Net, "U-Net" says less about where the answer is than "função", and
+        a word in every sentence says nothing. Two words of the lecture's topic together must
+        not outweigh the one word the question is about ("poda" in a lecture on decision
+        trees)."""
         holding = [self._terms((s, e)) for s, e in sentences]
         counts = {term: sum(term in terms for terms in holding) for term in wanted}
-        return {t: math.log(1 + len(sentences) / n) for t, n in counts.items() if n}
+        if len(sentences) == 1:  # an unpunctuated transcript: every word counts alike
+            return {t: 1.0 for t, n in counts.items() if n}
+        return {t: math.log(len(sentences) / n) for t, n in counts.items() if n}
 
     def _candidates(self) -> list[Span]:
         """Each sentence, and for one longer than the room overlapping pieces of it."""

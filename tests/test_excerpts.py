@@ -78,6 +78,18 @@ def test_the_rarest_question_words_choose_the_sentence() -> None:
     )
 
 
+def test_the_word_the_question_is_about_outweighs_two_words_of_the_lecture_topic() -> None:
+    text = (
+        "Hoje vamos falar de árvores de decisão. Uma árvore de decisão divide os dados. "
+        "Se a árvore cresce demais ela decora o treino. "
+        "A poda, ou pruning, corta os galhos que não melhoram o erro na validação."
+    )
+    # "árvore" is in three sentences of four and "decisão" in two; "poda" in one.
+    assert shown_text(text, "O que é a poda em uma árvore de decisão?", max_chars=90) == (
+        "… A poda, ou pruning, corta os galhos que não melhoram o erro na validação."
+    )
+
+
 def test_whole_sentences_grow_around_the_best_one_the_next_first() -> None:
     text = (
         "Hoje vamos falar de regularização. O dropout desativa neurônios aleatoriamente "
