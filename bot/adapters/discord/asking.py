@@ -11,7 +11,7 @@ import discord
 
 from bot.adapters.common import sole_course
 from bot.adapters.discord.answering import Answerer
-from bot.adapters.discord.messaging import NO_PINGS, place_of, role_ids
+from bot.adapters.discord.messaging import NO_PINGS, is_course_ta, place_of, role_ids
 from bot.adapters.discord_render import (
     NO_COURSE_HERE,
     PLACEHOLDER,
@@ -88,7 +88,7 @@ class Asking:
             platform="discord",
             channel=str(message.channel.id),
             asker=str(message.author.id),
-            asked_by_ta=_asked_by_ta(message.author, course),
+            asked_by_ta=is_course_ta(message.author, course),
         )
         try:
             thread = await message.create_thread(name=thread_name(text))
@@ -108,13 +108,14 @@ class Asking:
         if course is None:
             return
         parent, thread_id = str(thread.parent_id), str(thread.id)
+        asked_by_ta = is_course_ta(message.author, course)
         if mentioned:
             history = await self.service.thread_history("discord", parent, thread_id)
         else:
             if thread.owner_id != self.client.user.id:
                 return
             follow_up = await self.service.unmentioned_follow_up(
-                "discord", parent, thread_id, asker_is_ta=_asked_by_ta(message.author, course)
+                "discord", parent, thread_id, asker_is_ta=asked_by_ta
             )
             if follow_up is None:
                 return
@@ -130,7 +131,7 @@ class Asking:
             thread=thread_id,
             asker=str(message.author.id),
             history=history,
-            asked_by_ta=_asked_by_ta(message.author, course),
+            asked_by_ta=asked_by_ta,
         )
         await self.answerer.answer_with_placeholder(thread, question)
 
@@ -167,7 +168,7 @@ class Asking:
             asker=str(message.author.id),
             history=history,
             private=True,
-            asked_by_ta=member is not None and _asked_by_ta(member, course),
+            asked_by_ta=member is not None and is_course_ta(member, course),
         )
         await self.answerer.answer_with_placeholder(message.channel, question)
 
@@ -202,7 +203,7 @@ class Asking:
             platform="discord",
             channel=str(channel_id),
             asker=str(interaction.user.id),
-            asked_by_ta=_asked_by_ta(interaction.user, course),
+            asked_by_ta=is_course_ta(interaction.user, course),
         )
         if thread is not None:  # no threads in threads: the reply itself becomes the answer
             history = await self.service.thread_history("discord", str(channel_id), str(thread.id))
@@ -249,7 +250,3 @@ async def _member(guild: discord.Guild, user_id: int) -> discord.Member | None:
     except discord.HTTPException:
         log.warning("could not check membership of %s in guild %s", user_id, guild.id)
         return None
-
-
-def _asked_by_ta(user: discord.User | discord.Member, course: Course) -> bool:
-    return is_ta(role_ids(user), course.discord.ta_role_ids)

@@ -13,7 +13,7 @@ from discord import app_commands
 
 from bot.adapters.common import review_link_text
 from bot.adapters.discord.digest import chart_file
-from bot.adapters.discord.messaging import NO_PINGS, place_of, role_ids
+from bot.adapters.discord.messaging import NO_PINGS, is_course_ta, place_of
 from bot.adapters.discord_render import (
     NO_COURSE_HERE,
     TA_ONLY,
@@ -21,7 +21,6 @@ from bot.adapters.discord_render import (
     digest_chunks,
     failure_text,
     forgotten_text,
-    is_ta,
 )
 from bot.courses import Course, Courses
 from bot.errors import BotError
@@ -115,11 +114,10 @@ class TaCommands:
         guild_id = interaction.guild_id
         here = self.courses.for_discord_guilds([guild_id]) if guild_id else []
         course = course_for_ta_command(here, course, channel_id)
-        roles = role_ids(interaction.user)
         if course is None:
             await interaction.response.send_message(NO_COURSE_HERE, ephemeral=True)
             return None
-        if not is_ta(roles, course.discord.ta_role_ids):
+        if not is_course_ta(interaction.user, course):
             await interaction.response.send_message(TA_ONLY, ephemeral=True)
             return None
         return course

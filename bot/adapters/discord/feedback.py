@@ -8,6 +8,7 @@ import logging
 import discord
 
 from bot.adapters.discord.answering import AnswerRefs
+from bot.adapters.discord.messaging import role_ids
 from bot.adapters.discord_render import (
     ALREADY_ESCALATED,
     ESCALATION_ACK,
@@ -90,7 +91,7 @@ class Feedback:
             member = await guild.fetch_member(payload.user_id)
         if member is None:
             return False
-        roles = [r.id for r in member.roles]
+        roles = role_ids(member)
         here = self.courses.for_discord_guilds([payload.guild_id])
         return any(is_ta(roles, c.discord.ta_role_ids) for c in here)
 

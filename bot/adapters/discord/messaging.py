@@ -8,6 +8,7 @@ from typing import Any
 
 import discord
 
+from bot.adapters.discord_render import is_ta
 from bot.courses import Course, Courses
 
 # Answers echo student text and model output: they must never ping anyone.
@@ -19,6 +20,11 @@ EditMessage = Callable[..., Awaitable[Any]]
 def role_ids(user: discord.User | discord.Member) -> list[int]:
     """A member's role ids (a DM's author is a plain User, with none)."""
     return [role.id for role in user.roles] if isinstance(user, discord.Member) else []
+
+
+def is_course_ta(user: discord.User | discord.Member, course: Course) -> bool:
+    """Whether ``user`` holds one of the course's TA roles (a plain User holds none)."""
+    return is_ta(role_ids(user), course.discord.ta_role_ids)
 
 
 def place_of(
